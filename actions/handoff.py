@@ -1,0 +1,91 @@
+"""Fallback and human handoff.
+
+A failed turn is one the bot could not act on: NLU fallback (low confidence), an
+out-of-scope message, or no confident next action. After `handoff.failed_turns_before_handoff` of them in a row
+(bot/brand/policy.yml), or when the customer asks, the conversation is handed to a person:
+the customer is told, the conversation is paused (Rasa stores the customer's messages
+but the bot stops replying) and listed for agents, until `tandem handoff back` resumes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, UserUtteranceReverted
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.services import redis_client
+from bot import policy
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_ACTION = "action_fallback"
+RULE_FALLBACK_INTENTS = {"nlu_fallback", "out_of_scope"}  # intents whose rules call action_fallback
+HANDOFF_KEY = "tandem:handoffs"  # hash: sender id -> time of handoff and reason
+
+
+def consecutive_failed_turns(events: list[dict[str, Any]]) -> int:
+    """Failed user turns in a row at the end of the conversation, this one included.
+
+    Called from action_fallback, so the current turn has failed. An earlier turn failed
+    when the first action the bot took after it was action_fallback (NLU fallback,
+    out of scope, or no confident next action). A hand-back or restart starts afresh.
+    """
+    first_actions: list[str | None] = []
+    for event in events:
+        kind = event.get("event")
+        if kind in ("resume", "restart", "session_started"):
+            first_actions = []
+        elif kind == "user":
+            first_actions.append(None)
+        elif kind == "action" and first_actions and first_actions[-1] is None and event.get("name") != "action_listen":
+            first_actions[-1] = event.get("name")
+    count = 1
+    for first in reversed(first_actions[:-1]):
+        if first != FALLBACK_ACTION:
+            break
+        count += 1
+    return count
+
+
+def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> list[dict[str, Any]]:
+    dispatcher.utter_message(
+        response="utter_handoff_after_failures" if reason == "failed_turns" else "utter_handoff",
+        json_message={"handoff": True, "reason": reason},
+    )
+    try:
+        redis_client().hset(HANDOFF_KEY, tracker.sender_id, f"{int(time.time())} {reason}")
+    except Exception:  # the handoff itself must not fail because the agents' list did
+        logger.exception("could not list conversation %s for agents", tracker.sender_id)
+    logger.info("conversation %s handed over to a human (%s)", tracker.sender_id, reason)
+    return [ConversationPaused()]
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
+        return hand_over(dispatcher, tracker, "requested")
+
+
+class ActionFallback(Action):
+    """Ask to rephrase (or say it is out of scope); hand over after repeated failures."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
+        limit = int(policy.load_policy()["handoff"]["failed_turns_before_handoff"])
+        if consecutive_failed_turns(tracker.events) >= limit:
+            return hand_over(dispatcher, tracker, "failed_turns")
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        dispatcher.utter_message(response="utter_out_of_scope" if intent == "out_of_scope" else "utter_rephrase")
+        if intent in RULE_FALLBACK_INTENTS:
+            return []
+        # called as the core fallback (no confident next action): forget the message, so
+        # the conversation goes on as before it instead of predicting the fallback again
+        return [UserUtteranceReverted()]

@@ -1,0 +1,147 @@
+"""What each order form does once it has everything: look up, cancel, re-address, return."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.order_forms import item_list
+from actions.services import orders_db
+from bot import policy
+from bot.orders import Order
+
+logger = logging.getLogger(__name__)
+
+# Slots that belong to one run of a flow; order_number and email stay for the next flow.
+FLOW_SLOTS = ("confirm_cancel", "confirm_address", "new_address", "return_item", "return_reason", "flow_blocked")
+
+
+def end_of_flow() -> list[dict[str, Any]]:
+    return [SlotSet(slot, None) for slot in FLOW_SLOTS]
+
+
+def verified_order(tracker: Tracker) -> Order | None:
+    """The form's order, or None when the flow was blocked or the order vanished."""
+    if tracker.get_slot("flow_blocked"):
+        return None
+    number = tracker.get_slot("order_number")
+    return orders_db().get(number) if number else None
+
+
+def order_total(order: Order) -> str:
+    return f"{sum(i.price * i.qty for i in order.items):.2f}"
+
+
+class ActionTrackOrder(Action):
+    def name(self) -> str:
+        return "action_track_order"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
+        order = verified_order(tracker)
+        if order is not None:
+            dispatcher.utter_message(
+                response=f"utter_order_status_{order.status}", order_number=order.number,
+                items=item_list(order), placed_on=order.placed_on.isoformat(),
+                shipped_on=order.shipped_on.isoformat() if order.shipped_on else "",
+                delivered_on=order.delivered_on.isoformat() if order.delivered_on else "",
+                eta=order.eta.isoformat() if order.eta else "soon", carrier=order.carrier or "",
+                tracking_number=order.tracking_number or "", address=order.address,
+            )
+        return end_of_flow()
+
+
+class ActionCancelOrder(Action):
+    def name(self) -> str:
+        return "action_cancel_order"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
+        order = verified_order(tracker)
+        if order is None:
+            return end_of_flow()
+        if not tracker.get_slot("confirm_cancel"):
+            dispatcher.utter_message(response="utter_cancel_kept", order_number=order.number)
+        elif not policy.can_cancel(order):  # shipped since the form checked
+            dispatcher.utter_message(response="utter_cannot_cancel_now", order_number=order.number, status=order.status_text)
+        else:
+            orders_db().set_status(order.number, "cancelled")
+            logger.info("cancelled order %s for %s", order.number, tracker.sender_id)
+            dispatcher.utter_message(
+                response="utter_cancelled", order_number=order.number, total=order_total(order),
+                refund_days=policy.load_policy()["returns"]["refund_days"],
+            )
+        return end_of_flow()
+
+
+class ActionChangeAddress(Action):
+    def name(self) -> str:
+        return "action_change_address"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
+        order = verified_order(tracker)
+        if order is None:
+            return end_of_flow()
+        address = tracker.get_slot("new_address")
+        if not tracker.get_slot("confirm_address"):
+            dispatcher.utter_message(response="utter_address_kept", order_number=order.number, address=order.address)
+        elif not policy.can_change_address(order):
+            dispatcher.utter_message(response="utter_cannot_change_address", order_number=order.number, status=order.status_text)
+        else:
+            orders_db().set_address(order.number, address)
+            logger.info("changed address of %s for %s", order.number, tracker.sender_id)
+            dispatcher.utter_message(response="utter_address_changed", order_number=order.number, address=address)
+        return end_of_flow()
+
+
+class ActionStartReturn(Action):
+    def name(self) -> str:
+        return "action_start_return"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
+        order = verified_order(tracker)
+        if order is None:
+            return end_of_flow()
+        item = next((i for i in order.items if i.name == tracker.get_slot("return_item")), None)
+        if item is None or not policy.can_return(order):
+            dispatcher.utter_message(response="utter_return_failed", order_number=order.number)
+            return end_of_flow()
+        rules = policy.load_policy()
+        return_number = orders_db().create_return(order.number, item.sku, tracker.get_slot("return_reason") or "")
+        logger.info("return %s opened on %s for %s", return_number, order.number, tracker.sender_id)
+        dispatcher.utter_message(
+            response="utter_return_started", return_number=return_number, item=item.name,
+            order_number=order.number, email=order.email, refund_days=rules["returns"]["refund_days"],
+        )
+        return end_of_flow()
+
+
+class ActionAskReturnItem(Action):
+    """Ask which item to return, with the order's items as buttons."""
+
+    def name(self) -> str:
+        return "action_ask_return_item"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
+        order = orders_db().get(tracker.get_slot("order_number") or "")
+        buttons = [{"title": i.name, "payload": i.name} for i in order.items] if order else []
+        dispatcher.utter_message(response="utter_ask_return_item", buttons=buttons)
+        return []
+
+
+class ActionRecoverPassword(Action):
+    def name(self) -> str:
+        return "action_recover_password"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
+        email = tracker.get_slot("email")
+        if email and orders_db().customer_exists(email):
+            orders_db().record_password_reset(email)
+        # the same words whether or not the account exists: nobody learns who is a customer
+        dispatcher.utter_message(
+            response="utter_password_reset_sent", email=email,
+            hours=policy.load_policy()["password_reset"]["link_valid_hours"],
+        )
+        return end_of_flow()

@@ -1,0 +1,57 @@
+"""Chat with the running assistant in the terminal, over the REST channel."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import requests
+
+from bot.settings import Settings
+
+
+def send(settings: Settings, sender: str, text: str, timeout: float = 60) -> list[dict]:
+    response = requests.post(
+        f"{settings.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=timeout
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def render(messages: list[dict]) -> tuple[str, list[dict]]:
+    """Text to print for the bot's messages, and the buttons offered (numbered)."""
+    lines, buttons = [], []
+    for message in messages:
+        if message.get("text"):
+            lines.append(f"bot> {message['text']}")
+        if message.get("custom"):
+            lines.append(f"     [data] {json.dumps(message['custom'])}")
+        for button in message.get("buttons") or []:
+            buttons.append(button)
+            lines.append(f"     [{len(buttons)}] {button.get('title')}")
+    return "\n".join(lines), buttons
+
+
+def chat(settings: Settings, sender: str | None = None) -> None:
+    sender = sender or f"cli-{uuid.uuid4().hex[:8]}"
+    print(f"Chatting as {sender!r} with {settings.rasa_url}. Type a number to press a button; /quit or Ctrl-D ends.")
+    buttons: list[dict] = []
+    while True:
+        try:
+            text = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
+        if text in ("/quit", "/exit"):
+            return
+        if not text:
+            continue
+        if text.isdigit() and 1 <= int(text) <= len(buttons):
+            text = buttons[int(text) - 1]["payload"]
+        try:
+            messages = send(settings, sender, text)
+        except requests.RequestException as error:
+            print(f"(cannot reach the assistant at {settings.rasa_url}: {error}; is it running? `tandem status`)")
+            continue
+        output, buttons = render(messages)
+        print(output or "(no reply: the conversation is with a human agent)")

@@ -1,0 +1,178 @@
+"""`tandem`: run, train, test and inspect the support assistant.
+
+Every command takes --help. Settings come from environment variables (.env.example).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+
+import requests
+
+from bot.settings import get_settings
+
+log = logging.getLogger("tandem")
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from bot import stack
+
+    settings = get_settings()
+    started = time.monotonic()
+    print("Starting the assistant:")
+    try:
+        stack.up(settings)
+    except stack.StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"Ready in {time.monotonic() - started:.1f} s. Logs: {settings.logs_dir}")
+    print(f"  chat in the terminal:  tandem chat")
+    print(f"  REST:                  POST {settings.rasa_url}/webhooks/rest/webhook")
+    print(f"  socket.io:             {settings.rasa_url}/socket.io")
+    print(f"  stop everything:       tandem down")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from bot import stack
+
+    stopped = stack.down(get_settings())
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from bot import stack, training
+
+    settings = get_settings()
+    rows = stack.status(settings)
+    model = training.current_model(settings)
+    if args.json:
+        print(json.dumps({"components": rows, "model": str(model) if model else None}, indent=2))
+    else:
+        for row in rows:
+            pid = f"pid {row['pid']}" if row["pid"] else ""
+            print(f"{row['name']:8} {row['state']:22} {row['url']:40} {pid}")
+        print(f"model    {'up to date: ' + model.name if model else 'stale or missing (run `tandem train`)'}")
+        print(f"logs     {settings.logs_dir}")
+    return 0 if all(r["state"] == "up" for r in rows) else 3
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bot import training
+
+    settings = get_settings()
+    print("Training the Rasa model..." if args.force or not training.current_model(settings) else "", end="", flush=True)
+    try:
+        model, seconds = training.train(settings, force=args.force)
+    except training.TrainingError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1
+    if seconds is None:
+        print(f"model is up to date: {model} (inputs unchanged; --force retrains)")
+    else:
+        print(f" done in {seconds:.0f} s: {model}")
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.chat import chat
+
+    chat(get_settings(), args.sender)
+    return 0
+
+
+def cmd_orders(args: argparse.Namespace) -> int:
+    from bot.orders import OrdersDB
+
+    db = OrdersDB(get_settings().orders_db_path)
+    if args.orders_command == "reset":
+        count = db.reset()
+        print(f"orders database {db.path} reset: {count} orders")
+    elif args.orders_command == "show":
+        order = db.get(args.number.upper())
+        if order is None:
+            print(f"no order {args.number}", file=sys.stderr)
+            return 1
+        print(json.dumps(order.__dict__, default=str, indent=2))
+    elif args.orders_command == "list":
+        for number in db.orders_with_status(args.status):
+            print(number)
+    return 0
+
+
+def cmd_handoff(args: argparse.Namespace) -> int:
+    from actions.handoff import HANDOFF_KEY
+    from actions.services import redis_client
+
+    settings = get_settings()
+    if args.handoff_command == "list":
+        waiting = redis_client().hgetall(HANDOFF_KEY)
+        for sender, value in sorted(waiting.items()):
+            since, reason = value.split(" ", 1)
+            print(f"{sender}\t{time.strftime('%Y-%m-%d %H:%M', time.localtime(int(since)))}\t{reason}")
+        if not waiting:
+            print("no conversation is waiting for an agent")
+        return 0
+    response = requests.post(
+        f"{settings.rasa_url}/conversations/{args.sender}/tracker/events",
+        params={"token": settings.rasa_token}, json=[{"event": "resume"}], timeout=10,
+    )
+    if not response.ok:
+        print(f"error: Rasa answered {response.status_code}: {response.text[:200]}", file=sys.stderr)
+        return 1
+    redis_client().hdel(HANDOFF_KEY, args.sender)
+    print(f"conversation {args.sender} is back with the assistant")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tandem", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("up", help="start Redis, the action server and Rasa; wait until each is healthy")
+    p.set_defaults(func=cmd_up)
+    p = sub.add_parser("down", help="stop what `tandem up` started")
+    p.set_defaults(func=cmd_down)
+    p = sub.add_parser("status", help="report each component, its URL and the model (exit 3 if not all up)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("train", help="train the Rasa model if config, domain or data changed")
+    p.add_argument("--force", action="store_true", help="train even if the model is up to date")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("chat", help="chat with the running assistant in the terminal (REST channel)")
+    p.add_argument("--sender", help="conversation id (default: a new one); reuse one to continue")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("orders", help="the sample store's orders database")
+    osub = p.add_subparsers(dest="orders_command", required=True, metavar="ACTION")
+    osub.add_parser("reset", help="rebuild the database from bot/brand/orders.json (dates relative to today)")
+    q = osub.add_parser("show", help="print one order")
+    q.add_argument("number", help="order number, e.g. BB-100001")
+    q = osub.add_parser("list", help="list order numbers with a status")
+    q.add_argument("--status", required=True,
+                   choices=["pending", "processing", "shipped", "out_for_delivery", "delivered", "cancelled", "returned"])
+    p.set_defaults(func=cmd_orders)
+
+    p = sub.add_parser("handoff", help="conversations handed over to a human agent")
+    hsub = p.add_subparsers(dest="handoff_command", required=True, metavar="ACTION")
+    hsub.add_parser("list", help="conversations waiting for an agent")
+    q = hsub.add_parser("back", help="hand a conversation back to the assistant")
+    q.add_argument("sender", help="the conversation (sender) id")
+    p.set_defaults(func=cmd_handoff)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One-off generators of the sample brand's committed data (run by hand, output committed)."""

@@ -1,0 +1,80 @@
+"""Train the Rasa model only when its inputs changed.
+
+A model is named after a hash of everything it is trained from (config.yml, the domain,
+the NLU data and rules, the Rasa version), so "is the model stale?" is "does
+models/tandem-<hash>.tar.gz exist?".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import subprocess
+import time
+from pathlib import Path
+
+from bot.settings import BOT_DIR, ROOT, Settings
+
+logger = logging.getLogger(__name__)
+
+CONFIG = ROOT / "config.yml"
+DOMAIN = BOT_DIR / "domain"
+DATA = BOT_DIR / "data"
+REQUIREMENTS = BOT_DIR / "requirements-rasa.txt"
+
+
+class TrainingError(Exception):
+    """Rasa training failed or cannot run; the message says why."""
+
+
+def training_inputs() -> list[Path]:
+    files = [CONFIG, REQUIREMENTS]
+    for folder in (DOMAIN, DATA):
+        files += sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yml", ".yaml"))
+    return files
+
+
+def inputs_hash() -> str:
+    digest = hashlib.sha256()
+    for path in training_inputs():
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+def model_path(settings: Settings) -> Path:
+    return settings.models_dir / f"tandem-{inputs_hash()}.tar.gz"
+
+
+def current_model(settings: Settings) -> Path | None:
+    path = model_path(settings)
+    return path if path.exists() else None
+
+
+def train(settings: Settings, force: bool = False) -> tuple[Path, float | None]:
+    """Train if the inputs changed (or when forced). Returns the model and seconds spent
+    (None when the model was already up to date)."""
+    target = model_path(settings)
+    if target.exists() and not force:
+        return target, None
+    rasa = settings.rasa_venv / "bin" / "rasa"
+    if not rasa.exists():
+        raise TrainingError(f"Rasa is not installed in {settings.rasa_venv}: run `make setup`")
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.logs_dir / "train.log"
+    command = [
+        str(rasa), "train", "--config", str(CONFIG), "--domain", str(DOMAIN), "--data", str(DATA),
+        "--out", str(settings.models_dir), "--fixed-model-name", target.name.removesuffix(".tar.gz"),
+    ]
+    started = time.monotonic()
+    with open(log_path, "w") as log:
+        result = subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    if result.returncode != 0 or not target.exists():
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
+        raise TrainingError(f"rasa train failed (exit code {result.returncode}); see {log_path}:\n{tail}")
+    for old in settings.models_dir.glob("tandem-*.tar.gz"):
+        if old != target:
+            old.unlink()  # keep one model: the current one
+    return target, time.monotonic() - started
