@@ -28,10 +28,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STAMP = ".tandem-setup"
+LOG = Path(os.environ.get("TANDEM_HOME") or ROOT / ".tandem") / "logs" / "setup.log"
 
 
 class SetupError(Exception):
     pass
+
+
+def run(command: list[str], **kwargs) -> None:
+    """Run a set-up step with its output in the set-up log; on failure, show the log's end."""
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOG, "a") as log:
+        log.write(f"\n$ {' '.join(command)}\n")
+        log.flush()
+        result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, **kwargs)
+    if result.returncode != 0:
+        tail = "\n".join(LOG.read_text(errors="replace").splitlines()[-30:])
+        raise SetupError(f"`{' '.join(command)}` failed with exit code {result.returncode}:\n{tail}\n(full log: {LOG})")
 
 
 def find_python(version: str) -> str:
@@ -69,7 +82,7 @@ def _digest(*paths: Path, extra: str = "") -> str:
 def ensure_venv(name: str, python: str, install: list[list[str]], inputs: list[Path], check: bool) -> bool:
     """Create the venv and install into it unless its stamp says the inputs are unchanged."""
     venv = ROOT / name
-    want = _digest(*inputs, extra=python + " ".join(" ".join(i) for i in install))
+    want = _digest(*inputs, extra=" ".join(" ".join(i) for i in install))
     stamp = venv / STAMP
     if stamp.exists() and stamp.read_text().strip() == want and (venv / "bin" / "python").exists():
         print(f"[ok] {name} is up to date")
@@ -80,11 +93,11 @@ def ensure_venv(name: str, python: str, install: list[list[str]], inputs: list[P
     started = time.monotonic()
     print(f"[..] {name}: installing with {python} (a few minutes the first time)", flush=True)
     if not (venv / "bin" / "python").exists():
-        subprocess.run([python, "-m", "venv", str(venv)], check=True)
+        run([python, "-m", "venv", str(venv)])
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
-    subprocess.run(pip + ["install", "-q", "--upgrade", "pip"], check=True, cwd=ROOT)
+    run(pip + ["install", "--upgrade", "pip"], cwd=ROOT)
     for args in install:
-        subprocess.run(pip + ["install", "-q", *args], check=True, cwd=ROOT)
+        run(pip + ["install", *args], cwd=ROOT)
     stamp.write_text(want)
     print(f"[ok] {name} ready in {time.monotonic() - started:.0f} s")
     return True
@@ -99,9 +112,8 @@ def apt_install(packages: list[str], check: bool) -> bool:
         raise SetupError(f"please install {' '.join(packages)} with your system's package manager, then run again")
     print(f"[..] installing Debian packages: {' '.join(packages)}", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(sudo + ["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
-    subprocess.run(sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
-                   check=True, env=env, stdout=subprocess.DEVNULL)
+    run(sudo + ["apt-get", "update", "-q"], env=env)
+    run(sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages], env=env)
     return True
 
 
@@ -136,9 +148,6 @@ def main() -> int:
             changed |= ensure_browser(args.check)
     except SetupError as error:
         print(f"setup error: {error}", file=sys.stderr)
-        return 2
-    except subprocess.CalledProcessError as error:
-        print(f"setup error: `{' '.join(map(str, error.cmd))}` failed with exit code {error.returncode}", file=sys.stderr)
         return 2
     if args.check:
         return 1 if changed else 0

@@ -120,7 +120,11 @@ def cmd_handoff(args: argparse.Namespace) -> int:
         return 0
     response = requests.post(
         f"{settings.rasa_url}/conversations/{args.sender}/tracker/events",
-        params={"token": settings.rasa_token}, json=[{"event": "resume"}], timeout=10,
+        params={"token": settings.rasa_token},
+        # resume, and start a new session: what the customer and the agent said meanwhile
+        # stays in the history but does not steer the bot's next predictions
+        json=[{"event": "resume"}, {"event": "session_started"}, {"event": "action", "name": "action_listen"}],
+        timeout=10,
     )
     if not response.ok:
         print(f"error: Rasa answered {response.status_code}: {response.text[:200]}", file=sys.stderr)

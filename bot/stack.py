@@ -163,6 +163,7 @@ def start(component: Component, settings: Settings) -> None:
             f"or choose another port: {variable}=<port> tandem up"
         )
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with open(log_file, "ab") as log:
         log.write(f"\n--- starting {component.name} at {time.ctime()} ---\n".encode())

@@ -37,7 +37,7 @@ def training_inputs() -> list[Path]:
 def inputs_hash() -> str:
     digest = hashlib.sha256()
     for path in training_inputs():
-        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name).encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")

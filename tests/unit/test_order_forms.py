@@ -1,0 +1,109 @@
+"""Form validation actions, run on trackers recorded from the real bot."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.order_forms import (
+    ValidateCancelOrderForm,
+    ValidateChangeAddressForm,
+    ValidatePasswordForm,
+    ValidateReturnForm,
+    ValidateTrackOrderForm,
+)
+from tests.unit.conftest import replay, responses, slot_events, tracker_from_events
+
+
+async def test_order_number_is_accepted_and_email_asked_next(orders, dispatcher, domain):
+    tracker = replay("track_pending", "track_order_form", occurrence=2)
+    events = await ValidateTrackOrderForm().run(dispatcher, tracker, domain)
+    assert slot_events(events) == {"order_number": "BB-100001"}
+    assert dispatcher.messages == []
+
+
+async def test_matching_email_verifies_the_order(orders, dispatcher, domain):
+    tracker = replay("track_pending", "track_order_form", occurrence=3)
+    events = await ValidateTrackOrderForm().run(dispatcher, tracker, domain)
+    assert slot_events(events) == {"email": "kemi.doyle@example.com"}
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    ("occurrence", "expected_slots", "expected_response"),
+    [
+        (2, {"order_number": None}, "utter_order_number_malformed"),  # "hmm I don't know"
+        (3, {"order_number": None}, "utter_order_not_found"),  # BB-999999
+        (5, {"email": None}, "utter_email_mismatch"),  # another customer's email
+    ],
+)
+async def test_unhappy_answers_are_rejected_with_a_reason(orders, dispatcher, domain, occurrence, expected_slots, expected_response):
+    tracker = replay("track_unknown_then_wrong_email", "track_order_form", occurrence=occurrence)
+    events = await ValidateTrackOrderForm().run(dispatcher, tracker, domain)
+    assert slot_events(events) == expected_slots
+    assert responses(dispatcher) == [expected_response]
+
+
+async def test_shipped_order_cannot_be_cancelled_and_form_ends(orders, dispatcher, domain):
+    tracker = replay("cancel_shipped", "cancel_order_form", occurrence=2)
+    events = await ValidateCancelOrderForm().run(dispatcher, tracker, domain)
+    assert slot_events(events) == {"email": "tariq.laurent@example.com", "flow_blocked": True, "requested_slot": None}
+    assert responses(dispatcher) == ["utter_cannot_cancel"]
+    assert dispatcher.messages[0]["cancellable"] == "pending or processing"
+
+
+async def test_return_window_closed_ends_the_form(orders, dispatcher, domain):
+    tracker = replay("return_window_closed", "return_form", occurrence=3)
+    events = await ValidateReturnForm().run(dispatcher, tracker, domain)
+    assert slot_events(events)["flow_blocked"] is True
+    assert responses(dispatcher) == ["utter_return_window_closed"]
+
+
+async def test_return_item_is_matched_by_name_words(orders, dispatcher, domain):
+    tracker = replay("return_multi_item", "return_form", occurrence=4)  # "the folding chair"
+    events = await ValidateReturnForm().run(dispatcher, tracker, domain)
+    assert slot_events(events) == {"return_item": "Meadow Folding Chair"}
+
+
+def test_item_not_in_the_order_is_refused(orders, dispatcher, domain):
+    tracker = replay("return_multi_item", "return_form", occurrence=4)
+    result = ValidateReturnForm().validate_return_item("a tent", dispatcher, tracker, domain)
+    assert result == {"return_item": None}
+    assert responses(dispatcher) == ["utter_return_item_unknown"]
+
+
+def test_single_item_order_needs_no_item_question(orders, dispatcher, domain):
+    tracker = tracker_from_events([{"event": "slot", "name": "order_number", "value": "BB-100031"}])
+    result = ValidateReturnForm().validate_email("noor.okafor@example.com", dispatcher, tracker, domain)
+    assert result == {"email": "noor.okafor@example.com", "return_item": "Estuary Leather Wallet"}
+
+
+def test_email_from_an_earlier_flow_is_dropped_for_another_order(orders, dispatcher, domain):
+    tracker = tracker_from_events([{"event": "slot", "name": "email", "value": "kemi.doyle@example.com"}])
+    result = ValidateTrackOrderForm().validate_order_number("BB-100019", dispatcher, tracker, domain)
+    assert result == {"order_number": "BB-100019", "email": None}
+
+
+def test_incomplete_address_is_refused(orders, dispatcher, domain):
+    tracker = replay("address_change", "change_address_form", occurrence=4)
+    form = ValidateChangeAddressForm()
+    assert form.validate_new_address("Portland", dispatcher, tracker, domain) == {"new_address": None}
+    assert responses(dispatcher) == ["utter_address_incomplete"]
+    assert form.validate_new_address(" 12  Oak Street, Portland ", dispatcher, tracker, domain) == {
+        "new_address": "12 Oak Street, Portland"
+    }
+
+
+async def test_password_form_rejects_a_non_email(orders, dispatcher, domain):
+    tracker = replay("password", "password_form", occurrence=2)  # "not an email"
+    events = await ValidatePasswordForm().run(dispatcher, tracker, domain)
+    assert slot_events(events) == {"email": None}
+    assert responses(dispatcher) == ["utter_email_malformed"]
+
+
+async def test_order_number_is_read_from_any_reply_even_misclassified(orders, dispatcher, domain):
+    """A bare number classified as another intent is still read as the answer."""
+    tracker = replay("track_pending", "track_order_form", occurrence=2)
+    tracker.latest_message["text"] = "it's 100001 I think"
+    tracker.latest_message["intent"] = {"name": "nlu_fallback", "confidence": 0.4}
+    extracted = await ValidateTrackOrderForm().extract_order_number(dispatcher, tracker, domain)
+    assert extracted == {"order_number": "BB-100001"}
