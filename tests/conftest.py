@@ -1,0 +1,43 @@
+"""Fixtures shared by the Rasa and integration tests: a trained model and a real stack."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from bot import stack as stack_module
+from bot import training
+from bot.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def model():
+    """The current Rasa model, trained first if the domain, data or config changed."""
+    path, seconds = training.train(Settings())
+    if seconds is not None:
+        print(f"\ntrained the Rasa model in {seconds:.0f} s")
+    return path
+
+
+@pytest.fixture(scope="session")
+def stack(model, tmp_path_factory):
+    """The real stack (Redis, action server, Rasa server) on free ports, with its own
+    state folder, so it never touches a stack a developer is running."""
+    settings = Settings(
+        home=tmp_path_factory.mktemp("tandem-home"),
+        redis_port=free_port(), actions_port=free_port(), rasa_port=free_port(),
+    )
+    try:
+        stack_module.up(settings)
+    except stack_module.StackError:
+        stack_module.down(settings)
+        raise
+    yield settings
+    stack_module.down(settings)

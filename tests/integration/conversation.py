@@ -1,0 +1,70 @@
+"""Helpers to talk to a running stack over REST and socket.io, as a client would."""
+
+from __future__ import annotations
+
+import json
+import queue
+import uuid
+from urllib.parse import quote
+
+import requests
+import socketio
+
+from bot.orders import OrdersDB
+from bot.settings import Settings
+
+
+def rest(settings: Settings, sender: str, text: str) -> list[dict]:
+    response = requests.post(
+        f"{settings.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def texts(messages: list[dict]) -> str:
+    return " | ".join(m.get("text", "") for m in messages if m.get("text"))
+
+
+def email_of(settings: Settings, number: str) -> str:
+    return OrdersDB(settings.orders_db_path).get(number).email
+
+
+def tracker(settings: Settings, sender: str) -> dict:
+    response = requests.get(
+        f"{settings.rasa_url}/conversations/{quote(sender, safe='')}/tracker", params={"token": settings.rasa_token}, timeout=10
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+class SocketClient:
+    """A socket.io client of Rasa's socketio channel with session persistence."""
+
+    def __init__(self, settings: Settings, session_id: str | None = None) -> None:
+        self.settings = settings
+        self.session_id = session_id or uuid.uuid4().hex
+        self.replies: queue.Queue[dict] = queue.Queue()
+        self.confirmed: queue.Queue[str] = queue.Queue()
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("bot_uttered", self.replies.put)
+        self.sio.on("session_confirm", lambda data: self.confirmed.put(json.dumps(data)))
+
+    def __enter__(self) -> "SocketClient":
+        self.sio.connect(self.settings.rasa_url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=10)
+        self.sio.emit("session_request", {"session_id": self.session_id})
+        self.confirmed.get(timeout=10)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.sio.disconnect()
+
+    def say(self, text: str, expect: int = 1, timeout: float = 60) -> list[dict]:
+        """Send a message and collect `expect` bot messages (then any that follow at once)."""
+        self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})
+        messages = [self.replies.get(timeout=timeout) for _ in range(expect)]
+        while True:
+            try:
+                messages.append(self.replies.get(timeout=1.0))
+            except queue.Empty:
+                return messages

@@ -1,0 +1,42 @@
+"""Rasa's own checks of the project: data validation and the test stories."""
+
+from __future__ import annotations
+
+import subprocess
+
+from bot.settings import BOT_DIR, ROOT, Settings
+
+RASA = Settings().rasa_venv / "bin" / "rasa"
+ENV = {"PATH": "/usr/bin:/bin", "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def run_rasa(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(RASA), *args], cwd=ROOT, capture_output=True, text=True, env=ENV)
+
+
+def test_rasa_data_validate():
+    result = run_rasa("data", "validate", "--config", "config.yml", "--domain", "bot/domain", "--data", "bot/data")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_story_tests_pass_with_no_prediction_error(model, tmp_path):
+    result = run_rasa(
+        "test", "core", "--stories", "tests/stories", "--model", str(model),
+        "--fail-on-prediction-errors", "--out", str(tmp_path),
+    )
+    failed = tmp_path / "failed_test_stories.yml"
+    details = failed.read_text() if failed.exists() else result.stderr[-3000:]
+    assert result.returncode == 0, f"Rasa test stories failed:\n{details}"
+    assert "Correct:" in result.stdout + result.stderr
+
+
+def test_domain_forms_have_a_submit_rule_and_validation():
+    """Every form in the domain is wired: a generated rule set and a validation action."""
+    import yaml
+
+    forms = yaml.safe_load((BOT_DIR / "domain" / "forms.yml").read_text())["forms"]
+    rules = (BOT_DIR / "data" / "rules" / "forms.yml").read_text()
+    actions = yaml.safe_load((BOT_DIR / "domain" / "core.yml").read_text())["actions"]
+    for form in forms:
+        assert f"'{form}: submit'" in rules
+        assert f"validate_{form}" in actions
