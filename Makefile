@@ -18,17 +18,18 @@ run: setup  ## set up what is missing, train what is stale, start everything
 up down status train:  ## the `tandem` commands of the same name
 	@$(TANDEM) $@
 
-test: setup  ## set up what is missing and run every test (unit, Rasa, real stack)
+test: setup lint  ## set up what is missing and run every test (unit, Rasa, real stack)
 	@.venv/bin/python -m pytest -ra tests
 
 test-unit: setup  ## only the fast unit tests
 	@.venv/bin/python -m pytest -ra tests/unit
 
-lint:  ## ruff
+lint: setup  ## ruff: lint and formatting
 	@.venv/bin/ruff check bot actions knowledge adapters tests
+	@.venv/bin/ruff format --check bot actions knowledge adapters tests
 
 bench: setup  ## measure training, start-up and turn latency (writes docs/benchmarks/)
-	@.venv/bin/python -m bot.bench
+	@$(TANDEM) bench stack --fresh-setup
 
 clean:  ## stop the stack and remove run-time state (keeps the venvs)
 	-@$(TANDEM) down

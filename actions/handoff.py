@@ -41,7 +41,12 @@ def consecutive_failed_turns(events: list[dict[str, Any]]) -> int:
             first_actions = []
         elif kind == "user":
             first_actions.append(None)
-        elif kind == "action" and first_actions and first_actions[-1] is None and event.get("name") != "action_listen":
+        elif (
+            kind == "action"
+            and first_actions
+            and first_actions[-1] is None
+            and event.get("name") != "action_listen"
+        ):
             first_actions[-1] = event.get("name")
     count = 1
     for first in reversed(first_actions[:-1]):
@@ -83,7 +88,9 @@ class ActionFallback(Action):
         if consecutive_failed_turns(tracker.events) >= limit:
             return hand_over(dispatcher, tracker, "failed_turns")
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        dispatcher.utter_message(response="utter_out_of_scope" if intent == "out_of_scope" else "utter_rephrase")
+        dispatcher.utter_message(
+            response="utter_out_of_scope" if intent == "out_of_scope" else "utter_rephrase"
+        )
         if intent in RULE_FALLBACK_INTENTS:
             return []
         # called as the core fallback (no confident next action): forget the message, so

@@ -17,7 +17,14 @@ from bot.orders import Order
 logger = logging.getLogger(__name__)
 
 # Slots that belong to one run of a flow; order_number and email stay for the next flow.
-FLOW_SLOTS = ("confirm_cancel", "confirm_address", "new_address", "return_item", "return_reason", "flow_blocked")
+FLOW_SLOTS = (
+    "confirm_cancel",
+    "confirm_address",
+    "new_address",
+    "return_item",
+    "return_reason",
+    "flow_blocked",
+)
 
 
 def end_of_flow() -> list[dict[str, Any]]:
@@ -44,12 +51,16 @@ class ActionTrackOrder(Action):
         order = verified_order(tracker)
         if order is not None:
             dispatcher.utter_message(
-                response=f"utter_order_status_{order.status}", order_number=order.number,
-                items=item_list(order), placed_on=order.placed_on.isoformat(),
+                response=f"utter_order_status_{order.status}",
+                order_number=order.number,
+                items=item_list(order),
+                placed_on=order.placed_on.isoformat(),
                 shipped_on=order.shipped_on.isoformat() if order.shipped_on else "",
                 delivered_on=order.delivered_on.isoformat() if order.delivered_on else "",
-                eta=order.eta.isoformat() if order.eta else "soon", carrier=order.carrier or "",
-                tracking_number=order.tracking_number or "", address=order.address,
+                eta=order.eta.isoformat() if order.eta else "soon",
+                carrier=order.carrier or "",
+                tracking_number=order.tracking_number or "",
+                address=order.address,
             )
         return end_of_flow()
 
@@ -65,12 +76,16 @@ class ActionCancelOrder(Action):
         if not tracker.get_slot("confirm_cancel"):
             dispatcher.utter_message(response="utter_cancel_kept", order_number=order.number)
         elif not policy.can_cancel(order):  # shipped since the form checked
-            dispatcher.utter_message(response="utter_cannot_cancel_now", order_number=order.number, status=order.status_text)
+            dispatcher.utter_message(
+                response="utter_cannot_cancel_now", order_number=order.number, status=order.status_text
+            )
         else:
             orders_db().set_status(order.number, "cancelled")
             logger.info("cancelled order %s for %s", order.number, tracker.sender_id)
             dispatcher.utter_message(
-                response="utter_cancelled", order_number=order.number, total=order_total(order),
+                response="utter_cancelled",
+                order_number=order.number,
+                total=order_total(order),
                 refund_days=policy.load_policy()["returns"]["refund_days"],
             )
         return end_of_flow()
@@ -86,13 +101,19 @@ class ActionChangeAddress(Action):
             return end_of_flow()
         address = tracker.get_slot("new_address")
         if not tracker.get_slot("confirm_address"):
-            dispatcher.utter_message(response="utter_address_kept", order_number=order.number, address=order.address)
+            dispatcher.utter_message(
+                response="utter_address_kept", order_number=order.number, address=order.address
+            )
         elif not policy.can_change_address(order):
-            dispatcher.utter_message(response="utter_cannot_change_address", order_number=order.number, status=order.status_text)
+            dispatcher.utter_message(
+                response="utter_cannot_change_address", order_number=order.number, status=order.status_text
+            )
         else:
             orders_db().set_address(order.number, address)
             logger.info("changed address of %s for %s", order.number, tracker.sender_id)
-            dispatcher.utter_message(response="utter_address_changed", order_number=order.number, address=address)
+            dispatcher.utter_message(
+                response="utter_address_changed", order_number=order.number, address=address
+            )
         return end_of_flow()
 
 
@@ -109,11 +130,17 @@ class ActionStartReturn(Action):
             dispatcher.utter_message(response="utter_return_failed", order_number=order.number)
             return end_of_flow()
         rules = policy.load_policy()
-        return_number = orders_db().create_return(order.number, item.sku, tracker.get_slot("return_reason") or "")
+        return_number = orders_db().create_return(
+            order.number, item.sku, tracker.get_slot("return_reason") or ""
+        )
         logger.info("return %s opened on %s for %s", return_number, order.number, tracker.sender_id)
         dispatcher.utter_message(
-            response="utter_return_started", return_number=return_number, item=item.name,
-            order_number=order.number, email=order.email, refund_days=rules["returns"]["refund_days"],
+            response="utter_return_started",
+            return_number=return_number,
+            item=item.name,
+            order_number=order.number,
+            email=order.email,
+            refund_days=rules["returns"]["refund_days"],
         )
         return end_of_flow()
 
@@ -141,7 +168,8 @@ class ActionRecoverPassword(Action):
             orders_db().record_password_reset(email)
         # the same words whether or not the account exists: nobody learns who is a customer
         dispatcher.utter_message(
-            response="utter_password_reset_sent", email=email,
+            response="utter_password_reset_sent",
+            email=email,
             hours=policy.load_policy()["password_reset"]["link_valid_hours"],
         )
         return end_of_flow()

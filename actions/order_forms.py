@@ -19,8 +19,13 @@ logger = logging.getLogger(__name__)
 
 # A message with one of these intents starts something else: never read it as a slot value.
 OTHER_FLOW_INTENTS = {
-    "cancel_order", "change_shipping_address", "get_refund", "recover_password",
-    "contact_human_agent", "stop", "track_order",
+    "cancel_order",
+    "change_shipping_address",
+    "get_refund",
+    "recover_password",
+    "contact_human_agent",
+    "stop",
+    "track_order",
 }
 
 
@@ -135,8 +140,12 @@ class ValidateCancelOrderForm(OrderFormValidation):
             return True
         rules = policy.load_policy()
         dispatcher.utter_message(
-            response="utter_cannot_cancel", order_number=order.number, status=order.status_text,
-            cancellable=" or ".join(s.replace("_", " ") for s in rules["cancellation"]["cancellable_statuses"]),
+            response="utter_cannot_cancel",
+            order_number=order.number,
+            status=order.status_text,
+            cancellable=" or ".join(
+                s.replace("_", " ") for s in rules["cancellation"]["cancellable_statuses"]
+            ),
             window_days=rules["returns"]["window_days"],
         )
         return False
@@ -180,8 +189,10 @@ class ValidateReturnForm(OrderFormValidation):
             return False
         if not policy.can_return(order, policy=rules):
             dispatcher.utter_message(
-                response="utter_return_window_closed", order_number=order.number,
-                delivered_on=order.delivered_on.isoformat(), window_days=rules["returns"]["window_days"],
+                response="utter_return_window_closed",
+                order_number=order.number,
+                delivered_on=order.delivered_on.isoformat(),
+                window_days=rules["returns"]["window_days"],
                 deadline=policy.return_deadline(order, rules).isoformat(),
             )
             return False
@@ -197,7 +208,9 @@ class ValidateReturnForm(OrderFormValidation):
             return {"return_item": None}
         item = match_item(order, str(value or ""))
         if item is None:
-            dispatcher.utter_message(response="utter_return_item_unknown", order_number=order.number, items=item_list(order))
+            dispatcher.utter_message(
+                response="utter_return_item_unknown", order_number=order.number, items=item_list(order)
+            )
             return {"return_item": None}
         return {"return_item": item}
 

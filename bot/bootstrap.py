@@ -44,7 +44,9 @@ def run(command: list[str], **kwargs) -> None:
         result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, **kwargs)
     if result.returncode != 0:
         tail = "\n".join(LOG.read_text(errors="replace").splitlines()[-30:])
-        raise SetupError(f"`{' '.join(command)}` failed with exit code {result.returncode}:\n{tail}\n(full log: {LOG})")
+        raise SetupError(
+            f"`{' '.join(command)}` failed with exit code {result.returncode}:\n{tail}\n(full log: {LOG})"
+        )
 
 
 def find_python(version: str) -> str:
@@ -59,8 +61,12 @@ def find_python(version: str) -> str:
     candidates += sorted(glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}"), reverse=True)
     for candidate in candidates:
         try:
-            out = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                                 capture_output=True, text=True, timeout=30).stdout.strip()
+            out = subprocess.run(
+                [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            ).stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             continue
         if out == version:
@@ -109,7 +115,9 @@ def apt_install(packages: list[str], check: bool) -> bool:
         return True
     sudo = [] if os.geteuid() == 0 else (["sudo"] if shutil.which("sudo") else None)
     if sudo is None or not shutil.which("apt-get"):
-        raise SetupError(f"please install {' '.join(packages)} with your system's package manager, then run again")
+        raise SetupError(
+            f"please install {' '.join(packages)} with your system's package manager, then run again"
+        )
     print(f"[..] installing Debian packages: {' '.join(packages)}", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run(sudo + ["apt-get", "update", "-q"], env=env)
@@ -132,8 +140,12 @@ def ensure_browser(check: bool) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="report what is missing; change nothing (exit 1 if anything is)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="report what is missing; change nothing (exit 1 if anything is)"
+    )
     parser.add_argument("--browser", action="store_true", help="also install Chromium for the browser tests")
     args = parser.parse_args()
     started = time.monotonic()
@@ -141,8 +153,13 @@ def main() -> int:
     try:
         py311, py310 = find_python("3.11"), find_python("3.10")
         changed |= ensure_venv(".venv", py311, [["-e", ".[test]"]], [ROOT / "pyproject.toml"], args.check)
-        changed |= ensure_venv(".venv-rasa", py310, [["-r", "bot/requirements-rasa.txt"]],
-                               [ROOT / "bot" / "requirements-rasa.txt"], args.check)
+        changed |= ensure_venv(
+            ".venv-rasa",
+            py310,
+            [["-r", "bot/requirements-rasa.txt"]],
+            [ROOT / "bot" / "requirements-rasa.txt"],
+            args.check,
+        )
         changed |= ensure_redis(args.check)
         if args.browser:
             changed |= ensure_browser(args.check)

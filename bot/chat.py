@@ -12,7 +12,9 @@ from bot.settings import Settings
 
 def send(settings: Settings, sender: str, text: str, timeout: float = 60) -> list[dict]:
     response = requests.post(
-        f"{settings.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=timeout
+        f"{settings.rasa_url}/webhooks/rest/webhook",
+        json={"sender": sender, "message": text},
+        timeout=timeout,
     )
     response.raise_for_status()
     return response.json()
@@ -34,7 +36,9 @@ def render(messages: list[dict]) -> tuple[str, list[dict]]:
 
 def chat(settings: Settings, sender: str | None = None) -> None:
     sender = sender or f"cli-{uuid.uuid4().hex[:8]}"
-    print(f"Chatting as {sender!r} with {settings.rasa_url}. Type a number to press a button; /quit or Ctrl-D ends.")
+    print(
+        f"Chatting as {sender!r} with {settings.rasa_url}. Type a number to press a button; /quit or Ctrl-D ends."
+    )
     buttons: list[dict] = []
     while True:
         try:
@@ -51,7 +55,9 @@ def chat(settings: Settings, sender: str | None = None) -> None:
         try:
             messages = send(settings, sender, text)
         except requests.RequestException as error:
-            print(f"(cannot reach the assistant at {settings.rasa_url}: {error}; is it running? `tandem status`)")
+            print(
+                f"(cannot reach the assistant at {settings.rasa_url}: {error}; is it running? `tandem status`)"
+            )
             continue
         output, buttons = render(messages)
         print(output or "(no reply: the conversation is with a human agent)")

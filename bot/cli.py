@@ -30,10 +30,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"Ready in {time.monotonic() - started:.1f} s. Logs: {settings.logs_dir}")
-    print(f"  chat in the terminal:  tandem chat")
+    print("  chat in the terminal:  tandem chat")
     print(f"  REST:                  POST {settings.rasa_url}/webhooks/rest/webhook")
     print(f"  socket.io:             {settings.rasa_url}/socket.io")
-    print(f"  stop everything:       tandem down")
+    print("  stop everything:       tandem down")
     return 0
 
 
@@ -66,7 +66,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from bot import training
 
     settings = get_settings()
-    print("Training the Rasa model..." if args.force or not training.current_model(settings) else "", end="", flush=True)
+    print(
+        "Training the Rasa model..." if args.force or not training.current_model(settings) else "",
+        end="",
+        flush=True,
+    )
     try:
         model, seconds = training.train(settings, force=args.force)
     except training.TrainingError as error:
@@ -123,7 +127,11 @@ def cmd_handoff(args: argparse.Namespace) -> int:
         params={"token": settings.rasa_token},
         # resume, and start a new session: what the customer and the agent said meanwhile
         # stays in the history but does not steer the bot's next predictions
-        json=[{"event": "resume"}, {"event": "session_started"}, {"event": "action", "name": "action_listen"}],
+        json=[
+            {"event": "resume"},
+            {"event": "session_started"},
+            {"event": "action", "name": "action_listen"},
+        ],
         timeout=10,
     )
     if not response.ok:
@@ -134,8 +142,17 @@ def cmd_handoff(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bot import bench
+
+    bench.main(turns=args.turns, concurrency=args.concurrency, fresh_setup=args.fresh_setup)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tandem", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="tandem", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -159,8 +176,19 @@ def build_parser() -> argparse.ArgumentParser:
     q = osub.add_parser("show", help="print one order")
     q.add_argument("number", help="order number, e.g. BB-100001")
     q = osub.add_parser("list", help="list order numbers with a status")
-    q.add_argument("--status", required=True,
-                   choices=["pending", "processing", "shipped", "out_for_delivery", "delivered", "cancelled", "returned"])
+    q.add_argument(
+        "--status",
+        required=True,
+        choices=[
+            "pending",
+            "processing",
+            "shipped",
+            "out_for_delivery",
+            "delivered",
+            "cancelled",
+            "returned",
+        ],
+    )
     p.set_defaults(func=cmd_orders)
 
     p = sub.add_parser("handoff", help="conversations handed over to a human agent")
@@ -169,12 +197,24 @@ def build_parser() -> argparse.ArgumentParser:
     q = hsub.add_parser("back", help="hand a conversation back to the assistant")
     q.add_argument("sender", help="the conversation (sender) id")
     p.set_defaults(func=cmd_handoff)
+
+    p = sub.add_parser("bench", help="benchmarks; results are written under docs/benchmarks/")
+    bsub = p.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
+    q = bsub.add_parser("stack", help="Rasa training, start-up, REST turn latency (1 and N clients)")
+    q.add_argument("--turns", type=int, default=240, help="turns per measurement (default 240)")
+    q.add_argument("--concurrency", type=int, default=20, help="concurrent conversations (default 20)")
+    q.add_argument(
+        "--fresh-setup", action="store_true", help="also time `make setup` in a fresh clone (minutes)"
+    )
+    p.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     return args.func(args)
 
 

@@ -11,11 +11,11 @@ import json
 import logging
 import re
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 from bot.settings import BRAND_DIR
 
@@ -128,10 +128,19 @@ class OrdersDB:
                 eta = None if o["eta_days"] is None else (today + timedelta(days=o["eta_days"]))
                 conn.execute(
                     "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL)",
-                    (o["number"], o["email"], o["name"], o["status"], ago(o["placed_days_ago"]),
-                     ago(o["shipped_days_ago"]), ago(o["delivered_days_ago"]),
-                     eta.isoformat() if eta else None, o["address"], o["carrier"],
-                     o["tracking_number"]),
+                    (
+                        o["number"],
+                        o["email"],
+                        o["name"],
+                        o["status"],
+                        ago(o["placed_days_ago"]),
+                        ago(o["shipped_days_ago"]),
+                        ago(o["delivered_days_ago"]),
+                        eta.isoformat() if eta else None,
+                        o["address"],
+                        o["carrier"],
+                        o["tracking_number"],
+                    ),
                 )
                 conn.executemany(
                     "INSERT INTO order_items VALUES (?,?,?,?,?)",
@@ -151,10 +160,17 @@ class OrdersDB:
                 "SELECT sku, name, price, qty FROM order_items WHERE order_number = ?", (number,)
             ).fetchall()
         return Order(
-            number=row["number"], email=row["email"], name=row["name"], status=row["status"],
-            placed_on=_day(row["placed_on"]), shipped_on=_day(row["shipped_on"]),
-            delivered_on=_day(row["delivered_on"]), eta=_day(row["eta"]), address=row["address"],
-            carrier=row["carrier"], tracking_number=row["tracking_number"],
+            number=row["number"],
+            email=row["email"],
+            name=row["name"],
+            status=row["status"],
+            placed_on=_day(row["placed_on"]),
+            shipped_on=_day(row["shipped_on"]),
+            delivered_on=_day(row["delivered_on"]),
+            eta=_day(row["eta"]),
+            address=row["address"],
+            carrier=row["carrier"],
+            tracking_number=row["tracking_number"],
             items=tuple(Item(**dict(i)) for i in items),
         )
 
@@ -200,4 +216,4 @@ class OrdersDB:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -30,7 +30,8 @@ def _env_int(name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise SystemExit(f"{name}={value!r} is not a port number; unset it or give an integer")
+        message = f"{name}={value!r} is not a port number; unset it or give an integer"
+        raise SystemExit(message) from None  # the user's to fix: no traceback
 
 
 @dataclass(frozen=True)

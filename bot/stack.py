@@ -41,6 +41,7 @@ class Component:
     healthy: Callable[[], bool]
     start_timeout: float
     env: dict[str, str]
+    hint: str = ""  # what usually mends a failed start
 
     def pid_file(self, settings: Settings) -> Path:
         return settings.run_dir / f"{self.name}.pid"
@@ -77,9 +78,13 @@ def _rasa_ready(settings: Settings) -> bool:
 
 
 def redis_binary() -> str:
-    path = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/sbin:/usr/bin:/usr/local/bin")
+    path = shutil.which("redis-server") or shutil.which(
+        "redis-server", path="/usr/sbin:/usr/bin:/usr/local/bin"
+    )
     if path is None:
-        raise StackError("redis-server is not installed: run `make setup` (it installs Debian's redis-server)")
+        raise StackError(
+            "redis-server is not installed: run `make setup` (it installs Debian's redis-server)"
+        )
     return path
 
 
@@ -89,32 +94,82 @@ def components(settings: Settings, model: Path | None = None) -> list[Component]
     redis_dir = settings.home / "redis"
     return [
         Component(
-            name="redis", port=settings.redis_port, url=settings.redis_url,
+            name="redis",
+            port=settings.redis_port,
+            url=settings.redis_url,
             command=[
-                shutil.which("redis-server") or "redis-server", "--port", str(settings.redis_port), "--bind", settings.host,
-                "--dir", str(redis_dir), "--appendonly", "yes", "--save", "",
-                "--protected-mode", "yes", "--daemonize", "no",
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(settings.redis_port),
+                "--bind",
+                settings.host,
+                "--dir",
+                str(redis_dir),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--protected-mode",
+                "yes",
+                "--daemonize",
+                "no",
             ],
-            healthy=lambda: _redis_ok(settings), start_timeout=20, env={},
+            healthy=lambda: _redis_ok(settings),
+            start_timeout=20,
+            env={},
+            hint=(
+                f"If the log shows a bad append-only file, repair it with `redis-check-aof --fix "
+                f"{redis_dir}/appendonlydir/*.incr.aof`, or start afresh with `rm -r {redis_dir}` "
+                "(stored conversations are lost)."
+            ),
         ),
         Component(
-            name="actions", port=settings.actions_port, url=f"{settings.actions_url}/webhook",
-            command=[str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.actions_port)],
-            healthy=lambda: _http_ok(f"{settings.actions_url}/health"), start_timeout=60,
+            name="actions",
+            port=settings.actions_port,
+            url=f"{settings.actions_url}/webhook",
+            command=[
+                str(APP_PYTHON),
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "--port",
+                str(settings.actions_port),
+                "--endpoints",
+                str(BOT_DIR / "endpoints.yml"),
+            ],
+            healthy=lambda: _http_ok(f"{settings.actions_url}/health"),
+            start_timeout=60,
             env={**env, "SANIC_HOST": settings.host},
+            hint="An import error in actions/ shows above; `make setup` installs missing packages.",
         ),
         Component(
-            name="rasa", port=settings.rasa_port, url=settings.rasa_url,
+            name="rasa",
+            port=settings.rasa_port,
+            url=settings.rasa_url,
             command=[
-                str(rasa_bin), "run", "--interface", settings.host, "--port", str(settings.rasa_port),
-                "--enable-api", "--auth-token", settings.rasa_token,
-                "--cors", os.environ.get("TANDEM_CORS", "*"),
-                "--endpoints", str(BOT_DIR / "endpoints.yml"),
-                "--credentials", str(BOT_DIR / "credentials.yml"),
-                "--model", str(model or ""),
+                str(rasa_bin),
+                "run",
+                "--interface",
+                settings.host,
+                "--port",
+                str(settings.rasa_port),
+                "--enable-api",
+                "--auth-token",
+                settings.rasa_token,
+                "--cors",
+                os.environ.get("TANDEM_CORS", "*"),
+                "--endpoints",
+                str(BOT_DIR / "endpoints.yml"),
+                "--credentials",
+                str(BOT_DIR / "credentials.yml"),
+                "--model",
+                str(model or ""),
             ],
-            healthy=lambda: _rasa_ready(settings), start_timeout=240,
+            healthy=lambda: _rasa_ready(settings),
+            start_timeout=240,
             env={**env, "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "2"},
+            hint="If the model does not load, retrain it with `tandem train --force`.",
         ),
     ]
 
@@ -169,8 +224,13 @@ def start(component: Component, settings: Settings) -> None:
         log.write(f"\n--- starting {component.name} at {time.ctime()} ---\n".encode())
         log.flush()
         process = subprocess.Popen(
-            component.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **component.env}, start_new_session=True,
+            component.command,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **component.env},
+            start_new_session=True,
         )
     pid_file.write_text(str(process.pid))
     deadline = started + component.start_timeout
@@ -179,7 +239,7 @@ def start(component: Component, settings: Settings) -> None:
             pid_file.unlink(missing_ok=True)
             raise StackError(
                 f"{component.name} exited during start-up (code {process.returncode}). "
-                f"Last lines of {log_file}:\n{_log_tail(log_file)}"
+                f"Last lines of {log_file}:\n{_log_tail(log_file)}\n{component.hint}".rstrip()
             )
         if component.healthy():
             print(f"  {component.name:8} up at {component.url} ({time.monotonic() - started:.1f} s)")
@@ -188,7 +248,7 @@ def start(component: Component, settings: Settings) -> None:
     stop(component, settings)
     raise StackError(
         f"{component.name} did not become healthy within {component.start_timeout:.0f} s. "
-        f"Last lines of {log_file}:\n{_log_tail(log_file)}"
+        f"Last lines of {log_file}:\n{_log_tail(log_file)}\n{component.hint}".rstrip()
     )
 
 
@@ -260,9 +320,13 @@ def status(settings: Settings) -> list[dict]:
     for component in components(settings):
         pid = read_pid(component.pid_file(settings))
         healthy = component.healthy()
-        rows.append({
-            "name": component.name, "url": component.url, "pid": pid,
-            "state": "up" if healthy else ("starting or unhealthy" if pid else "down"),
-            "log": str(component.log_file(settings)),
-        })
+        rows.append(
+            {
+                "name": component.name,
+                "url": component.url,
+                "pid": pid,
+                "state": "up" if healthy else ("starting or unhealthy" if pid else "down"),
+                "log": str(component.log_file(settings)),
+            }
+        )
     return rows

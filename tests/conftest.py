@@ -32,7 +32,9 @@ def stack(model, tmp_path_factory):
     state folder, so it never touches a stack a developer is running."""
     settings = Settings(
         home=tmp_path_factory.mktemp("tandem-home"),
-        redis_port=free_port(), actions_port=free_port(), rasa_port=free_port(),
+        redis_port=free_port(),
+        actions_port=free_port(),
+        rasa_port=free_port(),
     )
     try:
         stack_module.up(settings)

@@ -18,13 +18,57 @@ import yaml
 
 BRAND_DIR = Path(__file__).resolve().parent.parent / "brand"
 
-FIRST = ["Ana", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jonas",
-         "Kemi", "Liam", "Maya", "Noor", "Oscar", "Priya", "Quinn", "Rosa", "Sam", "Tariq"]
-LAST = ["Silva", "Okafor", "Martin", "Patel", "Novak", "Haddad", "Kim", "Laurent", "Costa",
-        "Berg", "Adeyemi", "Walsh", "Chen", "Rahman", "Lind", "Iyer", "Doyle", "Vega"]
+FIRST = [
+    "Ana",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Liam",
+    "Maya",
+    "Noor",
+    "Oscar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tariq",
+]
+LAST = [
+    "Silva",
+    "Okafor",
+    "Martin",
+    "Patel",
+    "Novak",
+    "Haddad",
+    "Kim",
+    "Laurent",
+    "Costa",
+    "Berg",
+    "Adeyemi",
+    "Walsh",
+    "Chen",
+    "Rahman",
+    "Lind",
+    "Iyer",
+    "Doyle",
+    "Vega",
+]
 STREETS = ["Oak Street", "Harbor Road", "Maple Avenue", "Pine Lane", "Elm Court", "Bay Drive"]
-CITIES = [("Portland", "ME", "04101"), ("Burlington", "VT", "05401"), ("Halifax", "NS", "B3H 1A1"),
-          ("Providence", "RI", "02903"), ("Toronto", "ON", "M5V 2T6"), ("Boston", "MA", "02108")]
+CITIES = [
+    ("Portland", "ME", "04101"),
+    ("Burlington", "VT", "05401"),
+    ("Halifax", "NS", "B3H 1A1"),
+    ("Providence", "RI", "02903"),
+    ("Toronto", "ON", "M5V 2T6"),
+    ("Boston", "MA", "02108"),
+]
 CARRIERS = ["UPS", "FedEx", "Canada Post", "USPS"]
 
 # status -> how many orders, and the (placed, shipped, delivered) "days ago" ranges.
@@ -49,8 +93,7 @@ def generate(seed: int = 7) -> list[dict]:
     customers = []
     for i in range(30):
         first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
-        customers.append({"name": f"{first} {last}",
-                          "email": f"{first.lower()}.{last.lower()}@example.com"})
+        customers.append({"name": f"{first} {last}", "email": f"{first.lower()}.{last.lower()}@example.com"})
     orders, number = [], 100001
     for status, (count, placed, shipped, delivered) in PLAN.items():
         for _ in range(count):
@@ -69,20 +112,22 @@ def generate(seed: int = 7) -> list[dict]:
                 for p in rng.sample(products, rng.randint(1, 3))
             ]
             shipped_at_all = d_shipped is not None
-            orders.append({
-                "number": f"BB-{number}",
-                "email": who["email"],
-                "name": who["name"],
-                "status": status,
-                "placed_days_ago": d_placed,
-                "shipped_days_ago": d_shipped,
-                "delivered_days_ago": d_delivered,
-                "address": f"{rng.randint(1, 240)} {rng.choice(STREETS)}, {city}, {region} {postcode}",
-                "carrier": rng.choice(CARRIERS) if shipped_at_all else None,
-                "tracking_number": f"1Z{rng.randint(10**9, 10**10 - 1)}" if shipped_at_all else None,
-                "eta_days": rng.randint(1, 4) if status in ("shipped", "out_for_delivery") else None,
-                "items": items,
-            })
+            orders.append(
+                {
+                    "number": f"BB-{number}",
+                    "email": who["email"],
+                    "name": who["name"],
+                    "status": status,
+                    "placed_days_ago": d_placed,
+                    "shipped_days_ago": d_shipped,
+                    "delivered_days_ago": d_delivered,
+                    "address": f"{rng.randint(1, 240)} {rng.choice(STREETS)}, {city}, {region} {postcode}",
+                    "carrier": rng.choice(CARRIERS) if shipped_at_all else None,
+                    "tracking_number": f"1Z{rng.randint(10**9, 10**10 - 1)}" if shipped_at_all else None,
+                    "eta_days": rng.randint(1, 4) if status in ("shipped", "out_for_delivery") else None,
+                    "items": items,
+                }
+            )
             number += 1
     return orders
 

@@ -32,7 +32,9 @@ def email_of(settings: Settings, number: str) -> str:
 
 def tracker(settings: Settings, sender: str) -> dict:
     response = requests.get(
-        f"{settings.rasa_url}/conversations/{quote(sender, safe='')}/tracker", params={"token": settings.rasa_token}, timeout=10
+        f"{settings.rasa_url}/conversations/{quote(sender, safe='')}/tracker",
+        params={"token": settings.rasa_token},
+        timeout=10,
     )
     response.raise_for_status()
     return response.json()
@@ -50,8 +52,10 @@ class SocketClient:
         self.sio.on("bot_uttered", self.replies.put)
         self.sio.on("session_confirm", lambda data: self.confirmed.put(json.dumps(data)))
 
-    def __enter__(self) -> "SocketClient":
-        self.sio.connect(self.settings.rasa_url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=10)
+    def __enter__(self) -> SocketClient:
+        self.sio.connect(
+            self.settings.rasa_url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=10
+        )
         self.sio.emit("session_request", {"session_id": self.session_id})
         self.confirmed.get(timeout=10)
         return self

@@ -34,10 +34,16 @@ def listening_addresses(port: int) -> set[str]:
 
 def test_status_reports_every_component_up_on_loopback_only(stack):
     env = {**os.environ, **stack.env(), "TANDEM_MODELS": str(ROOT / "models")}
-    result = subprocess.run([str(ROOT / ".venv/bin/tandem"), "status", "--json"], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [str(ROOT / ".venv/bin/tandem"), "status", "--json"], capture_output=True, text=True, env=env
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
-    assert {c["name"]: c["state"] for c in report["components"]} == {"redis": "up", "actions": "up", "rasa": "up"}
+    assert {c["name"]: c["state"] for c in report["components"]} == {
+        "redis": "up",
+        "actions": "up",
+        "rasa": "up",
+    }
     for port in (stack.redis_port, stack.actions_port, stack.rasa_port):
         assert listening_addresses(port) == {"0100007F"}, f"port {port} listens beyond 127.0.0.1"
 
@@ -104,7 +110,9 @@ def test_handoff_pauses_the_bot_until_handed_back(stack):
     assert {"handoff": True, "reason": "requested"} in [m.get("custom") for m in first]
     assert rest(stack, sender, "hello? anyone?") == []  # the bot stands down
     env = {**os.environ, **stack.env()}
-    result = subprocess.run([str(ROOT / ".venv/bin/tandem"), "handoff", "back", sender], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [str(ROOT / ".venv/bin/tandem"), "handoff", "back", sender], capture_output=True, text=True, env=env
+    )
     assert result.returncode == 0, result.stderr
     assert "Brightbay's assistant" in texts(rest(stack, sender, "hello"))
 
@@ -120,13 +128,22 @@ def test_two_failed_turns_in_a_row_hand_over(stack):
 
 @pytest.mark.parametrize(
     "message",
-    ["", "   ", "x" * 20_000, "🙂📦 where is my 📦?", "<script>alert(1)</script>", "\u0000\u202e odd \ufeff",
-     "SELECT * FROM orders; --"],
+    [
+        "",
+        "   ",
+        "x" * 20_000,
+        "🙂📦 where is my 📦?",
+        "<script>alert(1)</script>",
+        "\u0000\u202e odd \ufeff",
+        "SELECT * FROM orders; --",
+    ],
     ids=["empty", "blank", "20KB", "emoji", "html", "control-chars", "sql"],
 )
 def test_bad_input_gets_a_sane_reply(stack, message):
     response = requests.post(
-        f"{stack.rasa_url}/webhooks/rest/webhook", json={"sender": f"bad-{uuid.uuid4().hex[:6]}", "message": message}, timeout=60
+        f"{stack.rasa_url}/webhooks/rest/webhook",
+        json={"sender": f"bad-{uuid.uuid4().hex[:6]}", "message": message},
+        timeout=60,
     )
     assert response.status_code == 200
     for reply in response.json():
@@ -156,7 +173,9 @@ def test_many_messages_at_once_on_one_conversation(stack):
     """The Redis lock store keeps one writer per conversation: none is lost or crashes."""
     sender = f"burst-{uuid.uuid4().hex[:8]}"
     with ThreadPoolExecutor(max_workers=20) as pool:
-        replies = list(pool.map(lambda i: rest(stack, sender, "which payment methods do you accept?"), range(20)))
+        replies = list(
+            pool.map(lambda i: rest(stack, sender, "which payment methods do you accept?"), range(20))
+        )
     assert all("Visa" in texts(r) for r in replies)
     users = [e for e in tracker(stack, sender)["events"] if e["event"] == "user"]
     assert len(users) == 20

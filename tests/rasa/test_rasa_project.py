@@ -15,14 +15,23 @@ def run_rasa(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_rasa_data_validate():
-    result = run_rasa("data", "validate", "--config", "config.yml", "--domain", "bot/domain", "--data", "bot/data")
+    result = run_rasa(
+        "data", "validate", "--config", "config.yml", "--domain", "bot/domain", "--data", "bot/data"
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def test_story_tests_pass_with_no_prediction_error(model, tmp_path):
     result = run_rasa(
-        "test", "core", "--stories", "tests/stories", "--model", str(model),
-        "--fail-on-prediction-errors", "--out", str(tmp_path),
+        "test",
+        "core",
+        "--stories",
+        "tests/stories",
+        "--model",
+        str(model),
+        "--fail-on-prediction-errors",
+        "--out",
+        str(tmp_path),
     )
     failed = tmp_path / "failed_test_stories.yml"
     details = failed.read_text() if failed.exists() else result.stderr[-3000:]

@@ -60,11 +60,18 @@ def tracker_from_events(events: list[dict[str, Any]], sender: str = "test-user")
             paused = False
         elif kind == "session_started":
             slots, active_loop = {}, {}
-    return Tracker.from_dict({
-        "sender_id": sender, "slots": slots, "latest_message": latest_message, "events": events,
-        "paused": paused, "followup_action": None, "active_loop": active_loop,
-        "latest_action_name": next((e["name"] for e in reversed(events) if e["event"] == "action"), None),
-    })
+    return Tracker.from_dict(
+        {
+            "sender_id": sender,
+            "slots": slots,
+            "latest_message": latest_message,
+            "events": events,
+            "paused": paused,
+            "followup_action": None,
+            "active_loop": active_loop,
+            "latest_action_name": next((e["name"] for e in reversed(events) if e["event"] == "action"), None),
+        }
+    )
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from actions.handoff import HANDOFF_KEY, ActionFallback, ActionHandoff, consecutive_failed_turns
 from tests.unit.conftest import TRACKERS, replay, responses
-import json
 
 
 def test_failed_turns_are_counted_in_a_row():

@@ -36,7 +36,9 @@ async def test_matching_email_verifies_the_order(orders, dispatcher, domain):
         (5, {"email": None}, "utter_email_mismatch"),  # another customer's email
     ],
 )
-async def test_unhappy_answers_are_rejected_with_a_reason(orders, dispatcher, domain, occurrence, expected_slots, expected_response):
+async def test_unhappy_answers_are_rejected_with_a_reason(
+    orders, dispatcher, domain, occurrence, expected_slots, expected_response
+):
     tracker = replay("track_unknown_then_wrong_email", "track_order_form", occurrence=occurrence)
     events = await ValidateTrackOrderForm().run(dispatcher, tracker, domain)
     assert slot_events(events) == expected_slots
@@ -46,7 +48,11 @@ async def test_unhappy_answers_are_rejected_with_a_reason(orders, dispatcher, do
 async def test_shipped_order_cannot_be_cancelled_and_form_ends(orders, dispatcher, domain):
     tracker = replay("cancel_shipped", "cancel_order_form", occurrence=2)
     events = await ValidateCancelOrderForm().run(dispatcher, tracker, domain)
-    assert slot_events(events) == {"email": "tariq.laurent@example.com", "flow_blocked": True, "requested_slot": None}
+    assert slot_events(events) == {
+        "email": "tariq.laurent@example.com",
+        "flow_blocked": True,
+        "requested_slot": None,
+    }
     assert responses(dispatcher) == ["utter_cannot_cancel"]
     assert dispatcher.messages[0]["cancellable"] == "pending or processing"
 

@@ -14,8 +14,15 @@ from bot.orders import SEED_FILE, OrdersDB, OrdersDBError, find_email, normalise
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("BB-100042", "BB-100042"), ("bb 100042", "BB-100042"), ("my order is #100042.", "BB-100042"),
-     ("BB100042", "BB-100042"), ("order 42", None), ("1000421", None), ("", None)],
+    [
+        ("BB-100042", "BB-100042"),
+        ("bb 100042", "BB-100042"),
+        ("my order is #100042.", "BB-100042"),
+        ("BB100042", "BB-100042"),
+        ("order 42", None),
+        ("1000421", None),
+        ("", None),
+    ],
 )
 def test_order_numbers_are_found_in_free_text(text, expected):
     assert normalise_order_number(text) == expected
@@ -29,7 +36,15 @@ def test_email_is_found_and_lowercased():
 def test_seed_has_50_plus_orders_in_every_state():
     counts = Counter(o["status"] for o in json.loads(SEED_FILE.read_text()))
     assert sum(counts.values()) >= 50
-    assert set(counts) == {"pending", "processing", "shipped", "out_for_delivery", "delivered", "cancelled", "returned"}
+    assert set(counts) == {
+        "pending",
+        "processing",
+        "shipped",
+        "out_for_delivery",
+        "delivered",
+        "cancelled",
+        "returned",
+    }
     assert min(counts.values()) >= 5
 
 

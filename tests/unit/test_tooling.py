@@ -13,8 +13,23 @@ from bot import bootstrap, stack, training
 from bot.cli import build_parser, main
 from bot.settings import ROOT, Settings, get_settings
 
-COMMANDS = [[], ["up"], ["down"], ["status"], ["train"], ["chat"], ["orders"], ["orders", "reset"],
-            ["orders", "show"], ["orders", "list"], ["handoff"], ["handoff", "list"], ["handoff", "back"]]
+COMMANDS = [
+    [],
+    ["bench"],
+    ["bench", "stack"],
+    ["up"],
+    ["down"],
+    ["status"],
+    ["train"],
+    ["chat"],
+    ["orders"],
+    ["orders", "reset"],
+    ["orders", "show"],
+    ["orders", "list"],
+    ["handoff"],
+    ["handoff", "list"],
+    ["handoff", "back"],
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "tandem")
@@ -26,7 +41,9 @@ def test_every_command_has_help(command, capsys):
 
 
 def test_tandem_is_installed_in_the_app_venv():
-    result = subprocess.run([str(ROOT / ".venv" / "bin" / "tandem"), "--help"], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "tandem"), "--help"], capture_output=True, text=True
+    )
     assert result.returncode == 0 and "handoff" in result.stdout
 
 
@@ -70,9 +87,13 @@ def test_taken_port_names_the_variable_to_change(isolated, monkeypatch):
 
 def test_a_component_that_dies_at_start_shows_its_log(isolated):
     broken = stack.Component(
-        name="broken", port=isolated.actions_port, url="-",
+        name="broken",
+        port=isolated.actions_port,
+        url="-",
         command=[sys.executable, "-c", "import sys; print('boom: bad config'); sys.exit(3)"],
-        healthy=lambda: False, start_timeout=10, env={},
+        healthy=lambda: False,
+        start_timeout=10,
+        env={},
     )
     with pytest.raises(stack.StackError, match="boom: bad config"):
         stack.start(broken, isolated)
@@ -102,11 +123,13 @@ def test_missing_python_says_how_to_get_it(monkeypatch):
 
 
 def test_python_from_the_environment_variable_is_used(monkeypatch):
-    version = "%d.%d" % sys.version_info[:2]
+    version = "{}.{}".format(*sys.version_info[:2])
     monkeypatch.setenv("PYTHON" + version.replace(".", ""), sys.executable)
     assert bootstrap.find_python(version) == sys.executable
 
 
 def test_setup_check_reports_nothing_missing_after_setup():
-    result = subprocess.run([sys.executable, str(ROOT / "bot" / "bootstrap.py"), "--check"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bot" / "bootstrap.py"), "--check"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout
