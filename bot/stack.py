@@ -168,7 +168,16 @@ def components(settings: Settings, model: Path | None = None) -> list[Component]
             ],
             healthy=lambda: _rasa_ready(settings),
             start_timeout=240,
-            env={**env, "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "2"},
+            # One Sanic worker on purpose: Rasa 3.6's RedisLockStore updates its ticket list
+            # with a non-atomic read-modify-write, so with several worker processes a burst
+            # of messages on one conversation loses some (LockError, empty reply). Measured
+            # in docs/benchmarks/stack.md. Scale out with replicas only once the lock is atomic.
+            env={
+                **env,
+                "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+                "SANIC_WORKERS": "1",
+            },
             hint="If the model does not load, retrain it with `tandem train --force`.",
         ),
     ]

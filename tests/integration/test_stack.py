@@ -176,6 +176,7 @@ def test_many_messages_at_once_on_one_conversation(stack):
         replies = list(
             pool.map(lambda i: rest(stack, sender, "which payment methods do you accept?"), range(20))
         )
-    assert all("Visa" in texts(r) for r in replies)
+    odd = [texts(r) for r in replies if "Visa" not in texts(r)]
+    assert not odd, odd
     users = [e for e in tracker(stack, sender)["events"] if e["event"] == "user"]
     assert len(users) == 20
