@@ -1,5 +1,10 @@
-"""Knowledge base: ingest, refresh and retrieve product and policy documents (LangChain + Qdrant).
+"""Knowledge base: ingest, refresh and retrieve the brand's product and policy documents.
 
-Not built yet: the knowledge-base issue builds it. Until then, policy questions are
-answered from bot/brand/answers.yml by actions/info.py.
+- loaders.py   read Markdown, HTML, text, PDF and FAQ (YAML/CSV) files, with per-file errors
+- chunking.py  heading-aware chunks with source, title, heading path, hash, version, link
+- sparse.py    BM25-like sparse vectors computed locally (Qdrant applies the IDF)
+- store.py     Qdrant (local folder or server) through langchain-qdrant: hybrid search
+- refresh.py   incremental sync by content hash; documents flip atomically
+
+Nothing here does work at import time; models and clients come from cached factories.
 """

@@ -1,0 +1,64 @@
+"""The knowledge base as one object: store, embedding model and settings together.
+
+Built once per process by :func:`knowledge_base` (opening the store and loading the model
+take seconds); tests build their own with an in-memory client and fake embeddings.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import Any
+
+from knowledge.config import KnowledgeSettings
+from knowledge.embeddings import embedding_model
+from knowledge.refresh import Progress, RefreshReport, refresh
+from knowledge.store import Hit, KnowledgeStore, Mode, open_client
+
+
+class KnowledgeBase:
+    def __init__(self, store: KnowledgeStore, settings: KnowledgeSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self._refresh_lock = threading.Lock()  # one refresh at a time; searches go on meanwhile
+        self.last_refresh: dict[str, Any] | None = None
+
+    def refresh(self, progress: Progress | None = None, rebuild: bool = False) -> RefreshReport:
+        with self._refresh_lock:
+            if rebuild:
+                self.store.drop()
+            self.store.ensure_collections(self.settings.embedding_model)
+            report = refresh(self.store, self.settings, progress)
+            self.last_refresh = report.to_dict()
+            return report
+
+    def search(
+        self, query: str, k: int = 5, mode: Mode = "hybrid", sources: list[str] | None = None
+    ) -> list[Hit]:
+        return self.store.search(query, k=k, mode=mode, sources=sources)
+
+    def status(self) -> dict[str, Any]:
+        manifest = self.store.manifest()
+        refreshed = max((e.get("refreshed", "") for e in manifest.values()), default=None)
+        return {
+            "documents": len(manifest),
+            "chunks": self.store.count(),
+            "last_refresh": refreshed,
+            "embedding_model": self.settings.embedding_model,
+            "dimensions": self.store.dimensions,
+            "store": self.settings.qdrant_url or str(self.settings.qdrant_path),
+            "collection": self.store.collection,
+        }
+
+
+@lru_cache(maxsize=1)
+def knowledge_base() -> KnowledgeBase:
+    settings = KnowledgeSettings()
+    store = KnowledgeStore(
+        open_client(settings),
+        embedding_model(settings.embedding_model, settings.embedding_batch_size),
+        settings.collection,
+        payload_indexes=bool(settings.qdrant_url),
+    )
+    store.ensure_collections(settings.embedding_model)
+    return KnowledgeBase(store, settings)
