@@ -198,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("sender", help="the conversation (sender) id")
     p.set_defaults(func=cmd_handoff)
 
+    from knowledge.commands import add_parser as add_kb_parser
+
+    add_kb_parser(sub)
+
     p = sub.add_parser("bench", help="benchmarks; results are written under docs/benchmarks/")
     bsub = p.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
     q = bsub.add_parser("stack", help="Rasa training, start-up, REST turn latency (1 and N clients)")

@@ -12,6 +12,7 @@ from typing import Any
 
 from knowledge.config import KnowledgeSettings
 from knowledge.embeddings import embedding_model
+from knowledge.locking import LockedClient
 from knowledge.refresh import Progress, RefreshReport, refresh
 from knowledge.store import Hit, KnowledgeStore, Mode, open_client
 
@@ -55,7 +56,7 @@ class KnowledgeBase:
 def knowledge_base() -> KnowledgeBase:
     settings = KnowledgeSettings()
     store = KnowledgeStore(
-        open_client(settings),
+        LockedClient(open_client(settings)),
         embedding_model(settings.embedding_model, settings.embedding_batch_size),
         settings.collection,
         payload_indexes=bool(settings.qdrant_url),

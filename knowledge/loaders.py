@@ -74,7 +74,10 @@ def fill_facts(text: str, facts: dict[str, Any] | None = None) -> str:
                 raise LoadError(
                     f"unknown fact {match.group(0)} (see bot/brand/{match.group(1)}.yml)"
                 ) from None
-        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        if isinstance(value, list):
+            items = [str(v) for v in value]
+            return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+        return str(value)
 
     return PLACEHOLDER.sub(lookup, text)
 

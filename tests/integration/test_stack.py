@@ -180,3 +180,39 @@ def test_many_messages_at_once_on_one_conversation(stack):
     assert not odd, odd
     users = [e for e in tracker(stack, sender)["events"] if e["event"] == "user"]
     assert len(users) == 20
+
+
+def test_knowledge_refresh_goes_through_the_running_action_server(stack):
+    url = f"{stack.actions_url}/kb/refresh"
+    assert requests.post(url, json={}, timeout=30).status_code == 401
+    env = {**os.environ, **stack.env()}
+    tandem = str(ROOT / ".venv/bin/tandem")
+    result = subprocess.run(
+        [tandem, "kb", "refresh", "--json"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["problems"] == [] and len(report["added"]) + len(report["unchanged"]) >= 2
+    found = subprocess.run(
+        [tandem, "kb", "search", "how long do I have to return an item", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert json.loads(found.stdout)[0]["metadata"]["source"].startswith("returns")
+
+
+def test_turns_keep_working_during_a_knowledge_rebuild(stack):
+    headers = {"Authorization": f"Bearer {stack.rasa_token}"}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        rebuild = pool.submit(
+            requests.post,
+            f"{stack.actions_url}/kb/refresh",
+            json={"rebuild": True},
+            headers=headers,
+            timeout=300,
+        )
+        replies = [rest(stack, f"during-{i}", "which payment methods do you accept?") for i in range(10)]
+        assert rebuild.result().ok
+    assert all("Visa" in texts(r) for r in replies)

@@ -1,0 +1,97 @@
+"""The action server: rasa-sdk's app plus the knowledge base's endpoints.
+
+    python -m actions.server --port 5055
+
+The action server owns the local knowledge store (Qdrant local mode allows one process),
+so refreshing while the assistant runs goes through it:
+
+- ``POST /kb/refresh`` (``{"rebuild": false}``) syncs the store with knowledge/sources/
+- ``GET /kb/status`` and ``GET /kb/search?q=...&k=5&mode=hybrid``
+
+They need ``Authorization: Bearer <token>`` (the stack's API token, $TANDEM_HOME/rasa-token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import hmac
+import logging
+import os
+
+from rasa_sdk.endpoint import create_app
+from rasa_sdk.executor import ActionExecutor
+from sanic import Sanic, response
+from sanic.request import Request
+
+from bot.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+def _authorised(request: Request) -> bool:
+    given = (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+    return bool(given) and hmac.compare_digest(given, get_settings().rasa_token)
+
+
+def add_knowledge_routes(app: Sanic) -> None:
+    from knowledge.base import knowledge_base
+
+    async def in_thread(function, *args, **kwargs):
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: function(*args, **kwargs))
+
+    @app.post("/kb/refresh")
+    async def kb_refresh(request: Request):
+        if not _authorised(request):
+            return response.json({"error": "a valid token is required"}, status=401)
+        rebuild = bool((request.json or {}).get("rebuild")) if request.body else False
+        kb = await in_thread(knowledge_base)
+        report = await in_thread(kb.refresh, None, rebuild)
+        return response.json(report.to_dict())
+
+    @app.get("/kb/status")
+    async def kb_status(request: Request):
+        if not _authorised(request):
+            return response.json({"error": "a valid token is required"}, status=401)
+        kb = await in_thread(knowledge_base)
+        return response.json(await in_thread(kb.status))
+
+    @app.get("/kb/search")
+    async def kb_search(request: Request):
+        if not _authorised(request):
+            return response.json({"error": "a valid token is required"}, status=401)
+        query = request.args.get("q", "")
+        k = int(request.args.get("k", 5))
+        mode = request.args.get("mode", "hybrid")
+        if mode not in ("hybrid", "dense", "sparse"):
+            return response.json({"error": "mode is hybrid, dense or sparse"}, status=400)
+        kb = await in_thread(knowledge_base)
+        hits = await in_thread(kb.search, query, k, mode)
+        return response.json([dataclasses.asdict(hit) for hit in hits])
+
+
+def build_app(actions_package: str = "actions") -> Sanic:
+    executor = ActionExecutor()
+    executor.register_package(actions_package)
+    app = create_app(executor, cors_origins=None)
+    add_knowledge_routes(app)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--port", type=int, default=get_settings().actions_port)
+    parser.add_argument("--actions", default="actions", help="package of the custom actions")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-8s %(name)s - %(message)s")
+    app = build_app(args.actions)
+    host = os.environ.get("SANIC_HOST", get_settings().host)
+    logger.info("action server on http://%s:%s", host, args.port)
+    app.run(host=host, port=args.port, single_process=True, access_log=False, motd=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""`tandem kb refresh | status | search`.
+
+When the stack is up, the action server owns the store, so the command asks it over HTTP
+(the refresh applies to the live assistant at once). Otherwise it opens the store itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import sys
+from typing import Any
+
+import requests
+
+from bot.settings import get_settings
+
+
+def _server_up() -> bool:
+    try:
+        return requests.get(f"{get_settings().actions_url}/health", timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def _call(method: str, path: str, timeout: float = 600, **kwargs: Any) -> Any:
+    settings = get_settings()
+    headers = {"Authorization": f"Bearer {settings.rasa_token}"}
+    answer = requests.request(
+        method, f"{settings.actions_url}{path}", headers=headers, timeout=timeout, **kwargs
+    )
+    if not answer.ok:
+        raise SystemExit(f"error: the action server answered {answer.status_code}: {answer.text[:300]}")
+    return answer.json()
+
+
+def _local():
+    from knowledge.base import knowledge_base
+    from knowledge.store import StoreError
+
+    try:
+        kb = knowledge_base()
+    except (StoreError, RuntimeError) as error:
+        raise SystemExit(f"error: {error}") from None
+    atexit.register(kb.store.client.close)  # release the local store's lock cleanly
+    return kb
+
+
+def print_report(report: dict[str, Any], where: str) -> None:
+    for problem in report["problems"]:
+        print(f"  skipped {problem['path']}: {problem['reason']}")
+    print(
+        f"knowledge base refreshed {where} in {report['seconds']:.1f} s: "
+        f"{len(report['added'])} added, {len(report['updated'])} updated, {len(report['removed'])} removed, "
+        f"{len(report['unchanged'])} unchanged; {report['chunks_embedded']} chunks embedded, "
+        f"{report['chunks_reused']} reused; {len(report['problems'])} files skipped"
+    )
+    for verb in ("added", "updated", "removed"):
+        for source in report[verb]:
+            print(f"  {verb:9} {source}")
+
+
+def refresh(args: argparse.Namespace) -> int:
+    if _server_up():
+        report = _call("POST", "/kb/refresh", json={"rebuild": args.rebuild})
+        where = "in the running assistant"
+    else:
+        from tqdm import tqdm
+
+        kb = _local()
+        bar = tqdm(total=0, unit="doc", desc="refresh", disable=args.json or not sys.stderr.isatty())
+
+        def progress(done: int, total: int, source: str) -> None:
+            bar.total = total
+            bar.set_postfix_str(source[-40:])
+            bar.update(done - bar.n)
+
+        report = kb.refresh(progress, rebuild=args.rebuild).to_dict()
+        bar.close()
+        where = f"in {kb.settings.qdrant_url or kb.settings.qdrant_path}"
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_report(report, where)
+    return 1 if report["problems"] and args.strict else 0
+
+
+def status(args: argparse.Namespace) -> int:
+    info = _call("GET", "/kb/status") if _server_up() else _local().status()
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            print(f"{key:16} {value}")
+    return 0
+
+
+def search(args: argparse.Namespace) -> int:
+    if _server_up():
+        hits = _call("GET", "/kb/search", params={"q": args.question, "k": args.k, "mode": args.mode})
+    else:
+        import dataclasses
+
+        hits = [dataclasses.asdict(h) for h in _local().search(args.question, args.k, args.mode)]
+    if args.json:
+        print(json.dumps(hits, indent=2))
+        return 0
+    if not hits:
+        print("no results (is the knowledge base empty? `tandem kb refresh`)")
+    for rank, hit in enumerate(hits, start=1):
+        meta = hit["metadata"]
+        print(
+            f"{rank}. {hit['score']:.3f}  {meta['title']}"
+            + (f" > {meta['heading_path']}" if meta["heading_path"] else "")
+        )
+        print(f"   {meta['url']}  ({meta['source']})")
+        body = hit["text"].split("\n\n", 1)[-1].replace("\n", " ")
+        print(f"   {body[:200]}{'...' if len(body) > 200 else ''}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("kb", help="the knowledge base: refresh from knowledge/sources/, status, search")
+    ksub = p.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
+    q = ksub.add_parser(
+        "refresh", help="sync the store with knowledge/sources/ (incremental; live if the stack is up)"
+    )
+    q.add_argument("--rebuild", action="store_true", help="drop the store and re-embed everything")
+    q.add_argument("--json", action="store_true", help="print the report as JSON")
+    q.add_argument("--strict", action="store_true", help="exit 1 if any file was skipped")
+    q.set_defaults(func=refresh)
+    q = ksub.add_parser("status", help="documents, chunks, last refresh, embedding model")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(func=status)
+    q = ksub.add_parser("search", help="the passages that best answer a question, with scores and sources")
+    q.add_argument("question")
+    q.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+    q.add_argument(
+        "--mode",
+        choices=["hybrid", "dense", "sparse"],
+        default="hybrid",
+        help="retrieval mode (default hybrid)",
+    )
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(func=search)

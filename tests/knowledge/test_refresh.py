@@ -1,0 +1,134 @@
+"""Ingest and refresh: incremental, atomic per document, robust to bad files."""
+
+from __future__ import annotations
+
+import pytest
+from qdrant_client import QdrantClient
+
+from knowledge.store import StoreError
+from tests.knowledge.conftest import FakeEmbeddings, write
+
+
+def test_first_refresh_adds_everything_and_second_changes_nothing(make_kb):
+    embeddings = FakeEmbeddings()
+    kb = make_kb(embeddings)
+    first = kb.refresh()
+    assert sorted(first.added) == ["faq.yml", "returns.md", "shipping.md"]
+    embedded = embeddings.embedded
+    second = kb.refresh()
+    assert sorted(second.unchanged) == ["faq.yml", "returns.md", "shipping.md"]
+    assert second.chunks_embedded == 0 and embeddings.embedded == embedded  # nothing re-embedded
+    assert kb.status()["documents"] == 3
+
+
+def test_edit_reembeds_only_changed_chunks_and_next_search_sees_it(make_kb, sources):
+    kb = make_kb()
+    kb.refresh()
+    text = (sources / "returns.md").read_text().replace("Refunds take", "Refunds always take")
+    (sources / "returns.md").write_text(text)
+    report = kb.refresh()
+    assert report.updated == ["returns.md"] and report.chunks_embedded == 1 and report.chunks_reused == 1
+    hits = kb.search("refunds always take", k=1)
+    assert "Refunds always take" in hits[0].text
+    texts = [h.text for h in kb.search("refunds take", k=10)]
+    assert not any("Refunds take" in t and "always" not in t for t in texts)  # old version gone
+
+
+def test_deleted_document_disappears(make_kb, sources):
+    kb = make_kb()
+    kb.refresh()
+    (sources / "shipping.md").unlink()
+    assert kb.refresh().removed == ["shipping.md"]
+    assert all(h.source != "shipping.md" for h in kb.search("deliver countries", k=10))
+    assert kb.store.count() == 4  # 2 returns sections + 2 FAQ entries
+
+
+def test_policy_facts_are_filled_from_the_policy_file(make_kb):
+    kb = make_kb()
+    kb.refresh()
+    hit = kb.search("deliver countries", k=1, sources=["shipping.md"])[0]
+    assert "We deliver to the United States and Canada." in hit.text
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.md", "   \n", "empty"),
+        ("latin1.txt", "caf\xe9 cr\xe8me".encode("latin-1"), "not UTF-8"),
+        ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "unreadable PDF"),
+        ("bad.yml", "faq: [unclosed", "invalid YAML"),
+        ("wrong.csv", "q,a\nhello,world\n", "question and answer"),
+        ("image.png", b"\x89PNG\r\n", "unsupported file type"),
+        ("unknown-fact.md", "# X\n\nWithin {{policy.returns.nope}} days.", "unknown fact"),
+        (
+            "zz-copy.md",
+            "# Shipping\n\n## Countries\n\nWe deliver to {{policy.shipping.countries}}.\n",
+            "duplicate of",
+        ),
+    ],
+)
+def test_bad_files_are_skipped_with_a_reason_and_the_rest_ingested(make_kb, sources, name, content, reason):
+    write(sources, name, content)
+    report = make_kb().refresh()
+    assert [p.path for p in report.problems] == [name]
+    assert reason in report.problems[0].reason
+    assert len(report.added) == 3
+
+
+def test_huge_file_is_skipped(make_kb, sources):
+    write(sources, "huge.txt", "word " * 2_000_000)
+    report = make_kb().refresh()
+    assert report.problems[0].path == "huge.txt" and "too large" in report.problems[0].reason
+
+
+def test_a_file_that_turns_bad_keeps_its_previous_version(make_kb, sources):
+    kb = make_kb()
+    kb.refresh()
+    (sources / "shipping.md").write_bytes(b"\xff\xfe\x00broken")
+    report = kb.refresh()
+    assert report.removed == [] and report.problems[0].path == "shipping.md"
+    assert kb.search("deliver countries", k=1, sources=["shipping.md"])  # still answerable
+
+
+def test_crash_before_publishing_leaves_the_old_version_live(make_kb, sources, monkeypatch):
+    kb = make_kb()
+    kb.refresh()
+    (sources / "returns.md").write_text((sources / "returns.md").read_text().replace("within", "WITHIN NEW"))
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(kb.store, "publish", crash)
+    with pytest.raises(RuntimeError):
+        kb.refresh()
+    texts = [h.text for h in kb.search("return items days delivery", k=10)]
+    assert any("Return items within" in t for t in texts)
+    assert not any("WITHIN NEW" in t for t in texts)  # new chunks exist but are not live
+    monkeypatch.undo()
+    assert kb.refresh().updated == ["returns.md"]
+    assert any("WITHIN NEW" in h.text for h in kb.search("return items days delivery", k=10))
+
+
+def test_store_built_with_another_embedding_size_names_the_fix(make_kb):
+    client = QdrantClient(":memory:")
+    make_kb(FakeEmbeddings(size=64), client).refresh()
+    with pytest.raises(StoreError, match="kb refresh --rebuild"):
+        make_kb(FakeEmbeddings(size=32), client).refresh()
+    assert make_kb(FakeEmbeddings(size=32), client).refresh(rebuild=True).added
+
+
+def test_chunks_carry_source_title_heading_hash_revision_and_link(make_kb):
+    kb = make_kb()
+    kb.refresh()
+    meta = kb.search("refunds take", k=1, sources=["returns.md"])[0].metadata
+    assert meta["source"] == "returns.md" and meta["title"] == "Returns" and meta["heading_path"] == "Refunds"
+    assert meta["url"].endswith("/returns#refunds")
+    assert len(meta["content_hash"]) == 16 and meta["doc_revisions"] and meta["modified"]
+
+
+def test_faq_entries_are_one_chunk_each_and_searchable_by_mode(make_kb):
+    kb = make_kb()
+    kb.refresh()
+    for mode in ("hybrid", "dense", "sparse"):
+        top = kb.search("pay with paypal", k=1, mode=mode)[0]
+        assert top.source == "faq.yml" and "PayPal" in top.text, mode
