@@ -42,5 +42,5 @@ class KnowledgeSettings:
     )
     # public address of the documents, for links a customer can open
     base_url: str = field(
-        default_factory=lambda: os.environ.get("TANDEM_KB_BASE_URL", "https://brightbay.example/help")
+        default_factory=lambda: os.environ.get("TANDEM_KB_BASE_URL", "https://brightbay.example/kb")
     )
