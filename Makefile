@@ -14,6 +14,7 @@ setup:  ## create both venvs and install Redis, if missing (idempotent)
 run: setup  ## set up what is missing, train what is stale, start everything
 	@$(TANDEM) train
 	@$(TANDEM) up
+	@$(TANDEM) kb refresh
 
 up down status train:  ## the `tandem` commands of the same name
 	@$(TANDEM) $@

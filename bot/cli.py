@@ -211,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--fresh-setup", action="store_true", help="also time `make setup` in a fresh clone (minutes)"
     )
     p.set_defaults(func=cmd_bench)
+    from knowledge.bench_cli import add_parser as add_retrieval_bench
+
+    add_retrieval_bench(bsub)
     return parser
 
 

@@ -1,0 +1,97 @@
+"""`tandem bench retrieval`: print and save retrieval quality per mode."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, timezone
+
+from bot.settings import ROOT
+
+OUT_DIR = ROOT / "docs" / "benchmarks"
+
+
+def table(results: list[dict]) -> str:
+    lines = [
+        "| corpus | questions | mode | recall@1 | recall@5 | MRR | p50 ms | p95 ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        label = r["corpus"] + (" (with history)" if r["history"] else "")
+        for mode in ("dense", "sparse", "hybrid"):
+            m = r[mode]
+            lines.append(
+                f"| {label} | {r['questions']} | {mode} | {m['recall@1']} | {m['recall@5']} | {m['mrr']} | {m['p50_ms']} | {m['p95_ms']} |"
+            )
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    from knowledge.config import KnowledgeSettings
+    from knowledge.embeddings import embedding_model
+    from knowledge.evaluation import run
+
+    settings = KnowledgeSettings()
+    embeddings = embedding_model(settings.embedding_model, settings.embedding_batch_size)
+    results = []
+    for name in args.corpus:
+        for history in [False, True] if args.history else [False]:
+            print(f"{name}{' with history' if history else ''} ...", flush=True)
+            results.append(run(name, embeddings, with_history=history, limit=args.limit))
+    print(table(results))
+    if args.save:
+        OUT_DIR.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        (OUT_DIR / "retrieval.json").write_text(
+            json.dumps(
+                {
+                    "date": stamp,
+                    "model": settings.embedding_model.split("/")[-2]
+                    if "/" in settings.embedding_model
+                    else settings.embedding_model,
+                    "results": results,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        text = [
+            "# Retrieval benchmark",
+            "",
+            f"`tandem bench retrieval --corpus {' '.join(args.corpus)}{' --history' if args.history else ''}"
+            f"{f' --limit {args.limit}' if args.limit else ''} --save`, {stamp}, embedding model all-MiniLM-L6-v2,",
+            "2-core CPU. A question counts as found when a chunk of its document is retrieved; latency is one",
+            "query (embedding + search) on an in-memory local Qdrant.",
+            "",
+            table(results),
+            "",
+            "Index sizes: "
+            + "; ".join(
+                f"{r['corpus']}: {r['documents']} documents, {r['chunks']} chunks, indexed in {r['index_seconds']} s"
+                for r in results
+                if not r["history"]
+            )
+            + ".",
+        ]
+        (OUT_DIR / "retrieval.md").write_text("\n".join(text) + "\n")
+    return 0
+
+
+def add_parser(bsub: argparse._SubParsersAction) -> None:
+    q = bsub.add_parser(
+        "retrieval", help="recall@1/@5 and MRR for dense, sparse and hybrid retrieval, and query latency"
+    )
+    q.add_argument(
+        "--corpus",
+        nargs="+",
+        default=["brand"],
+        help="brand, covid_qa, doc2dial, or a folder with documents.jsonl and questions.jsonl",
+    )
+    q.add_argument(
+        "--history",
+        action="store_true",
+        help="also run with the dialogue history in the query (questions that have one)",
+    )
+    q.add_argument("--limit", type=int, help="sample at most this many questions per corpus (fixed seed)")
+    q.add_argument("--save", action="store_true", help="write docs/benchmarks/retrieval.md and .json")
+    q.set_defaults(func=main)
