@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bot.settings import ROOT
 
@@ -41,7 +41,7 @@ def main(args: argparse.Namespace) -> int:
     print(table(results))
     if args.save:
         OUT_DIR.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
         (OUT_DIR / "retrieval.json").write_text(
             json.dumps(
                 {
