@@ -35,9 +35,11 @@ def main(args: argparse.Namespace) -> int:
     embeddings = embedding_model(settings.embedding_model, settings.embedding_batch_size)
     results = []
     for name in args.corpus:
-        for history in [False, True] if args.history else [False]:
-            print(f"{name}{' with history' if history else ''} ...", flush=True)
-            results.append(run(name, embeddings, with_history=history, limit=args.limit))
+        print(f"{name} ...", flush=True)
+        results.append(run(name, embeddings, limit=args.limit))
+        if args.history and results[-1]["has_history"]:
+            print(f"{name} with history ...", flush=True)
+            results.append(run(name, embeddings, with_history=True, limit=args.limit))
     print(table(results))
     if args.save:
         OUT_DIR.mkdir(parents=True, exist_ok=True)

@@ -167,6 +167,7 @@ def run(
         "chunks": store.count(),
         "questions": len(questions),
         "history": with_history,
+        "has_history": any(q.get("history") for q in questions),
         "index_seconds": round(seconds, 1),
     }
     for mode in MODES:
