@@ -13,6 +13,7 @@ import time
 
 import requests
 
+from bot.orders import ORDER_STATUSES
 from bot.settings import get_settings
 
 log = logging.getLogger("tandem")
@@ -179,15 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument(
         "--status",
         required=True,
-        choices=[
-            "pending",
-            "processing",
-            "shipped",
-            "out_for_delivery",
-            "delivered",
-            "cancelled",
-            "returned",
-        ],
+        choices=ORDER_STATUSES,
     )
     p.set_defaults(func=cmd_orders)
 

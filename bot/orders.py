@@ -22,6 +22,15 @@ from bot.settings import BRAND_DIR
 logger = logging.getLogger(__name__)
 
 SEED_FILE = BRAND_DIR / "orders.json"
+ORDER_STATUSES = (
+    "pending",
+    "processing",
+    "shipped",
+    "out_for_delivery",
+    "delivered",
+    "cancelled",
+    "returned",
+)
 ORDER_NUMBER_RE = re.compile(r"\b(?:BB[\s-]?)?(\d{6})\b", re.IGNORECASE)
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
