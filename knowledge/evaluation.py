@@ -118,6 +118,7 @@ def build_store(
             64,
             report,
         )
+    store.changes_done()  # every chunk is live: no per-point revision filter needed
     return store, time.monotonic() - started
 
 

@@ -97,6 +97,7 @@ def refresh(
     documents, report.problems = load_sources(settings.sources, settings.max_file_bytes)
     manifest = store.manifest()
     existing = store.chunk_revisions()
+    store.begin_changes()  # searches filter on live revisions until the sweep is done
     unreadable = {p.path for p in report.problems}
     for done, document in enumerate(documents, start=1):
         previous = manifest.get(document.path)
@@ -113,6 +114,7 @@ def refresh(
         store.publish(source, None)
         report.removed.append(source)
     _sweep(store)
+    store.changes_done()
     report.seconds = time.monotonic() - started
     logger.info("knowledge refresh: %s", report.to_dict())
     return report

@@ -81,6 +81,11 @@ class KnowledgeStore:
         self.payload_indexes = payload_indexes
         self._live: dict[str, str] | None = None
         self._live_read_at = 0.0
+        # Whether a search must filter on live revisions: while a refresh switches documents
+        # over, or until the store is known to hold only live chunks (a crash may have left
+        # others). Local Qdrant evaluates filters in Python, point by point, so skipping it
+        # in the steady state matters; a server has payload indexes and always filters.
+        self._filter_needed: bool | None = None
 
     # --- set-up -----------------------------------------------------------------------
     @cached_property
@@ -166,6 +171,21 @@ class KnowledgeStore:
             self._live_read_at = time.monotonic()
         return self._live
 
+    def begin_changes(self) -> None:
+        self._filter_needed = True
+
+    def changes_done(self) -> None:
+        """Called once every chunk in the store belongs to a live revision."""
+        self._filter_needed = False
+
+    def _must_filter(self) -> bool:
+        if self.payload_indexes:
+            return True
+        if self._filter_needed is None:
+            live = set(self.live_revisions().values())
+            self._filter_needed = any(not live & set(r) for r in self.chunk_revisions().values())
+        return self._filter_needed
+
     # --- chunks ---------------------------------------------------------------------------
     def add_chunks(
         self, texts: list[str], metadatas: list[dict], ids: list[str], batch_size: int = 32
@@ -205,18 +225,18 @@ class KnowledgeStore:
         live = self.live_revisions()
         if not live or not query.strip():
             return []
-        conditions = [
-            models.FieldCondition(
-                key="metadata.doc_revisions", match=models.MatchAny(any=sorted(set(live.values())))
+        conditions = []
+        if self._must_filter():
+            revisions = sorted(set(live.values()))
+            conditions.append(
+                models.FieldCondition(key="metadata.doc_revisions", match=models.MatchAny(any=revisions))
             )
-        ]
         if sources:
             conditions.append(
                 models.FieldCondition(key="metadata.source", match=models.MatchAny(any=sources))
             )
-        results = self.vector_store(mode).similarity_search_with_score(
-            query, k=k, filter=models.Filter(must=conditions)
-        )
+        query_filter = models.Filter(must=conditions) if conditions else None
+        results = self.vector_store(mode).similarity_search_with_score(query, k=k, filter=query_filter)
         return [
             Hit(text=doc.page_content, score=float(score), metadata=doc.metadata) for doc, score in results
         ]

@@ -132,3 +132,16 @@ def test_faq_entries_are_one_chunk_each_and_searchable_by_mode(make_kb):
     for mode in ("hybrid", "dense", "sparse"):
         top = kb.search("pay with paypal", k=1, mode=mode)[0]
         assert top.source == "faq.yml" and "PayPal" in top.text, mode
+
+
+def test_a_store_reopened_after_a_crash_still_hides_the_unpublished_version(make_kb, sources, monkeypatch):
+    client = QdrantClient(":memory:")
+    kb = make_kb(client=client)
+    kb.refresh()
+    (sources / "returns.md").write_text((sources / "returns.md").read_text().replace("within", "WITHIN NEW"))
+    monkeypatch.setattr(kb.store, "publish", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
+    with pytest.raises(RuntimeError):
+        kb.refresh()
+    reopened = make_kb(client=client)  # a new process: it knows nothing of the crash
+    texts = [h.text for h in reopened.search("return items days delivery", k=10)]
+    assert texts and not any("WITHIN NEW" in t for t in texts)
