@@ -205,8 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_bench)
     from knowledge.bench_cli import add_parser as add_retrieval_bench
+    from knowledge.bench_ingest import add_parser as add_ingest_bench
 
     add_retrieval_bench(bsub)
+    add_ingest_bench(bsub)
     return parser
 
 

@@ -52,14 +52,25 @@ class KnowledgeBase:
         }
 
 
-@lru_cache(maxsize=1)
+_opening = threading.Lock()
+
+
 def knowledge_base() -> KnowledgeBase:
+    """The process's knowledge base, opened once (threads may ask at the same time: local
+    mode must not open its folder twice)."""
+    with _opening:
+        return _open()
+
+
+@lru_cache(maxsize=1)
+def _open() -> KnowledgeBase:
     settings = KnowledgeSettings()
     store = KnowledgeStore(
         LockedClient(open_client(settings)),
         embedding_model(settings.embedding_model, settings.embedding_batch_size),
         settings.collection,
         payload_indexes=bool(settings.qdrant_url),
+        local_index=not settings.qdrant_url,
     )
     store.ensure_collections(settings.embedding_model)
     return KnowledgeBase(store, settings)

@@ -27,7 +27,7 @@ def table(results: list[dict]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from knowledge.config import KnowledgeSettings
+    from knowledge.config import KnowledgeSettings, model_label
     from knowledge.embeddings import embedding_model
     from knowledge.evaluation import run
 
@@ -48,9 +48,7 @@ def main(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "date": stamp,
-                    "model": settings.embedding_model.split("/")[-2]
-                    if "/" in settings.embedding_model
-                    else settings.embedding_model,
+                    "model": model_label(settings.embedding_model),
                     "results": results,
                 },
                 indent=2,

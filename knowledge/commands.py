@@ -69,11 +69,10 @@ def refresh(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         kb = _local()
-        bar = tqdm(total=0, unit="doc", desc="refresh", disable=args.json or not sys.stderr.isatty())
+        bar = tqdm(total=0, unit="chunk", desc="embedding", disable=args.json or not sys.stderr.isatty())
 
-        def progress(done: int, total: int, source: str) -> None:
+        def progress(done: int, total: int, stage: str) -> None:
             bar.total = total
-            bar.set_postfix_str(source[-40:])
             bar.update(done - bar.n)
 
         report = kb.refresh(progress, rebuild=args.rebuild).to_dict()

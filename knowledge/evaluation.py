@@ -102,7 +102,7 @@ def corpus_by_name(name: str) -> Corpus:
 def build_store(
     corpus: Corpus, embeddings: Embeddings, chunk_size: int = 900, overlap: int = 120
 ) -> tuple[KnowledgeStore, float]:
-    store = KnowledgeStore(QdrantClient(":memory:"), embeddings, "bench", manifest_ttl=3600)
+    store = KnowledgeStore(QdrantClient(":memory:"), embeddings, "bench", manifest_ttl=3600, local_index=True)
     store.ensure_collections()
     started = time.monotonic()
     report = RefreshReport()

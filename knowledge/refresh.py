@@ -22,7 +22,7 @@ from knowledge.store import KnowledgeStore
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]  # (done, total, source)
+Progress = Callable[[int, int, str], None]  # (chunks embedded, chunks to embed, stage)
 
 
 @dataclass
@@ -73,6 +73,8 @@ def _publish_document(
         )
     for chunk in reused:  # visible under the old and the new revision until the switch
         store.set_revisions([chunk.id], sorted(set(existing[chunk.id]) | {revision}))
+    for chunk in chunks:  # keep `existing` current: the sweep reads it
+        existing[chunk.id] = [revision]
     store.publish(
         document.path,
         {
@@ -97,31 +99,47 @@ def refresh(
     documents, report.problems = load_sources(settings.sources, settings.max_file_bytes)
     manifest = store.manifest()
     existing = store.chunk_revisions()
-    store.begin_changes()  # searches filter on live revisions until the sweep is done
-    unreadable = {p.path for p in report.problems}
-    for done, document in enumerate(documents, start=1):
+    changed: list[tuple[SourceDocument, list[Chunk], bool]] = []
+    for document in documents:
         previous = manifest.get(document.path)
         if previous and previous["revision"] == document.revision:
             report.unchanged.append(document.path)
         else:
             chunks = split_document(document, settings.base_url, settings.chunk_size, settings.chunk_overlap)
+            changed.append((document, chunks, previous is not None))
+    # Embed every new chunk first, in large batches across documents; nothing is written yet,
+    # so a crash here changes nothing.
+    new_texts = [c.text for _, chunks, _ in changed for c in chunks if c.id not in existing]
+    try:
+        store.embed_ahead(
+            new_texts,
+            block=max(settings.embedding_batch_size * 8, 64),
+            progress=(lambda done, total: progress(done, total, "embedding")) if progress else None,
+        )
+        store.begin_changes()  # searches filter on live revisions until the sweep is done
+        for document, chunks, known in changed:
             _publish_document(store, document, chunks, existing, settings.embedding_batch_size, report)
-            (report.updated if previous else report.added).append(document.path)
-        if progress:
-            progress(done, len(documents), document.path)
+            (report.updated if known else report.added).append(document.path)
+    finally:
+        store.forget_prepared()
+    unreadable = {p.path for p in report.problems}
     present = {d.path for d in documents} | unreadable  # an unreadable file keeps its old version
-    for source in sorted(set(manifest) - present):
+    removed = sorted(set(manifest) - present)
+    if removed:
+        store.begin_changes()
+    for source in removed:
         store.publish(source, None)
         report.removed.append(source)
-    _sweep(store)
+    _sweep(store, existing)  # `existing` follows every write above: no second read of the store
     store.changes_done()
     report.seconds = time.monotonic() - started
     logger.info("knowledge refresh: %s", report.to_dict())
     return report
 
 
-def _sweep(store: KnowledgeStore) -> None:
-    """Delete chunks of no live revision (old versions, removed documents, crashed runs)."""
+def _sweep(store: KnowledgeStore, chunks: dict[str, list[str]]) -> None:
+    """Delete chunks of no live revision (old versions, removed documents, crashed runs).
+    `chunks`: every chunk in the store and its revisions, as of now."""
     live = set(store.live_revisions().values())
-    stale = [chunk_id for chunk_id, revisions in store.chunk_revisions().items() if not live & set(revisions)]
+    stale = [chunk_id for chunk_id, revisions in chunks.items() if not live & set(revisions)]
     store.delete_chunks(stale)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -21,8 +22,10 @@ from typing import Any, Literal
 from langchain_core.embeddings import Embeddings
 from langchain_qdrant import QdrantVectorStore, RetrievalMode
 from qdrant_client import QdrantClient, models
+from qdrant_client.hybrid.fusion import DEFAULT_RANKING_CONSTANT_K
 
 from knowledge.config import KnowledgeSettings
+from knowledge.local_index import LocalIndex
 from knowledge.sparse import BM25SparseEmbeddings
 
 logger = logging.getLogger(__name__)
@@ -39,8 +42,12 @@ class StoreError(Exception):
 @dataclass(frozen=True)
 class Hit:
     text: str
-    score: float
+    score: float  # the mode's own score: cosine (dense), BM25 (sparse), fused RRF (hybrid)
     metadata: dict[str, Any]
+    dense: float | None = None  # cosine similarity, when dense retrieval found this chunk
+    sparse: float | None = None  # BM25 score, when sparse retrieval found it
+    dense_rank: int | None = None  # 1-based
+    sparse_rank: int | None = None
 
     @property
     def source(self) -> str:
@@ -63,6 +70,22 @@ def open_client(settings: KnowledgeSettings) -> QdrantClient:
         raise
 
 
+class _Precomputed(Embeddings):
+    """The store's model, answering from vectors embedded ahead where it has them."""
+
+    def __init__(self, model: Embeddings, vectors: dict[str, list[float]]):
+        self.model, self.vectors = model, vectors
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        if missing:
+            self.vectors.update(zip(missing, self.model.embed_documents(missing), strict=True))
+        return [self.vectors[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.model.embed_query(text)
+
+
 class KnowledgeStore:
     def __init__(
         self,
@@ -71,6 +94,8 @@ class KnowledgeStore:
         collection: str,
         manifest_ttl: float = 2.0,
         payload_indexes: bool = False,  # only a Qdrant server uses them
+        local_index: bool = False,  # local mode: search an in-memory mirror (see knowledge.local_index)
+        rrf_k: int = DEFAULT_RANKING_CONSTANT_K,
     ):
         self.client = client
         self.embeddings = embeddings
@@ -86,6 +111,9 @@ class KnowledgeStore:
         # others). Local Qdrant evaluates filters in Python, point by point, so skipping it
         # in the steady state matters; a server has payload indexes and always filters.
         self._filter_needed: bool | None = None
+        self._prepared: dict[str, list[float]] = {}  # text -> vector, embedded ahead of writing
+        self.local_index = LocalIndex() if local_index else None
+        self.rrf_k = rrf_k
 
     # --- set-up -----------------------------------------------------------------------
     @cached_property
@@ -123,12 +151,14 @@ class KnowledgeStore:
             if self.client.collection_exists(name):
                 self.client.delete_collection(name)
         self._live = None
+        if self.local_index is not None:
+            self.local_index.clear()
 
-    def vector_store(self, mode: Mode) -> QdrantVectorStore:
+    def vector_store(self, mode: Mode, embeddings: Embeddings | None = None) -> QdrantVectorStore:
         return QdrantVectorStore(
             client=self.client,
             collection_name=self.collection,
-            embedding=self.embeddings,
+            embedding=embeddings or self.embeddings,
             sparse_embedding=self.sparse,
             retrieval_mode={
                 "hybrid": RetrievalMode.HYBRID,
@@ -137,6 +167,9 @@ class KnowledgeStore:
             }[mode],
             vector_name=DENSE,
             sparse_vector_name=SPARSE,
+            # ensure_collections checked the sizes once; validating here would embed a dummy
+            # text and read the collection's config on every search
+            validate_collection_config=False,
         )
 
     # --- manifest: which revision of each document is live ------------------------------
@@ -187,13 +220,38 @@ class KnowledgeStore:
         return self._filter_needed
 
     # --- chunks ---------------------------------------------------------------------------
-    def add_chunks(
-        self, texts: list[str], metadatas: list[dict], ids: list[str], batch_size: int = 32
+    def embed_ahead(
+        self, texts: list[str], block: int = 256, progress: Callable[[int, int], None] | None = None
     ) -> None:
-        self.vector_store("hybrid").add_texts(texts, metadatas=metadatas, ids=ids, batch_size=batch_size)
+        """Embed many chunks in large batches (across documents) before they are written."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._prepared]
+        for start in range(0, len(todo), block):
+            batch = todo[start : start + block]
+            self._prepared.update(zip(batch, self.embeddings.embed_documents(batch), strict=True))
+            if progress:
+                progress(start + len(batch), len(todo))
+
+    def forget_prepared(self) -> None:
+        self._prepared.clear()
+
+    def add_chunks(
+        self, texts: list[str], metadatas: list[dict], ids: list[str], batch_size: int = 64
+    ) -> None:
+        writer = self.vector_store("hybrid", _Precomputed(self.embeddings, self._prepared))
+        writer.add_texts(texts, metadatas=metadatas, ids=ids, batch_size=batch_size)
+        if self.local_index is not None and self.local_index.loaded:
+            self.local_index.add(
+                ids,
+                writer.embeddings.embed_documents(texts),  # embedded just above: from memory
+                [(v.indices, v.values) for v in self.sparse.embed_documents(texts)],
+                [m.get("doc_revisions", []) for m in metadatas],
+                [m["source"] for m in metadatas],
+            )
 
     def chunk_revisions(self) -> dict[str, list[str]]:
         """Every chunk id in the store and the document revisions it belongs to."""
+        if self.local_index is not None:  # the mirror has them, without a scroll of every payload
+            return self._local_index().revisions()
         found, offset = {}, None
         while True:
             page, offset = self.client.scroll(
@@ -209,10 +267,14 @@ class KnowledgeStore:
             self.client.set_payload(
                 self.collection, payload={"doc_revisions": revisions}, points=ids, key="metadata"
             )
+            if self.local_index is not None:
+                self.local_index.set_revisions(ids, revisions)
 
     def delete_chunks(self, ids: list[str]) -> None:
         if ids:
             self.client.delete(self.collection, points_selector=models.PointIdsList(points=ids))
+            if self.local_index is not None:
+                self.local_index.delete(ids)
 
     def count(self) -> int:
         return self.client.count(self.collection, exact=True).count
@@ -221,22 +283,150 @@ class KnowledgeStore:
     def search(
         self, query: str, k: int = 5, mode: Mode = "hybrid", sources: list[str] | None = None
     ) -> list[Hit]:
-        """The best chunks of live documents for `query`; `sources` restricts to some documents."""
+        """The best chunks of live documents for `query`; `sources` restricts to some documents.
+
+        Hybrid runs the dense and the sparse search and fuses their ranks (RRF, as Qdrant
+        does), keeping each side's score and rank on the hit for the confidence gate."""
         live = self.live_revisions()
         if not live or not query.strip():
             return []
+        revisions = set(live.values()) if self._must_filter() else None
         conditions = []
-        if self._must_filter():
-            revisions = sorted(set(live.values()))
+        if revisions is not None:
             conditions.append(
-                models.FieldCondition(key="metadata.doc_revisions", match=models.MatchAny(any=revisions))
+                models.FieldCondition(
+                    key="metadata.doc_revisions", match=models.MatchAny(any=sorted(revisions))
+                )
             )
         if sources:
             conditions.append(
                 models.FieldCondition(key="metadata.source", match=models.MatchAny(any=sources))
             )
         query_filter = models.Filter(must=conditions) if conditions else None
-        results = self.vector_store(mode).similarity_search_with_score(query, k=k, filter=query_filter)
+        dense = self._dense(query, k, query_filter, revisions, sources) if mode != "sparse" else []
+        lexical = self._sparse(query, k, query_filter, revisions, sources) if mode != "dense" else []
+        if mode == "dense":
+            return dense
+        if mode == "sparse":
+            return lexical
+        return self._fuse(dense, lexical, k)
+
+    def _dense(
+        self,
+        query: str,
+        k: int,
+        query_filter: models.Filter | None,
+        revisions: set[str] | None,
+        sources: list[str] | None,
+    ) -> list[Hit]:
+        if self.local_index is None:
+            results = [
+                (doc.page_content, doc.metadata, float(score))
+                for doc, score in self.vector_store("dense").similarity_search_with_score(
+                    query, k=k, filter=query_filter
+                )
+            ]
+        else:
+            vector = self.embeddings.embed_query(query)
+            results = self._points(self._local_index().search_dense(vector, k, revisions, sources))
         return [
-            Hit(text=doc.page_content, score=float(score), metadata=doc.metadata) for doc, score in results
+            Hit(text, score, metadata, dense=score, dense_rank=rank)
+            for rank, (text, metadata, score) in enumerate(results, start=1)
+        ]
+
+    def _sparse(
+        self,
+        query: str,
+        k: int,
+        query_filter: models.Filter | None,
+        revisions: set[str] | None,
+        sources: list[str] | None,
+    ) -> list[Hit]:
+        if self.local_index is None:
+            results = [
+                (doc.page_content, doc.metadata, float(score))
+                for doc, score in self.vector_store("sparse").similarity_search_with_score(
+                    query, k=k, filter=query_filter
+                )
+            ]
+        else:
+            vector = self.sparse.embed_query(query)
+            results = self._points(
+                self._local_index().search_sparse(vector.indices, vector.values, k, revisions, sources)
+            )
+        return [
+            Hit(text, score, metadata, sparse=score, sparse_rank=rank)
+            for rank, (text, metadata, score) in enumerate(results, start=1)
+        ]
+
+    def _points(self, scored: list[tuple[str, float]]) -> list[tuple[str, dict[str, Any], float]]:
+        """Text, metadata (as langchain-qdrant gives it) and score of scored point ids."""
+        points = {
+            str(p.id): p
+            for p in self.client.retrieve(self.collection, [i for i, _ in scored], with_payload=True)
+        }
+        return [
+            (
+                points[i].payload.get("page_content", ""),
+                {**points[i].payload.get("metadata", {}), "_id": i, "_collection_name": self.collection},
+                score,
+            )
+            for i, score in scored
+            if i in points  # deleted between the two reads
+        ]
+
+    def _local_index(self) -> LocalIndex:
+        index = self.local_index
+        assert index is not None
+        if not index.loaded:
+            ids, dense, sparse, revisions, sources, offset = [], [], [], [], [], None
+            while True:
+                page, offset = self.client.scroll(
+                    self.collection,
+                    limit=1024,
+                    offset=offset,
+                    with_payload=["metadata.doc_revisions", "metadata.source"],
+                    with_vectors=[DENSE, SPARSE],
+                )
+                for record in page:
+                    vectors = record.vector or {}
+                    if DENSE not in vectors or SPARSE not in vectors:
+                        continue
+                    meta = (record.payload or {}).get("metadata") or {}
+                    ids.append(str(record.id))
+                    dense.append(vectors[DENSE])
+                    sparse.append((vectors[SPARSE].indices, vectors[SPARSE].values))
+                    revisions.append(meta.get("doc_revisions", []))
+                    sources.append(meta.get("source", ""))
+                if offset is None:
+                    break
+            index.add(ids, dense, sparse, revisions, sources)
+        return index
+
+    def _fuse(self, dense: list[Hit], lexical: list[Hit], k: int) -> list[Hit]:
+        """Reciprocal rank fusion with Qdrant's formula: sum of 1 / (rank + rrf_k - 1)."""
+        fused: dict[str, dict[str, Any]] = {}
+        for hits in (dense, lexical):
+            for rank, hit in enumerate(hits, start=1):
+                entry = fused.setdefault(hit.metadata.get("_id", hit.text), {"hit": hit, "score": 0.0})
+                entry["score"] += 1.0 / (rank + self.rrf_k - 1.0)
+                entry.update(
+                    {
+                        f: getattr(hit, f)
+                        for f in ("dense", "sparse", "dense_rank", "sparse_rank")
+                        if getattr(hit, f) is not None
+                    }
+                )
+        ranked = sorted(fused.values(), key=lambda e: -e["score"])[:k]
+        return [
+            Hit(
+                e["hit"].text,
+                e["score"],
+                e["hit"].metadata,
+                dense=e.get("dense"),
+                sparse=e.get("sparse"),
+                dense_rank=e.get("dense_rank"),
+                sparse_rank=e.get("sparse_rank"),
+            )
+            for e in ranked
         ]

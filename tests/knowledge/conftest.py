@@ -66,14 +66,21 @@ def sources(tmp_path) -> Path:
     return folder
 
 
-@pytest.fixture
-def make_kb(sources):
+@pytest.fixture(params=["local-index", "qdrant-sparse"])
+def make_kb(sources, request):
+    """Every knowledge test runs twice: with the in-memory sparse index (local mode's default)
+    and with Qdrant's own sparse search (what a Qdrant server does)."""
+
     def make(embeddings: Embeddings | None = None, client: QdrantClient | None = None) -> KnowledgeBase:
         settings = KnowledgeSettings(
             sources=sources, embedding_model="fake", qdrant_path=sources.parent / "q"
         )
         store = KnowledgeStore(
-            client or QdrantClient(":memory:"), embeddings or FakeEmbeddings(), "kb", manifest_ttl=0
+            client or QdrantClient(":memory:"),
+            embeddings or FakeEmbeddings(),
+            "kb",
+            manifest_ttl=0,
+            local_index=request.param == "local-index",
         )
         return KnowledgeBase(store, settings)
 

@@ -109,6 +109,41 @@ def test_crash_before_publishing_leaves_the_old_version_live(make_kb, sources, m
     assert any("WITHIN NEW" in h.text for h in kb.search("return items days delivery", k=10))
 
 
+class CountingEmbeddings(FakeEmbeddings):
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+        self.fail = fail
+
+    def embed_documents(self, texts):
+        if self.fail:
+            raise RuntimeError("out of memory")
+        self.calls.append(len(texts))
+        return super().embed_documents(texts)
+
+
+def test_new_chunks_of_all_documents_are_embedded_together_not_per_document(make_kb):
+    embeddings = CountingEmbeddings()
+    kb = make_kb(embeddings)
+    report = kb.refresh()
+    assert len(report.added) == 3 and embeddings.calls == [report.chunks_embedded]
+
+
+def test_crash_while_embedding_writes_nothing_and_keeps_the_old_version(make_kb, sources):
+    embeddings = CountingEmbeddings()
+    kb = make_kb(embeddings)
+    kb.refresh()
+    chunks = kb.store.count()
+    (sources / "returns.md").write_text((sources / "returns.md").read_text().replace("within", "WITHIN NEW"))
+    embeddings.fail = True
+    with pytest.raises(RuntimeError):
+        kb.refresh()
+    assert kb.store.count() == chunks and kb.store._prepared == {}
+    assert any("Return items within" in h.text for h in kb.search("return items days delivery", k=10))
+    embeddings.fail = False
+    assert kb.refresh().updated == ["returns.md"]
+
+
 def test_store_built_with_another_embedding_size_names_the_fix(make_kb):
     client = QdrantClient(":memory:")
     make_kb(FakeEmbeddings(size=64), client).refresh()
