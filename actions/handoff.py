@@ -27,30 +27,34 @@ RULE_FALLBACK_INTENTS = {"nlu_fallback", "out_of_scope"}  # intents whose rules 
 HANDOFF_KEY = "tandem:handoffs"  # hash: sender id -> time of handoff and reason
 
 
+FAILED_ROUTES = {"clarify", "out_of_scope"}  # gate routes that mean the bot could not help
+
+
 def consecutive_failed_turns(events: list[dict[str, Any]]) -> int:
     """Failed user turns in a row at the end of the conversation, this one included.
 
-    Called from action_fallback, so the current turn has failed. An earlier turn failed
-    when the first action the bot took after it was action_fallback (NLU fallback,
-    out of scope, or no confident next action). A hand-back or restart starts afresh.
+    Called when the current turn has failed (or may have). An earlier turn failed when the
+    first action the bot took after it was action_fallback (no confident next action), or
+    when the gate routed it to clarify or out of scope. A hand-back or restart starts afresh.
     """
-    first_actions: list[str | None] = []
+    turns: list[dict[str, Any]] = []  # per user turn: first action, gate route
     for event in events:
         kind = event.get("event")
         if kind in ("resume", "restart", "session_started"):
-            first_actions = []
+            turns = []
         elif kind == "user":
-            first_actions.append(None)
-        elif (
-            kind == "action"
-            and first_actions
-            and first_actions[-1] is None
-            and event.get("name") != "action_listen"
-        ):
-            first_actions[-1] = event.get("name")
+            turns.append({"first": None, "route": None})
+        elif not turns:
+            continue
+        elif kind == "action" and turns[-1]["first"] is None and event.get("name") != "action_listen":
+            turns[-1]["first"] = event.get("name")
+        elif kind == "bot":
+            custom = (event.get("data") or {}).get("custom") or {}
+            if isinstance(custom, dict) and custom.get("route"):
+                turns[-1]["route"] = custom["route"]
     count = 1
-    for first in reversed(first_actions[:-1]):
-        if first != FALLBACK_ACTION:
+    for turn in reversed(turns[:-1]):
+        if turn["first"] != FALLBACK_ACTION and turn["route"] not in FAILED_ROUTES:
             break
         count += 1
     return count

@@ -19,6 +19,7 @@ import dataclasses
 import hmac
 import logging
 import os
+import threading
 
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
@@ -48,7 +49,9 @@ def add_knowledge_routes(app: Sanic) -> None:
         rebuild = bool((request.json or {}).get("rebuild")) if request.body else False
         kb = await in_thread(knowledge_base)
         report = await in_thread(kb.refresh, None, rebuild)
-        return response.json(report.to_dict())
+        result = report.to_dict()
+        result["cached_answers_removed"] = await in_thread(_invalidate_answers, report.changed_sources)
+        return response.json(result)
 
     @app.get("/kb/status")
     async def kb_status(request: Request):
@@ -71,12 +74,36 @@ def add_knowledge_routes(app: Sanic) -> None:
         return response.json([dataclasses.asdict(hit) for hit in hits])
 
 
+def _invalidate_answers(sources: list[str]) -> int:
+    """Drop cached answers citing a changed document (their keys already cannot match new
+    passages; this frees them at once)."""
+    from actions.services import redis_client
+    from knowledge.answer_cache import AnswerCache
+
+    try:
+        return AnswerCache(redis_client()).invalidate(sources)
+    except Exception:
+        logger.warning("could not clear cached answers of %s", sources, exc_info=True)
+        return 0
+
+
 def build_app(actions_package: str = "actions") -> Sanic:
     executor = ActionExecutor()
     executor.register_package(actions_package)
     app = create_app(executor, cors_origins=None)
     add_knowledge_routes(app)
     return app
+
+
+def _warm_up() -> None:
+    """Open the knowledge store and load the embedding model now, not on the first question."""
+    try:
+        from knowledge.base import knowledge_base
+
+        knowledge_base().search("warm up", k=1)
+        logger.info("knowledge base ready")
+    except Exception:
+        logger.exception("knowledge base not ready: knowledge answers will fail until it is")
 
 
 def main() -> None:
@@ -88,6 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-8s %(name)s - %(message)s")
     app = build_app(args.actions)
+    threading.Thread(target=_warm_up, name="kb-warm-up", daemon=True).start()
     host = os.environ.get("SANIC_HOST", get_settings().host)
     logger.info("action server on http://%s:%s", host, args.port)
     app.run(host=host, port=args.port, single_process=True, access_log=False, motd=False)

@@ -51,7 +51,11 @@ def form_rules(trigger: str, form: str, submit: str, questions: list[str]) -> li
         {
             "rule": f"{form}: question mid-form, answer then resume",
             "condition": cond,
-            "steps": [{"or": [{"intent": q} for q in questions]}, {"action": "action_answer_info"}, *resume],
+            "steps": [
+                {"or": [{"intent": q} for q in questions]},
+                {"action": "action_answer_from_knowledge"},
+                *resume,
+            ],
         },
         {
             "rule": f"{form}: bot challenge mid-form",
@@ -61,7 +65,7 @@ def form_rules(trigger: str, form: str, submit: str, questions: list[str]) -> li
         {
             "rule": f"{form}: out of scope mid-form",
             "condition": cond,
-            "steps": [{"intent": "out_of_scope"}, {"action": "action_fallback"}, *resume],
+            "steps": [{"intent": "out_of_scope"}, {"action": "action_answer_from_knowledge"}, *resume],
         },
         {
             "rule": f"{form}: stop",

@@ -1,0 +1,177 @@
+"""`action_answer_from_knowledge`: the gate and the grounded answer, for every turn that is
+not a confident scripted flow (questions, NLU fallback, out of scope, mid-form questions).
+
+Thin glue: the decision is bot/gate.py, the answer knowledge/answer.py. The route and the
+scores travel with the reply as a `custom` message:
+``{"route": ..., "reason": ..., "citations": [...], "scores": {...}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.handoff import consecutive_failed_turns, hand_over
+from actions.info import render_answer
+from actions.services import redis_client
+from bot import gate, policy
+from bot.gate import CHITCHAT_INTENTS, Evidence
+from bot.seed.rules import FLOWS
+
+logger = logging.getLogger(__name__)
+gate_log = logging.getLogger("tandem.gate")
+
+CHITCHAT_RESPONSES = {
+    "greet": "utter_greet",
+    "goodbye": "utter_goodbye",
+    "thank": "utter_you_are_welcome",
+    "bot_challenge": "utter_iamabot",
+    "affirm": "utter_anything_else",
+    "deny": "utter_anything_else",
+    "stop": "utter_anything_else",
+}
+
+
+def user_history(tracker: Tracker, turns: int = 3) -> list[str]:
+    """Earlier user messages of this conversation, newest first (the current one excluded)."""
+    texts = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
+    return [t for t in reversed(texts[:-1]) if t and not t.startswith("/")][:turns]
+
+
+def intent_ranking(tracker: Tracker) -> list[tuple[str, float]]:
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    pairs = [
+        (r["name"], float(r.get("confidence") or 0.0)) for r in ranking if r.get("name") != "nlu_fallback"
+    ]
+    if not pairs:
+        intent = tracker.latest_message.get("intent") or {}
+        if intent.get("name") and intent["name"] != "nlu_fallback":
+            pairs = [(intent["name"], float(intent.get("confidence") or 0.0))]
+    return sorted(pairs, key=lambda p: -p[1])
+
+
+def _knowledge():
+    from knowledge.base import knowledge_base
+
+    return knowledge_base()
+
+
+def _product_names() -> list[str]:
+    import yaml
+
+    from bot.settings import BRAND_DIR
+
+    return [p["name"] for p in yaml.safe_load((BRAND_DIR / "products.yml").read_text())]
+
+
+def build_answer(question: str, history: list[str], min_support: float) -> tuple[Any, Any]:
+    """(retrieval, answer or None); blocking: run in a thread."""
+    from knowledge.answer import answer, retrieve
+    from knowledge.answer_cache import AnswerCache
+
+    kb = _knowledge()
+    retrieval = retrieve(kb, question, history)
+    cache = AnswerCache(redis_client())
+    key = AnswerCache.key(retrieval.query, [h.metadata.get("_id", "") for h in retrieval.hits[:3]])
+    cached = cache.get(key)
+    if cached is not None:
+        return retrieval, cached
+    result = answer(question, retrieval, min_support, _product_names(), history=history)
+    if result is None:
+        return retrieval, None
+    value = result.to_dict()
+    cache.put(key, value, result.sources)
+    return retrieval, value
+
+
+class ActionAnswerFromKnowledge(Action):
+    def name(self) -> str:
+        return "action_answer_from_knowledge"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
+        thresholds = gate.load_thresholds()
+        question = tracker.latest_message.get("text") or ""
+        history = user_history(tracker)
+        min_support = float(thresholds["verification"]["min_sentence_support"])
+        retrieval, found = None, None
+        try:
+            retrieval, found = await asyncio.get_running_loop().run_in_executor(
+                None, build_answer, question, history, min_support
+            )
+        except Exception:  # no knowledge base (not built, model missing): the gate decides without it
+            logger.exception("knowledge retrieval failed; deciding without it")
+        evidence = Evidence(
+            text=question,
+            intent_ranking=intent_ranking(tracker),
+            active_form=(tracker.active_loop or {}).get("name"),
+            failed_turns=consecutive_failed_turns(tracker.events) - 1,
+        )
+        if retrieval is not None:
+            evidence.dense_top = retrieval.dense_top
+            evidence.dense_margin = retrieval.dense_margin
+            evidence.sparse_top = retrieval.sparse_top
+            evidence.agree = retrieval.agree
+            evidence.top_sources = retrieval.sources()[:3]
+            evidence.top_titles = retrieval.titles()[:3]
+        handoff_after = int(policy.load_policy()["handoff"]["failed_turns_before_handoff"])
+        decision = gate.decide(evidence, thresholds, handoff_after)
+        if decision.route == "knowledge" and found is None:
+            # the passages are close but no sentence of them answers: do not guess
+            evidence.dense_top = None
+            decision = gate.decide(evidence, thresholds, handoff_after)
+            decision.reason = "no passage sentence answers the question; " + decision.reason
+        record = decision.to_dict()
+        gate_log.info("gate %s", json.dumps(record, ensure_ascii=False))
+        meta = {"route": decision.route, "reason": decision.reason, "scores": _scores(decision, retrieval)}
+        return self.reply(dispatcher, tracker, decision, found, meta)
+
+    def reply(self, dispatcher, tracker, decision, found, meta) -> list[dict[str, Any]]:
+        route = decision.route
+        if route == "knowledge":
+            dispatcher.utter_message(text=found["text"])
+            dispatcher.utter_message(
+                json_message={**meta, "citations": found["citations"], "mode": found["mode"]}
+            )
+            return []
+        if route == "flow":
+            intent = decision.intent or ""
+            dispatcher.utter_message(json_message={**meta, "intent": intent})
+            if intent in FLOWS and not tracker.active_loop.get("name"):
+                return [FollowupAction(FLOWS[intent][0])]
+            if intent in CHITCHAT_INTENTS:
+                dispatcher.utter_message(response=CHITCHAT_RESPONSES[intent])
+                return []
+            scripted = render_answer(intent)
+            if scripted is not None:
+                dispatcher.utter_message(text=scripted["text"], buttons=scripted["buttons"])
+                return []
+            route = "clarify"  # a flow intent mid-form, or one with no scripted answer
+        if route == "handoff":
+            dispatcher.utter_message(json_message=meta)
+            return hand_over(dispatcher, tracker, "failed_turns")
+        if route == "clarify" and decision.buttons:
+            dispatcher.utter_message(response="utter_clarify", buttons=decision.buttons)
+            dispatcher.utter_message(json_message=meta)
+            return []
+        dispatcher.utter_message(response="utter_out_of_scope")
+        dispatcher.utter_message(json_message={**meta, "route": "out_of_scope"})
+        return []
+
+
+def _scores(decision, retrieval) -> dict[str, Any]:
+    ev = decision.evidence
+    scores: dict[str, Any] = {
+        "intent": ev.intent,
+        "intent_confidence": round(ev.confidence, 3),
+        "intent_margin": round(ev.margin, 3),
+        "failed_turns": ev.failed_turns,
+    }
+    if retrieval is not None:
+        scores.update(retrieval.scores())
+    return scores

@@ -1,0 +1,151 @@
+"""Grounded answers: retrieve, (generate,) verify, cite. Plain Python; actions/ is the glue.
+
+An answer is built from the retrieved passages only. A generator (the voice model) may
+write it; whatever writes it, :mod:`knowledge.verify` checks it against the passages it
+cites, and an answer that fails is never returned: the extractive answer (the passages'
+own sentences, quoted) replaces it, and when no sentence answers, there is no answer
+(the gate then clarifies or hands over).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from knowledge.store import Hit
+from knowledge.verify import Similarity, Verdict, extractive_answer, verify
+
+Generator = Callable[[str, list[str], list[str]], str]  # (question, passages, history) -> answer
+FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|also|same for|for)\b", re.IGNORECASE)
+
+
+@dataclass
+class Retrieval:
+    query: str
+    hits: list[Hit]
+
+    @property
+    def dense_top(self) -> float | None:
+        scores = [h.dense for h in self.hits if h.dense is not None]
+        return max(scores) if scores else None
+
+    @property
+    def sparse_top(self) -> float | None:
+        scores = [h.sparse for h in self.hits if h.sparse is not None]
+        return max(scores) if scores else None
+
+    @property
+    def dense_margin(self) -> float | None:
+        """Best dense score minus the best dense score of another document."""
+        ranked = sorted((h for h in self.hits if h.dense is not None), key=lambda h: -(h.dense or 0.0))
+        if not ranked:
+            return None
+        other = next((h.dense for h in ranked if h.source != ranked[0].source), None)
+        return (ranked[0].dense or 0.0) - (other if other is not None else 0.0)
+
+    @property
+    def agree(self) -> bool:
+        """Dense and sparse search put the same document first."""
+        dense = next((h.source for h in self.hits if h.dense_rank == 1), None)
+        sparse = next((h.source for h in self.hits if h.sparse_rank == 1), None)
+        return dense is not None and dense == sparse
+
+    def sources(self) -> list[str]:
+        return list(dict.fromkeys(h.source for h in self.hits))
+
+    def titles(self) -> list[str]:
+        return list(dict.fromkeys(h.metadata.get("title", "") for h in self.hits))
+
+    def scores(self) -> dict[str, Any]:
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, 3)
+
+        return {
+            "dense_top": r(self.dense_top),
+            "dense_margin": r(self.dense_margin),
+            "sparse_top": r(self.sparse_top),
+            "agree": self.agree,
+        }
+
+
+@dataclass
+class Answer:
+    text: str
+    mode: str  # generated | extractive
+    citations: list[dict[str, str]]
+    verdict: Verdict
+    rejected: dict[str, Any] | None = None  # a generated answer that failed the check
+    sources: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "mode": self.mode,
+            "citations": self.citations,
+            "verification": self.verdict.to_dict(),
+            "rejected": self.rejected,
+        }
+
+
+def search_query(question: str, history: Sequence[str]) -> str:
+    """The question, with the previous question when it is a follow-up ("and for shoes?")."""
+    words = question.split()
+    if history and (FOLLOW_UP.match(question) or len(words) <= 3):
+        return f"{question} {history[0]}"
+    return question
+
+
+def retrieve(kb: Any, question: str, history: Sequence[str] = (), k: int = 5) -> Retrieval:
+    query = search_query(question, history)
+    return Retrieval(query, kb.search(query, k=k, mode="hybrid"))
+
+
+def citation(hit: Hit) -> dict[str, str]:
+    meta = hit.metadata
+    title = meta.get("title", hit.source)
+    if meta.get("heading_path"):
+        title = f"{title} > {meta['heading_path']}"
+    return {"title": title, "url": meta.get("url", ""), "source": hit.source}
+
+
+def _cite(hits: Sequence[Hit]) -> list[dict[str, str]]:
+    seen: dict[str, dict[str, str]] = {}
+    for hit in hits:
+        entry = citation(hit)
+        seen.setdefault(entry["url"] or entry["source"], entry)
+    return list(seen.values())
+
+
+def answer(
+    question: str,
+    retrieval: Retrieval,
+    min_support: float,
+    product_names: Sequence[str] = (),
+    generator: Generator | None = None,
+    history: Sequence[str] = (),
+    similarity: Similarity | None = None,
+    passages: int = 3,
+) -> Answer | None:
+    """A verified answer from the best passages, or None when they do not answer."""
+    hits = retrieval.hits[:passages]
+    if not hits:
+        return None
+    texts = [h.text for h in hits]
+    rejected = None
+    if generator is not None:
+        text = generator(question, texts, list(history)).strip()
+        verdict = verify(text, texts, min_support, product_names, similarity)
+        if verdict.ok:
+            return Answer(text, "generated", _cite(hits), verdict, sources=[h.source for h in hits])
+        rejected = {"text": text, "verification": verdict.to_dict()}
+    quoted = extractive_answer(retrieval.query, texts)
+    if not quoted:
+        return None
+    used = [hits[i] for i in dict.fromkeys(i for i, _ in quoted)]
+    text = " ".join(sentence for _, sentence in quoted)
+    verdict = verify(text, [h.text for h in used], min_support, product_names, similarity)
+    if not verdict.ok:  # cannot happen for verbatim sentences; checked all the same
+        return None
+    return Answer(text, "extractive", _cite(used), verdict, rejected, sources=[h.source for h in used])

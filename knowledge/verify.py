@@ -1,0 +1,257 @@
+"""Check an answer against the passages it cites, independently of the model that wrote it.
+
+Two checks, both needed for an answer to be sent:
+1. **Facts**: every number, price, percentage, duration, date, URL, e-mail address and
+   product name in the answer must appear in the cited passages (numbers compared as
+   numbers: "$4.95" matches "4.95 USD", "thirty days" matches "30 days").
+2. **Support**: each sentence of the answer must be supported by the passages: the share
+   of its content words (lightly stemmed) found in them, or, when an embedding model is
+   given, the best cosine similarity to one passage sentence, whichever is higher. The
+   threshold is data (bot/brand/gate.yml, `verification.min_sentence_support`).
+
+Nothing here generates text: a failed check makes the caller fall back to an extractive
+answer (:func:`extractive_answer`) or to clarify/handoff.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from knowledge.sparse import STOPWORDS
+
+URL = re.compile(r"\bhttps?://[^\s<>()\"']+[^\s<>()\"'.,;:!?]")
+EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+MONTHS = "january february march april may june july august september october november december".split()
+MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+DATE = re.compile(
+    rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH}(?:,?\s+\d{{4}})?)",
+    re.IGNORECASE,
+)
+NUMBER = re.compile(r"(?<![\w.])[$€£]?\s?\d+(?:[.,]\d+)*(?:\s?%)?")
+UNIT = re.compile(
+    r"\s*(?:-|to|–)?\s*(?:business\s+|working\s+|calendar\s+)?"
+    r"(minute|hour|day|week|month|year|%|percent|usd|eur|dollar|item|order)s?\b",
+    re.IGNORECASE,
+)
+WORD_NUMBERS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100}
+WORD_NUMBER = re.compile(r"\b(" + "|".join(sorted(WORD_NUMBERS, key=len, reverse=True)) + r")\b", re.I)
+SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
+WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: str  # number, date, url, email, product
+    text: str  # as written in the answer
+    key: str  # normalised, compared with the passages' keys
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    support: float  # the weakest sentence's support, 0..1
+    unsupported_facts: list[Fact] = field(default_factory=list)
+    weak_sentences: list[tuple[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "support": round(self.support, 3),
+            "unsupported_facts": [f.text for f in self.unsupported_facts],
+            "weak_sentences": [[s, round(v, 3)] for s, v in self.weak_sentences],
+        }
+
+
+def _number_key(raw: str) -> str:
+    digits = re.sub(r"[$€£%\s]", "", raw)
+    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", digits):  # 1,299.00
+        digits = digits.replace(",", "")
+    digits = digits.replace(",", ".")
+    try:
+        value = float(digits)
+    except ValueError:
+        return digits
+    return f"{value:g}"
+
+
+def _unit_after(text: str, end: int) -> str:
+    match = UNIT.match(text, end)
+    if not match:
+        return ""
+    unit = match.group(1).lower()
+    return {"percent": "%", "dollar": "usd"}.get(unit, unit)
+
+
+def facts(text: str, product_names: Iterable[str] = ()) -> list[Fact]:
+    """The checkable facts of a text: numbers (with their unit), dates, URLs, e-mails,
+    and the given product names."""
+    found: list[Fact] = []
+    taken: list[tuple[int, int]] = []
+
+    def free(start: int, end: int) -> bool:
+        return all(end <= a or start >= b for a, b in taken)
+
+    for kind, pattern in (("url", URL), ("email", EMAIL)):
+        for m in pattern.finditer(text):
+            found.append(Fact(kind, m.group(0), m.group(0).lower().rstrip("/")))
+            taken.append(m.span())
+    for m in DATE.finditer(text):
+        if free(*m.span()):
+            found.append(Fact("date", m.group(0), _date_key(m.group(0))))
+            taken.append(m.span())
+    for m in NUMBER.finditer(text):
+        if free(*m.span()) and any(c.isdigit() for c in m.group(0)):
+            raw = m.group(0).strip()
+            unit = "%" if raw.endswith("%") else _unit_after(text, m.end())
+            if raw[0] in "$€£":
+                unit = "usd" if raw[0] == "$" else unit
+            found.append(Fact("number", raw, _number_key(raw) + (f" {unit}" if unit else "")))
+            taken.append(m.span())
+    for m in WORD_NUMBER.finditer(text):
+        if free(*m.span()) and m.group(0).lower() not in ("one", "zero"):  # "one of", "no one"
+            unit = _unit_after(text, m.end())
+            if unit:  # "thirty days": a quantity; "two options" is not checked
+                found.append(Fact("number", m.group(0), f"{WORD_NUMBERS[m.group(0).lower()]:g} {unit}"))
+    lowered = text.lower()
+    for name in product_names:
+        if name and name.lower() in lowered:
+            found.append(Fact("product", name, name.lower()))
+    return found
+
+
+def _date_key(raw: str) -> str:
+    text = raw.lower().replace(",", " ").replace(".", " ")
+    iso = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", raw)
+    if iso:
+        return f"{int(iso.group(2))}-{int(iso.group(3))}"
+    month = next((i + 1 for i, m in enumerate(MONTHS) if re.search(rf"\b{m[:3]}", text)), None)
+    day = re.search(r"\b(\d{1,2})(?:st|nd|rd|th)?\b", text)
+    if month and day:
+        return f"{month}-{int(day.group(1))}"
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def fact_keys(passages: Sequence[str], product_names: Iterable[str] = ()) -> set[str]:
+    keys: set[str] = set()
+    for passage in passages:
+        for fact in facts(passage, product_names):
+            keys.add(fact.key)
+            if fact.kind == "number":
+                keys.add(fact.key.split(" ")[0])  # "30" alone also supports "30" alone
+    return keys
+
+
+def _fact_supported(fact: Fact, keys: set[str]) -> bool:
+    if fact.key in keys:
+        return True
+    if fact.kind == "number":
+        value, _, unit = fact.key.partition(" ")
+        # a bare number in the answer is supported by the same number with any unit
+        return not unit and any(k.split(" ")[0] == value for k in keys)
+    return False
+
+
+SOFT_BREAK = re.compile(r"(?<!\n)\n(?!\s*(?:[-*•]\s|\d+[.)]\s|#|\n|[A-Z]:))")
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences, and list items; a line wrapped inside a paragraph is joined first."""
+    text = SOFT_BREAK.sub(" ", text)
+    return [s.strip(" -*•") for s in SENTENCE.split(text) if s and len(s.strip(" -*•")) > 2]
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> set[str]:
+    return {_stem(w) for w in WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
+
+
+Similarity = Callable[[str, list[str]], float]  # (sentence, passage sentences) -> best cosine
+
+
+def verify(
+    answer: str,
+    passages: Sequence[str],
+    min_support: float,
+    product_names: Iterable[str] = (),
+    similarity: Similarity | None = None,
+) -> Verdict:
+    names = list(product_names)
+    keys = fact_keys(passages, names)
+    unsupported = [f for f in facts(answer, names) if not _fact_supported(f, keys)]
+    passage_words = set().union(*(content_words(p) for p in passages)) if passages else set()
+    passage_sentences = [s for p in passages for s in sentences(p)]
+    scored: list[tuple[str, float]] = []
+    for sentence in sentences(answer):
+        words = content_words(sentence)
+        lexical = len(words & passage_words) / len(words) if words else 1.0
+        semantic = similarity(sentence, passage_sentences) if similarity and passage_sentences else 0.0
+        scored.append((sentence, max(lexical, semantic)))
+    weakest = min((v for _, v in scored), default=0.0)
+    weak = [(s, v) for s, v in scored if v < min_support]
+    return Verdict(
+        ok=bool(scored) and not unsupported and not weak,
+        support=weakest,
+        unsupported_facts=unsupported,
+        weak_sentences=weak,
+    )
+
+
+def extractive_answer(
+    question: str, passages: Sequence[str], max_sentences: int = 2, min_overlap: float = 0.2
+) -> list[tuple[int, str]]:
+    """The passage sentences that best answer `question`, as (passage index, sentence), best
+    first; empty when none shares enough with it.
+
+    A passage whose heading (or FAQ question) matches the question is quoted from the start
+    of its body: help pages put the answer right under a question heading. Otherwise the
+    sentences sharing most content words with the question are quoted. Earlier (better
+    retrieved) passages win ties and small differences."""
+    asked = content_words(question)
+    if not asked:
+        return []
+
+    def overlap(text: str) -> float:
+        return len(asked & content_words(text)) / len(asked)
+
+    candidates: list[tuple[float, int, int, list[str]]] = []
+    for index, passage in enumerate(passages):
+        heading, _, body = passage.partition("\n\n")
+        if not body:
+            heading, body = "", passage
+        faq = re.match(r"Q:\s*(.+?)\nA:\s*(.+)", body, re.DOTALL)
+        if faq:  # an FAQ entry: match its question, quote its answer
+            heading, body = faq.group(1), faq.group(2)
+        rank_penalty = 0.1 * index
+        section = sentences(body)
+        if heading and section:
+            candidates.append(
+                (overlap(heading.rsplit(">", 1)[-1]) - rank_penalty, index, 0, section[:max_sentences])
+            )
+        if faq:
+            continue
+        for order, sentence in enumerate(section):
+            candidates.append((overlap(sentence) - rank_penalty, index, order + 1, [sentence]))
+    candidates = [c for c in candidates if c[0] + 0.1 * c[1] >= min_overlap]
+    if not candidates:
+        return []
+    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    best = candidates[0]
+    if best[2] == 0:  # a whole section's opening
+        return [(best[1], sentence) for sentence in best[3]]
+    chosen = [c for c in candidates if c[2] != 0][:max_sentences]
+    return [(index, quoted[0]) for _, index, _, quoted in chosen]

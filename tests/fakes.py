@@ -1,0 +1,40 @@
+"""Fakes shared by unit tests."""
+
+from __future__ import annotations
+
+
+class MemoryRedis:
+    """The few Redis calls the answer cache and the handoff list make, in memory."""
+
+    def __init__(self):
+        self.data, self.sets = {}, {}
+
+    def get(self, key):
+        return self.data.get(key)
+
+    def pipeline(self):
+        return self
+
+    def set(self, key, value, ex=None):
+        self.data[key] = value
+
+    def sadd(self, key, member):
+        self.sets.setdefault(key, set()).add(member)
+
+    def expire(self, key, ttl):
+        pass
+
+    def execute(self):
+        pass
+
+    def smembers(self, key):
+        return self.sets.get(key, set())
+
+    def delete(self, *keys):
+        removed = sum(self.data.pop(k, None) is not None for k in keys)
+        for k in keys:
+            self.sets.pop(k, None)
+        return removed
+
+    def hset(self, *args):
+        pass

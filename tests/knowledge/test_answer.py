@@ -1,0 +1,90 @@
+"""Grounded answers: a generated answer is sent only when verified; else quote the passages."""
+
+from __future__ import annotations
+
+from knowledge.answer import Retrieval, answer, search_query
+from knowledge.store import Hit
+from tests.fakes import MemoryRedis
+
+
+def hit(source, text, dense=None, sparse=None, dense_rank=None, sparse_rank=None, title="Doc"):
+    meta = {"source": source, "title": title, "heading_path": "", "url": f"https://kb.example/{source}"}
+    return Hit(text, 0.5, meta, dense, sparse, dense_rank, sparse_rank)
+
+
+HITS = [
+    hit(
+        "returns.md",
+        "Returns\n\nYou can return an item within 30 days of delivery. Refunds take 5 to 7 business days.",
+        dense=0.71,
+        sparse=9.0,
+        dense_rank=1,
+        sparse_rank=1,
+        title="Returns",
+    ),
+    hit(
+        "shipping.md", "Shipping\n\nStandard shipping costs $4.95.", dense=0.4, dense_rank=2, title="Shipping"
+    ),
+]
+RETRIEVAL = Retrieval("how long do I have to return an item", HITS)
+
+
+def test_retrieval_scores_for_the_gate():
+    assert RETRIEVAL.dense_top == 0.71 and RETRIEVAL.agree
+    assert round(RETRIEVAL.dense_margin, 2) == 0.31
+    assert RETRIEVAL.scores()["sparse_top"] == 9.0
+
+
+def generated(text: str):
+    """The answer when the model writes `text` for the return-window question."""
+    return answer("how long do I have to return an item", RETRIEVAL, 0.6, generator=lambda q, p, h: text)
+
+
+def test_a_verified_generated_answer_is_sent_with_its_citations():
+    result = generated("You can return an item within 30 days of delivery.")
+    assert result.mode == "generated" and result.verdict.ok
+    assert result.citations[0] == {
+        "title": "Returns",
+        "url": "https://kb.example/returns.md",
+        "source": "returns.md",
+    }
+
+
+def test_a_generated_answer_with_an_invented_number_is_never_sent():
+    result = generated("You can return an item within 60 days of delivery.")
+    assert result.mode == "extractive" and "60" not in result.text
+    assert result.text == "You can return an item within 30 days of delivery."
+    assert result.rejected["verification"]["unsupported_facts"] == ["60"]
+
+
+def test_no_answer_when_no_passage_sentence_answers():
+    assert answer("do you sell bicycles", Retrieval("do you sell bicycles", HITS), 0.6) is None
+    assert answer("anything", Retrieval("anything", []), 0.6) is None
+
+
+def test_faq_passages_quote_the_answer_not_the_question():
+    faq = hit(
+        "faq.yml", "FAQ > Do you sell gift cards?\n\nQ: Do you sell gift cards?\nA: Yes, from $10 to $500."
+    )
+    result = answer("do you sell gift cards", Retrieval("do you sell gift cards", [faq]), 0.6)
+    assert result.text == "Yes, from $10 to $500." and result.verdict.ok
+
+
+def test_follow_up_questions_carry_the_previous_question():
+    assert search_query("and for shoes?", ["what is the return window for jackets"]).endswith("jackets")
+    assert search_query("how do I reset my password", ["hi"]) == "how do I reset my password"
+
+
+def test_cached_answers_citing_a_changed_document_are_dropped():
+    from knowledge.answer_cache import AnswerCache
+
+    cache = AnswerCache(MemoryRedis())
+    returns_key = AnswerCache.key("return window", ["c1"])
+    shipping_key = AnswerCache.key("shipping cost", ["c2"])
+    cache.put(returns_key, {"text": "30 days"}, ["returns.md"])
+    cache.put(shipping_key, {"text": "$4.95"}, ["shipping.md"])
+    assert cache.get(returns_key) == {"text": "30 days"}
+    assert cache.invalidate(["returns.md", "gone.md"]) == 1
+    assert cache.get(returns_key) is None and cache.get(shipping_key) == {"text": "$4.95"}
+    # an edited passage has a new id: its key differs, so an old answer could never match
+    assert AnswerCache.key("return window", ["c1-edited"]) != returns_key

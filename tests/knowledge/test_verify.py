@@ -1,0 +1,105 @@
+"""The answer check: facts must be in the cited passages, sentences must be supported."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.verify import extractive_answer, facts, verify
+
+PASSAGES = [
+    "Returns and refunds > Return window\n\nYou can return an item within 30 days of delivery. "
+    "Refunds are paid in 5 to 7 business days to the original payment method.",
+    "Shipping > Prices\n\nStandard shipping costs $4.95 and is free on orders over $50. "
+    "Express delivery takes 1 to 2 business days. See https://brightbay.example/kb/policies/shipping.",
+    "Catalogue > Kitchen\n\nThe Harbor Stainless Kettle costs $39.00. The sale ends on March 31, 2026.",
+]
+PRODUCTS = ["Harbor Stainless Kettle", "Harbor Glass Kettle"]
+
+
+def check(answer: str, **kwargs):
+    return verify(answer, PASSAGES, min_support=0.6, product_names=PRODUCTS, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "You can return an item within 30 days of delivery.",
+        "You have thirty days from delivery to return an item.",
+        "Standard shipping is $4.95, and free on orders over $50.",
+        "The Harbor Stainless Kettle costs $39.",
+        "Refunds are paid within 5 to 7 business days.",
+        "The kettle sale ends on 31 March 2026.",
+        "Details: https://brightbay.example/kb/policies/shipping",
+    ],
+)
+def test_supported_answers_pass(answer):
+    verdict = check(answer)
+    assert verdict.ok, verdict.to_dict()
+
+
+@pytest.mark.parametrize(
+    "answer, bad",
+    [
+        ("You can return an item within 60 days of delivery.", "60"),
+        ("Standard shipping costs $5.95.", "$5.95"),
+        ("Returns are accepted within 30 weeks.", "30"),
+        ("Orders over $50 get a 10% discount on shipping.", "10%"),
+        ("The Harbor Glass Kettle costs $39.00.", "Harbor Glass Kettle"),
+        ("The sale ends on April 30, 2026.", "April 30, 2026"),
+        ("Read https://evil.example/refunds for more.", "https://evil.example/refunds"),
+        ("Write to refunds@brightbay.example for help.", "refunds@brightbay.example"),
+    ],
+)
+def test_a_fact_not_in_the_passages_blocks_the_answer(answer, bad):
+    verdict = check(answer)
+    assert not verdict.ok
+    assert bad in [f.text for f in verdict.unsupported_facts]
+
+
+def test_an_unsupported_sentence_blocks_the_answer_even_without_numbers():
+    verdict = check("You can return an item within 30 days of delivery. Opened cosmetics cannot be returned.")
+    assert not verdict.ok and verdict.weak_sentences[0][0].startswith("Opened cosmetics")
+    assert verdict.support < 0.6
+
+
+def test_semantic_similarity_can_support_a_paraphrase():
+    answer = "Items may be sent back up to 30 days after they arrive."
+    assert not check(answer).ok  # few shared words
+    assert check(answer, similarity=lambda sentence, candidates: 0.8).ok
+
+
+def test_an_empty_answer_is_never_ok():
+    assert not check("").ok
+
+
+def test_facts_keep_units_and_normalise_numbers():
+    keys = {f.key for f in facts("Pay $1,299.00 within 14 days or 2 weeks; 15% off.")}
+    assert {"1299 usd", "14 day", "2 week", "15 %"} <= keys
+
+
+def test_extractive_answer_quotes_the_best_sentences_best_first():
+    quoted = extractive_answer("how many days do I have to return an item", PASSAGES)
+    assert quoted[0] == (0, "You can return an item within 30 days of delivery.")
+    assert extractive_answer("blue whales", PASSAGES) == []
+
+
+def test_lines_wrapped_inside_a_paragraph_stay_one_sentence():
+    from knowledge.verify import sentences
+
+    text = "The refund goes back to your card within\n5 to 7 business days. Next one.\n\n- a list item\n- another"
+    assert sentences(text) == [
+        "The refund goes back to your card within 5 to 7 business days.",
+        "Next one.",
+        "a list item",
+        "another",
+    ]
+
+
+def test_a_section_under_a_matching_question_heading_is_quoted_from_its_start():
+    passages = [
+        "Payments > Which payment methods do you accept?\n\nVisa, Mastercard and PayPal. "
+        "We do not accept cheques. Gift cards too.",
+        "Payments > My payment was declined\n\nCheck the card number, or try another method.",
+    ]
+    quoted = extractive_answer("which payment methods do you accept", passages)
+    assert [s for _, s in quoted] == ["Visa, Mastercard and PayPal.", "We do not accept cheques."]

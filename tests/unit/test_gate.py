@@ -1,0 +1,71 @@
+"""The gate: one route per turn from NLU, retrieval and failure evidence."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.gate import Evidence, decide, load_thresholds
+
+T = load_thresholds()
+
+
+def ev(ranking=(), **kwargs) -> Evidence:
+    return Evidence(text="...", intent_ranking=list(ranking), **kwargs)
+
+
+def route(evidence: Evidence, handoff_after: int = 2) -> str:
+    return decide(evidence, T, handoff_after).route
+
+
+def test_a_confident_flow_intent_follows_its_flow_even_with_a_close_passage():
+    decision = decide(ev([("track_order", 0.9), ("get_refund", 0.05)], dense_top=0.7), T, 2)
+    assert (decision.route, decision.intent) == ("flow", "track_order")
+
+
+def test_a_close_passage_gives_a_knowledge_answer():
+    assert route(ev([("nlu_fallback", 0.3)], dense_top=0.62, agree=False)) == "knowledge"
+    assert route(ev([("check_refund_policy", 0.8), ("x", 0.1)], dense_top=0.6)) == "knowledge"
+
+
+def test_dense_and_sparse_agreeing_lower_the_bar():
+    below = T["knowledge"]["min_dense"] - 0.05
+    assert route(ev([], dense_top=below, agree=True)) == "knowledge"
+    assert route(ev([], dense_top=below, agree=False)) != "knowledge"
+
+
+def test_a_confident_info_intent_without_a_passage_gets_its_scripted_answer():
+    decision = decide(ev([("check_payment_methods", 0.9), ("x", 0.02)], dense_top=0.1), T, 2)
+    assert (decision.route, decision.intent) == ("flow", "check_payment_methods")
+
+
+def test_out_of_scope_when_nlu_says_so_and_no_passage_is_close():
+    assert route(ev([("out_of_scope", 0.8), ("greet", 0.1)], dense_top=0.15)) == "out_of_scope"
+
+
+def test_several_likely_topics_are_offered_as_buttons():
+    decision = decide(
+        ev([("track_order", 0.35), ("get_refund", 0.3), ("cancel_order", 0.2)], dense_top=0.2), T, 3
+    )
+    assert decision.route == "clarify"
+    assert [b["payload"] for b in decision.buttons] == ["/track_order", "/get_refund", "/cancel_order"]
+
+
+def test_repeated_failures_hand_over():
+    assert route(ev([("out_of_scope", 0.8)], dense_top=0.1, failed_turns=1), handoff_after=2) == "handoff"
+    assert (
+        route(ev([("out_of_scope", 0.8)], dense_top=0.1, failed_turns=0), handoff_after=2) == "out_of_scope"
+    )
+
+
+@pytest.mark.parametrize("route_", ["flow", "knowledge", "clarify", "handoff", "out_of_scope"])
+def test_every_route_is_reachable_and_explains_itself(route_):
+    cases = {
+        "flow": ev([("greet", 0.95), ("x", 0.01)]),
+        "knowledge": ev([], dense_top=0.9),
+        "clarify": ev([("track_order", 0.4), ("get_refund", 0.35)], dense_top=0.1),
+        "handoff": ev([], failed_turns=5),
+        "out_of_scope": ev([("out_of_scope", 0.9)], dense_top=0.0),
+    }
+    decision = decide(cases[route_], T, 3)
+    assert decision.route == route_ and decision.reason
+    assert decision.to_dict()["evidence"]["text"] == "..."

@@ -1,0 +1,175 @@
+"""action_answer_from_knowledge: the gate's route becomes the reply, with its metadata."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.events import ConversationPaused, FollowupAction
+
+from actions import knowledge_answer
+from actions.knowledge_answer import ActionAnswerFromKnowledge, consecutive_failed_turns
+from bot.gate import load_thresholds
+from knowledge.store import Hit
+from tests.fakes import MemoryRedis
+from tests.unit.conftest import replay, tracker_from_events
+
+RETURNS = Hit(
+    "Returns and refunds > Return window\n\nYou can return an item within 30 days of delivery.",
+    0.03,
+    {
+        "source": "policies/returns-and-refunds.md",
+        "title": "Returns and refunds",
+        "heading_path": "Return window",
+        "url": "https://brightbay.example/kb/policies-returns-and-refunds#return-window",
+        "_id": "c1",
+    },
+    dense=0.72,
+    sparse=8.0,
+    dense_rank=1,
+    sparse_rank=1,
+)
+
+
+class FakeKB:
+    def __init__(self, hits):
+        self.hits = hits
+        self.queries = []
+
+    def search(self, query, k=5, mode="hybrid"):
+        self.queries.append(query)
+        return self.hits
+
+
+@pytest.fixture
+def kb(monkeypatch):
+    fake = FakeKB([RETURNS])
+    monkeypatch.setattr(knowledge_answer, "_knowledge", lambda: fake)
+    redis = MemoryRedis()
+    monkeypatch.setattr(knowledge_answer, "redis_client", lambda: redis)
+    monkeypatch.setattr("actions.handoff.redis_client", lambda: redis)
+    return fake
+
+
+def user(text, intent, confidence, ranking=()):
+    ranking = [
+        {"name": intent, "confidence": confidence},
+        *[{"name": n, "confidence": c} for n, c in ranking],
+    ]
+    return {
+        "event": "user",
+        "text": text,
+        "parse_data": {
+            "intent": {"name": intent, "confidence": confidence},
+            "intent_ranking": ranking,
+            "entities": [],
+        },
+    }
+
+
+def tracker(*turns):
+    events = [{"event": "action", "name": "action_session_start"}, {"event": "session_started"}]
+    for turn in turns:
+        events += [{"event": "action", "name": "action_listen"}, turn]
+    return tracker_from_events(events)
+
+
+def routes(dispatcher):
+    return [m["custom"]["route"] for m in dispatcher.messages if (m.get("custom") or {}).get("route")]
+
+
+async def test_a_question_with_a_close_passage_is_answered_with_citations(kb, dispatcher, domain):
+    t = tracker(
+        user("how long do I have to return something", "nlu_fallback", 0.4, [("check_refund_policy", 0.35)])
+    )
+    events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert events == [] and routes(dispatcher) == ["knowledge"]
+    assert dispatcher.messages[0]["text"] == "You can return an item within 30 days of delivery."
+    meta = dispatcher.messages[1]["custom"]
+    assert meta["citations"][0]["source"] == "policies/returns-and-refunds.md"
+    assert meta["scores"]["dense_top"] == 0.72 and meta["scores"]["agree"] is True
+
+
+async def test_the_second_identical_question_comes_from_the_cache(kb, dispatcher, domain, monkeypatch):
+    t = tracker(user("how long do I have to return something", "nlu_fallback", 0.4))
+    await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    import knowledge.answer as answer_module
+
+    monkeypatch.setattr(answer_module, "answer", lambda *a, **k: pytest.fail("answered again"))
+    await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert routes(dispatcher) == ["knowledge", "knowledge"]
+
+
+async def test_a_follow_up_searches_with_the_previous_question(kb, dispatcher, domain):
+    t = tracker(
+        user("what is the return window for jackets", "check_refund_policy", 0.9),
+        user("and for shoes?", "nlu_fallback", 0.3),
+    )
+    await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert kb.queries[-1] == "and for shoes? what is the return window for jackets"
+
+
+@pytest.mark.parametrize(
+    "passage, dense, question",
+    [
+        ("Unrelated\n\nTents.", 0.05, "what's the capital of peru"),  # nothing close
+        ("Tents\n\nThe Ridge tent weighs 2 kg.", 0.8, "can I pay with bitcoin"),  # close, but no answer
+    ],
+    ids=["far-passage", "close-passage-that-does-not-answer"],
+)
+async def test_out_of_scope_when_no_passage_answers(kb, dispatcher, domain, passage, dense, question):
+    kb.hits = [Hit(passage, 0.01, {"source": "x.md", "title": "X", "_id": "c2"}, dense=dense, dense_rank=1)]
+    await ActionAnswerFromKnowledge().run(dispatcher, tracker(user(question, "out_of_scope", 0.9)), domain)
+    assert routes(dispatcher) == ["out_of_scope"]
+    assert dispatcher.messages[0]["response"] == "utter_out_of_scope"
+    assert passage.split("\n\n")[1] not in str(dispatcher.messages)
+
+
+async def test_unsure_between_topics_offers_buttons(kb, dispatcher, domain):
+    kb.hits = []
+    t = tracker(user("my order thing", "nlu_fallback", 0.4, [("track_order", 0.35), ("cancel_order", 0.3)]))
+    await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert routes(dispatcher) == ["clarify"]
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == ["/track_order", "/cancel_order"]
+
+
+async def test_a_flow_the_gate_picks_starts_its_form(kb, dispatcher, domain, monkeypatch):
+    thresholds = load_thresholds()
+    thresholds["flow"] = {"min_confidence": 0.3, "min_margin": 0.05}  # below the FallbackClassifier's
+    monkeypatch.setattr(knowledge_answer.gate, "load_thresholds", lambda: thresholds)
+    kb.hits = []
+    t = tracker(user("where's my stuff", "nlu_fallback", 0.4, [("track_order", 0.38), ("greet", 0.1)]))
+    events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert events == [FollowupAction("track_order_form")] and routes(dispatcher) == ["flow"]
+
+
+async def test_a_second_failed_turn_in_a_row_hands_over(kb, dispatcher, domain):
+    kb.hits = []
+    first = tracker(user("what's the capital of peru", "out_of_scope", 0.9))
+    await ActionAnswerFromKnowledge().run(dispatcher, first, domain)
+    failed_reply = {"event": "bot", "text": "sorry", "data": {"custom": {"route": "out_of_scope"}}}
+    events = [
+        *first.events,
+        {"event": "action", "name": "action_answer_from_knowledge"},
+        failed_reply,
+        {"event": "action", "name": "action_listen"},
+        user("how is glue made", "out_of_scope", 0.9),
+    ]
+    second = tracker_from_events(events)
+    assert consecutive_failed_turns(second.events) == 2
+    result = await ActionAnswerFromKnowledge().run(dispatcher, second, domain)
+    assert ConversationPaused() in result and "handoff" in routes(dispatcher)
+
+
+async def test_a_mid_form_question_is_answered_and_the_form_is_not_restarted(kb, dispatcher, domain):
+    t = replay("question_mid_form", "action_answer_info")  # recorded: cancel form active
+    kb.hits = [
+        Hit(
+            "Shipping\n\nStandard delivery takes 3 to 5 business days.",
+            0.03,
+            {"source": "policies/shipping.md", "title": "Shipping", "_id": "c4"},
+            dense=0.7,
+            dense_rank=1,
+        )
+    ]
+    events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert events == [] and routes(dispatcher) == ["knowledge"]
+    assert "3 to 5 business days" in dispatcher.messages[0]["text"]
