@@ -35,6 +35,7 @@ GRID: dict[tuple[str, str], list[float]] = {
     ("knowledge", "min_dense"): [round(0.3 + 0.025 * i, 3) for i in range(17)],
     ("knowledge", "min_dense_agreeing"): [round(0.2 + 0.025 * i, 3) for i in range(17)],
     ("out_of_scope", "min_confidence"): [round(0.2 + 0.1 * i, 2) for i in range(8)],
+    ("clarify", "min_candidate"): [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5],
 }
 
 
@@ -190,7 +191,9 @@ def main(args: argparse.Namespace) -> int:
         thresholds = fit(
             [evidence[i] for i in cal], [labels[i] for i in cal], thresholds, args.target_precision
         )
-    report: dict[str, Any] = {"thresholds": {k: thresholds[k] for k in ("flow", "knowledge", "out_of_scope")}}
+    report: dict[str, Any] = {
+        "thresholds": {k: thresholds[k] for k in ("flow", "knowledge", "out_of_scope", "clarify")}
+    }
     for name, index in halves.items():
         if not index:
             continue
