@@ -6,6 +6,7 @@ take seconds); tests build their own with an in-memory client and fake embedding
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import lru_cache
 from typing import Any
@@ -15,6 +16,8 @@ from knowledge.embeddings import embedding_model
 from knowledge.locking import LockedClient
 from knowledge.refresh import Progress, RefreshReport, refresh
 from knowledge.store import Hit, KnowledgeStore, Mode, open_client
+
+logger = logging.getLogger(__name__)
 
 
 class KnowledgeBase:
@@ -26,10 +29,16 @@ class KnowledgeBase:
 
     def refresh(self, progress: Progress | None = None, rebuild: bool = False) -> RefreshReport:
         with self._refresh_lock:
+            outdated = not rebuild and self.store.client.collection_exists(self.store.collection)
+            if outdated and self.store.outdated():
+                logger.warning("the knowledge store's vectors were made another way: rebuilding it")
+                rebuild = True
             if rebuild:
                 self.store.drop()
             self.store.ensure_collections(self.settings.embedding_model)
             report = refresh(self.store, self.settings, progress)
+            self.store.record_scheme()
+            report.rebuilt = rebuild
             self.last_refresh = report.to_dict()
             return report
 

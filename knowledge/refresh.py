@@ -35,6 +35,7 @@ class RefreshReport:
     chunks_embedded: int = 0
     chunks_reused: int = 0
     seconds: float = 0.0
+    rebuilt: bool = False  # the store was dropped first (asked, or its vectors were outdated)
 
     @property
     def changed_sources(self) -> list[str]:
@@ -50,6 +51,7 @@ class RefreshReport:
             "chunks_embedded": self.chunks_embedded,
             "chunks_reused": self.chunks_reused,
             "seconds": round(self.seconds, 2),
+            "rebuilt": self.rebuilt,
         }
 
 

