@@ -209,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_retrieval_bench(bsub)
     add_ingest_bench(bsub)
+    from bot.bench_answers import add_parser as add_answers_bench
+
+    add_answers_bench(bsub)
     from bot.calibrate import add_parser as add_gate_parser
 
     add_gate_parser(sub)

@@ -150,7 +150,7 @@ def fact_keys(passages: Sequence[str], product_names: Iterable[str] = ()) -> set
     return keys
 
 
-def _fact_supported(fact: Fact, keys: set[str]) -> bool:
+def fact_supported(fact: Fact, keys: set[str]) -> bool:
     if fact.key in keys:
         return True
     if fact.kind == "number":
@@ -192,7 +192,7 @@ def verify(
 ) -> Verdict:
     names = list(product_names)
     keys = fact_keys(passages, names)
-    unsupported = [f for f in facts(answer, names) if not _fact_supported(f, keys)]
+    unsupported = [f for f in facts(answer, names) if not fact_supported(f, keys)]
     passage_words = set().union(*(content_words(p) for p in passages)) if passages else set()
     passage_sentences = [s for p in passages for s in sentences(p)]
     scored: list[tuple[str, float]] = []

@@ -1,0 +1,143 @@
+"""`tandem bench answers`: the brand's QA set through the running assistant, over REST.
+
+Each question is sent as the first message of a new conversation. A reply counts as:
+- **correct**: a knowledge answer citing the question's document (and containing its
+  expected `fact` when the QA row has one), or a scripted answer / flow for it;
+- **wrong**: a knowledge answer citing other documents only (or missing the fact);
+- **declined**: clarify, out of scope or handoff.
+Independently of the bot's own check, every fact of every knowledge answer sent is looked
+up in the full text of the documents it cites: **unsupported facts sent** must be 0.
+Knowledge-turn latency is the REST round trip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bot.settings import ROOT, get_settings
+
+QA_FILE = ROOT / "knowledge" / "eval" / "brand_qa.jsonl"
+OUT_DIR = ROOT / "docs" / "benchmarks"
+
+
+def source_texts() -> dict[str, str]:
+    from knowledge.config import KnowledgeSettings
+    from knowledge.loaders import load_sources
+
+    settings = KnowledgeSettings()
+    documents, _ = load_sources(settings.sources, settings.max_file_bytes)
+    return {d.path: d.text + "\n" + "\n".join(f"{q}\n{a}" for q, a in d.faq) for d in documents}
+
+
+def product_names() -> list[str]:
+    import yaml
+
+    from bot.settings import BRAND_DIR
+
+    return [p["name"] for p in yaml.safe_load((BRAND_DIR / "products.yml").read_text())]
+
+
+def ask(url: str, question: str) -> tuple[list[dict[str, Any]], float]:
+    started = time.perf_counter()
+    reply = requests.post(
+        url, json={"sender": f"bench-{uuid.uuid4().hex[:10]}", "message": question}, timeout=120
+    )
+    reply.raise_for_status()
+    return reply.json(), time.perf_counter() - started
+
+
+def judge(
+    row: dict[str, Any], messages: list[dict[str, Any]], texts: dict[str, str], names: list[str]
+) -> dict:
+    from knowledge.verify import fact_keys, fact_supported, facts
+
+    meta = next(
+        (m["custom"] for m in messages if isinstance(m.get("custom"), dict) and "route" in m["custom"]), {}
+    )
+    text = " ".join(m.get("text") or "" for m in messages)
+    route = meta.get("route", "flow")  # scripted flows answer without the gate's message
+    result = {"question": row["question"], "route": route, "text": text, "unsupported": []}
+    if route == "knowledge":
+        cited = [c["source"] for c in meta.get("citations", [])]
+        keys = fact_keys([texts.get(s, "") for s in cited], names)
+        answer_text = next((m.get("text") or "" for m in messages if m.get("text")), "")
+        result["unsupported"] = [f.text for f in facts(answer_text, names) if not fact_supported(f, keys)]
+        right = row["doc_id"] in cited and (not row.get("fact") or row["fact"].lower() in text.lower())
+        result["outcome"] = "correct" if right else "wrong"
+        result["cited"] = cited
+    elif route == "flow":
+        result["outcome"] = "correct"  # a scripted answer or the flow that does it
+    else:
+        result["outcome"] = "declined"
+    return result
+
+
+def main(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    url = f"{settings.rasa_url}/webhooks/rest/webhook"
+    try:
+        requests.get(f"{settings.rasa_url}/version", timeout=3).raise_for_status()
+    except requests.RequestException:
+        raise SystemExit(
+            "error: the assistant is not running; start it with `tandem up` (or `make run`)"
+        ) from None
+    rows = [json.loads(line) for line in Path(args.data).read_text().splitlines() if line.strip()]
+    texts, names = source_texts(), product_names()
+    results, latencies = [], []
+    for row in rows:
+        messages, seconds = ask(url, row["question"])
+        result = judge(row, messages, texts, names)
+        results.append(result)
+        if result["route"] == "knowledge":
+            latencies.append(seconds)
+    counts = {k: sum(r["outcome"] == k for r in results) for k in ("correct", "wrong", "declined")}
+    unsupported = sum(len(r["unsupported"]) for r in results)
+    latencies.sort()
+    summary = {
+        "questions": len(rows),
+        **counts,
+        "correct_share": round(counts["correct"] / len(rows), 3),
+        "unsupported_facts_sent": unsupported,
+        "routes": {
+            route: sum(r["route"] == route for r in results)
+            for route in sorted({r["route"] for r in results})
+        },
+        "knowledge_turn_p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
+        "knowledge_turn_p95_ms": round(
+            latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))] * 1000, 1
+        )
+        if latencies
+        else None,
+    }
+    print(json.dumps(summary, indent=2))
+    for r in results:
+        if r["outcome"] != "correct" or r["unsupported"]:
+            print(
+                f"  {r['outcome']:8} {r['route']:12} {r['question'][:60]!r} -> {r['text'][:90]!r} {r['unsupported'] or ''}"
+            )
+    if args.save:
+        OUT_DIR.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        (OUT_DIR / "answers.json").write_text(
+            json.dumps({"date": stamp, "summary": summary, "results": results}, indent=2) + "\n"
+        )
+    return 0
+
+
+def add_parser(bsub: argparse._SubParsersAction) -> None:
+    q = bsub.add_parser(
+        "answers",
+        help="the brand QA set through the running assistant: correct, wrong, declined, unsupported facts",
+    )
+    q.add_argument("--data", default=str(QA_FILE), help="JSONL of {question, doc_id, optional fact}")
+    q.add_argument("--save", action="store_true", help="write docs/benchmarks/answers.json")
+    q.set_defaults(func=main)
