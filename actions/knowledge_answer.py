@@ -72,17 +72,20 @@ def _product_names() -> list[str]:
 
 def build_answer(question: str, history: list[str], min_support: float) -> tuple[Any, Any]:
     """(retrieval, answer or None); blocking: run in a thread."""
-    from knowledge.answer import answer, retrieve
+    from knowledge.answer import VERSION, answer, embedding_scorer, retrieve
     from knowledge.answer_cache import AnswerCache
 
     kb = _knowledge()
     retrieval = retrieve(kb, question, history)
     cache = AnswerCache(redis_client())
-    key = AnswerCache.key(retrieval.query, [h.metadata.get("_id", "") for h in retrieval.hits[:3]])
+    key = AnswerCache.key(
+        retrieval.query, [VERSION, *(h.metadata.get("_id", "") for h in retrieval.hits[:3])]
+    )
     cached = cache.get(key)
     if cached is not None:
         return retrieval, cached
-    result = answer(question, retrieval, min_support, _product_names(), history=history)
+    scorer = embedding_scorer(kb.store.embeddings) if hasattr(kb, "store") else None
+    result = answer(question, retrieval, min_support, _product_names(), history=history, scorer=scorer)
     if result is None:
         return retrieval, None
     value = result.to_dict()

@@ -15,9 +15,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from knowledge.store import Hit
-from knowledge.verify import Similarity, Verdict, extractive_answer, verify
+from knowledge.verify import Scorer, Verdict, extractive_answer, verify
 
 Generator = Callable[[str, list[str], list[str]], str]  # (question, passages, history) -> answer
+VERSION = "extractive-2"  # part of the cache key: answers made another way are not reused
+
+
+def embedding_scorer(embeddings: Any) -> Scorer:
+    """Cosine similarity of a question to texts, with the knowledge base's embedding model."""
+    import numpy as np
+
+    def score(question: str, texts: list[str]) -> list[float]:
+        vectors = np.asarray(embeddings.embed_documents([question, *texts]), dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        return (vectors[1:] @ vectors[0]).tolist()
+
+    return score
+
+
 FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|also|same for|for)\b", re.IGNORECASE)
 
 
@@ -125,14 +140,17 @@ def answer(
     product_names: Sequence[str] = (),
     generator: Generator | None = None,
     history: Sequence[str] = (),
-    similarity: Similarity | None = None,
+    scorer: Scorer | None = None,
     passages: int = 3,
 ) -> Answer | None:
-    """A verified answer from the best passages, or None when they do not answer."""
+    """A verified answer from the best passages, or None when they do not answer.
+    `scorer`: sentence similarity (the embedding model), to pick the sentences to quote
+    and to let a paraphrasing sentence count as supported."""
     hits = retrieval.hits[:passages]
     if not hits:
         return None
     texts = [h.text for h in hits]
+    similarity = (lambda sentence, candidates: max(scorer(sentence, candidates))) if scorer else None
     rejected = None
     if generator is not None:
         text = generator(question, texts, list(history)).strip()
@@ -140,7 +158,7 @@ def answer(
         if verdict.ok:
             return Answer(text, "generated", _cite(hits), verdict, sources=[h.source for h in hits])
         rejected = {"text": text, "verification": verdict.to_dict()}
-    quoted = extractive_answer(retrieval.query, texts)
+    quoted = extractive_answer(retrieval.query, texts, scorer=scorer)
     if not quoted:
         return None
     used = [hits[i] for i in dict.fromkeys(i for i, _ in quoted)]

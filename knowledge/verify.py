@@ -211,16 +211,26 @@ def verify(
     )
 
 
+Scorer = Callable[[str, list[str]], list[float]]  # (question, texts) -> similarity of each
+
+
 def extractive_answer(
-    question: str, passages: Sequence[str], max_sentences: int = 2, min_overlap: float = 0.2
+    question: str,
+    passages: Sequence[str],
+    max_sentences: int = 2,
+    min_overlap: float = 0.2,
+    scorer: Scorer | None = None,
+    min_similarity: float = 0.45,
 ) -> list[tuple[int, str]]:
     """The passage sentences that best answer `question`, as (passage index, sentence), best
-    first; empty when none shares enough with it.
+    first; empty when none is close enough to it.
 
-    A passage whose heading (or FAQ question) matches the question is quoted from the start
-    of its body: help pages put the answer right under a question heading. Otherwise the
-    sentences sharing most content words with the question are quoted. Earlier (better
-    retrieved) passages win ties and small differences."""
+    Candidates are each sentence (read with its heading) and, for a passage under a
+    question heading or an FAQ question, the opening of its answer (help pages answer right
+    under the question). They are ranked by `scorer` (sentence-embedding similarity) when
+    given, else by the share of the question's content words they contain; better
+    retrieved passages win small differences. A candidate qualifies with enough shared
+    words or, with a scorer, enough similarity."""
     asked = content_words(question)
     if not asked:
         return []
@@ -228,30 +238,42 @@ def extractive_answer(
     def overlap(text: str) -> float:
         return len(asked & content_words(text)) / len(asked)
 
-    candidates: list[tuple[float, int, int, list[str]]] = []
+    # (passage index, is a section opening, quoted sentences, text to score)
+    candidates: list[tuple[int, bool, list[str], str]] = []
+    seen: set[str] = set()
     for index, passage in enumerate(passages):
         heading, _, body = passage.partition("\n\n")
         if not body:
             heading, body = "", passage
         faq = re.match(r"Q:\s*(.+?)\nA:\s*(.+)", body, re.DOTALL)
-        if faq:  # an FAQ entry: match its question, quote its answer
-            heading, body = faq.group(1), faq.group(2)
-        rank_penalty = 0.1 * index
-        section = sentences(body)
-        if heading and section:
-            candidates.append(
-                (overlap(heading.rsplit(">", 1)[-1]) - rank_penalty, index, 0, section[:max_sentences])
-            )
         if faq:
+            heading, body = faq.group(1), faq.group(2)
+        topic = heading.rsplit(">", 1)[-1].strip()
+        section = [x for x in sentences(body) if " ".join(x.lower().split()) not in seen]
+        seen.update(" ".join(x.lower().split()) for x in section)
+        if not section:
             continue
-        for order, sentence in enumerate(section):
-            candidates.append((overlap(sentence) - rank_penalty, index, order + 1, [sentence]))
-    candidates = [c for c in candidates if c[0] + 0.1 * c[1] >= min_overlap]
+        if faq or topic.endswith("?"):
+            candidates.append((index, True, section[:max_sentences], topic))
+        if not faq:
+            candidates += [(index, False, [x], f"{topic}: {x}" if topic else x) for x in section]
     if not candidates:
         return []
-    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
-    best = candidates[0]
-    if best[2] == 0:  # a whole section's opening
-        return [(best[1], sentence) for sentence in best[3]]
-    chosen = [c for c in candidates if c[2] != 0][:max_sentences]
-    return [(index, quoted[0]) for _, index, _, quoted in chosen]
+    lexical = [overlap(text) for *_, text in candidates]
+    semantic = scorer(question, [text for *_, text in candidates]) if scorer else None
+    scored = []
+    for number, (index, opening, quoted, _) in enumerate(candidates):
+        words = lexical[number]
+        similar = semantic[number] if semantic is not None else None
+        if words < min_overlap and (similar is None or similar < min_similarity):
+            continue
+        primary = similar if similar is not None else words
+        scored.append((primary - 0.05 * index, index, opening, quoted))
+    if not scored:
+        return []
+    scored.sort(key=lambda c: (-c[0], c[1], not c[2]))
+    best_score, index, opening, quoted = scored[0]
+    if opening:
+        return [(index, sentence) for sentence in quoted]
+    chosen = [c for c in scored if not c[2] and c[0] >= best_score - 0.1][:max_sentences]
+    return [(i, q[0]) for _, i, _, q in chosen]

@@ -103,3 +103,16 @@ def test_a_section_under_a_matching_question_heading_is_quoted_from_its_start():
     ]
     quoted = extractive_answer("which payment methods do you accept", passages)
     assert [s for _, s in quoted] == ["Visa, Mastercard and PayPal.", "We do not accept cheques."]
+
+
+def test_a_scorer_picks_the_sentence_that_means_the_answer_without_sharing_words():
+    passages = ["Kettles > Harbor Stainless Kettle\n\nItem number BB-K100. Works on gas, electric and induction hobs."]
+
+    def scorer(question, texts):  # stands in for sentence embeddings
+        return [0.8 if "induction" in t else 0.2 for t in texts]
+
+    question = "can I use it on my new cooktop"
+    assert extractive_answer(question, passages) == []  # no shared content words
+    assert extractive_answer(question, passages, scorer=scorer) == [
+        (0, "Works on gas, electric and induction hobs.")
+    ]
