@@ -106,7 +106,9 @@ def test_a_section_under_a_matching_question_heading_is_quoted_from_its_start():
 
 
 def test_a_scorer_picks_the_sentence_that_means_the_answer_without_sharing_words():
-    passages = ["Kettles > Harbor Stainless Kettle\n\nItem number BB-K100. Works on gas, electric and induction hobs."]
+    passages = [
+        "Kettles > Harbor Stainless Kettle\n\nItem number BB-K100. Works on gas, electric and induction hobs."
+    ]
 
     def scorer(question, texts):  # stands in for sentence embeddings
         return [0.8 if "induction" in t else 0.2 for t in texts]
