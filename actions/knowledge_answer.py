@@ -62,14 +62,6 @@ def _knowledge():
     return knowledge_base()
 
 
-def _product_names() -> list[str]:
-    import yaml
-
-    from bot.settings import BRAND_DIR
-
-    return [p["name"] for p in yaml.safe_load((BRAND_DIR / "products.yml").read_text())]
-
-
 def build_answer(question: str, history: list[str], min_support: float) -> tuple[Any, Any]:
     """(retrieval, answer or None); blocking: run in a thread."""
     from knowledge.answer import VERSION, answer, embedding_scorer, retrieve
@@ -84,8 +76,8 @@ def build_answer(question: str, history: list[str], min_support: float) -> tuple
     cached = cache.get(key)
     if cached is not None:
         return retrieval, cached
-    scorer = embedding_scorer(kb.store.embeddings) if hasattr(kb, "store") else None
-    result = answer(question, retrieval, min_support, _product_names(), history=history, scorer=scorer)
+    scorer = embedding_scorer(kb.embeddings) if kb.embeddings is not None else None
+    result = answer(question, retrieval, min_support, policy.product_names(), history=history, scorer=scorer)
     if result is None:
         return retrieval, None
     value = result.to_dict()

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from bot.settings import ROOT, get_settings
+from bot import policy
+from bot.chat import require_running, send
+from bot.settings import ROOT, Settings, get_settings
 
 QA_FILE = ROOT / "knowledge" / "eval" / "brand_qa.jsonl"
 OUT_DIR = ROOT / "docs" / "benchmarks"
@@ -38,21 +38,11 @@ def source_texts() -> dict[str, str]:
     return {d.path: d.text + "\n" + "\n".join(f"{q}\n{a}" for q, a in d.faq) for d in documents}
 
 
-def product_names() -> list[str]:
-    import yaml
-
-    from bot.settings import BRAND_DIR
-
-    return [p["name"] for p in yaml.safe_load((BRAND_DIR / "products.yml").read_text())]
-
-
-def ask(url: str, question: str) -> tuple[list[dict[str, Any]], float]:
+def ask(settings: Settings, question: str) -> tuple[list[dict[str, Any]], float]:
+    """The replies to `question` as the first message of a new conversation, and the time."""
     started = time.perf_counter()
-    reply = requests.post(
-        url, json={"sender": f"bench-{uuid.uuid4().hex[:10]}", "message": question}, timeout=120
-    )
-    reply.raise_for_status()
-    return reply.json(), time.perf_counter() - started
+    messages = send(settings, f"bench-{uuid.uuid4().hex[:10]}", question, timeout=120)
+    return messages, time.perf_counter() - started
 
 
 def judge(
@@ -83,18 +73,12 @@ def judge(
 
 def main(args: argparse.Namespace) -> int:
     settings = get_settings()
-    url = f"{settings.rasa_url}/webhooks/rest/webhook"
-    try:
-        requests.get(f"{settings.rasa_url}/version", timeout=3).raise_for_status()
-    except requests.RequestException:
-        raise SystemExit(
-            "error: the assistant is not running; start it with `tandem up` (or `make run`)"
-        ) from None
+    require_running(settings)
     rows = [json.loads(line) for line in Path(args.data).read_text().splitlines() if line.strip()]
-    texts, names = source_texts(), product_names()
+    texts, names = source_texts(), policy.product_names()
     results, latencies = [], []
     for row in rows:
-        messages, seconds = ask(url, row["question"])
+        messages, seconds = ask(settings, row["question"])
         result = judge(row, messages, texts, names)
         results.append(result)
         if result["route"] == "knowledge":

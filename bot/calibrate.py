@@ -24,6 +24,7 @@ from typing import Any
 import requests
 
 from bot import gate
+from bot.chat import require_running
 from bot.gate import CHITCHAT_INTENTS, FLOW_INTENTS, Evidence
 from bot.settings import BRAND_DIR, Settings, get_settings
 
@@ -172,12 +173,7 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
 def main(args: argparse.Namespace) -> int:
     rows = load_rows(Path(args.data))
     settings = get_settings()
-    try:
-        requests.get(f"{settings.rasa_url}/version", timeout=3).raise_for_status()
-    except requests.RequestException:
-        raise SystemExit(
-            "error: the assistant is not running; start it with `tandem up` (or `make run`)"
-        ) from None
+    require_running(settings)
     print(f"collecting NLU and retrieval evidence for {len(rows)} messages ...", file=sys.stderr)
     evidence = collect(rows, settings)
     halves = {

@@ -10,6 +10,16 @@ import requests
 from bot.settings import Settings
 
 
+def require_running(settings: Settings) -> None:
+    """Stop with the fix when the assistant's Rasa server does not answer."""
+    try:
+        requests.get(f"{settings.rasa_url}/version", timeout=3).raise_for_status()
+    except requests.RequestException:
+        raise SystemExit(
+            "error: the assistant is not running; start it with `tandem up` (or `make run`)"
+        ) from None
+
+
 def send(settings: Settings, sender: str, text: str, timeout: float = 60) -> list[dict]:
     response = requests.post(
         f"{settings.rasa_url}/webhooks/rest/webhook",

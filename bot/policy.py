@@ -23,6 +23,15 @@ def load_brand() -> dict[str, Any]:
     return yaml.safe_load((BRAND_DIR / "brand.yml").read_text())
 
 
+def load_products() -> list[dict[str, Any]]:
+    """The catalogue (bot/brand/products.yml): sku, name, category, price."""
+    return yaml.safe_load((BRAND_DIR / "products.yml").read_text())
+
+
+def product_names() -> list[str]:
+    return [p["name"] for p in load_products()]
+
+
 def can_cancel(order: Order, policy: dict[str, Any] | None = None) -> bool:
     policy = policy or load_policy()
     return order.status in policy["cancellation"]["cancellable_statuses"]

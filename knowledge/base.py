@@ -42,6 +42,11 @@ class KnowledgeBase:
             self.last_refresh = report.to_dict()
             return report
 
+    @property
+    def embeddings(self) -> Any:
+        """The dense embedding model (also used to compare sentences to a question)."""
+        return self.store.embeddings
+
     def search(
         self, query: str, k: int = 5, mode: Mode = "hybrid", sources: list[str] | None = None
     ) -> list[Hit]:

@@ -7,9 +7,7 @@ the sample brand's PDF source (help/tent-setup-guide.pdf).
 
 from __future__ import annotations
 
-import yaml
-
-from bot.settings import BRAND_DIR
+from bot import policy
 from knowledge.config import SOURCES_DIR
 
 DETAILS = {
@@ -72,7 +70,7 @@ def spec_for(name: str) -> str:
 
 
 def main() -> None:
-    products = yaml.safe_load((BRAND_DIR / "products.yml").read_text())
+    products = policy.load_products()
     out = SOURCES_DIR / "catalogue"
     out.mkdir(parents=True, exist_ok=True)
     for category, (title, note) in DETAILS.items():

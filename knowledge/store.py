@@ -377,19 +377,11 @@ class KnowledgeStore:
         sources: list[str] | None,
     ) -> list[Hit]:
         if self.local_index is None:
-            results = [
-                (doc.page_content, doc.metadata, float(score))
-                for doc, score in self.vector_store("dense").similarity_search_with_score(
-                    query, k=k, filter=query_filter
-                )
-            ]
-        else:
-            vector = self.embeddings.embed_query(query)
-            results = self._points(self._local_index().search_dense(vector, k, revisions, sources))
-        return [
-            Hit(text, score, metadata, dense=score, dense_rank=rank)
-            for rank, (text, metadata, score) in enumerate(results, start=1)
-        ]
+            return self._side("dense", self._via_langchain("dense", query, k, query_filter))
+        vector = self.embeddings.embed_query(query)
+        return self._side(
+            "dense", self._points(self._local_index().search_dense(vector, k, revisions, sources))
+        )
 
     def _sparse(
         self,
@@ -400,19 +392,23 @@ class KnowledgeStore:
         sources: list[str] | None,
     ) -> list[Hit]:
         if self.local_index is None:
-            results = [
-                (doc.page_content, doc.metadata, float(score))
-                for doc, score in self.vector_store("sparse").similarity_search_with_score(
-                    query, k=k, filter=query_filter
-                )
-            ]
-        else:
-            vector = self.sparse.embed_query(query)
-            results = self._points(
-                self._local_index().search_sparse(vector.indices, vector.values, k, revisions, sources)
-            )
+            return self._side("sparse", self._via_langchain("sparse", query, k, query_filter))
+        vector = self.sparse.embed_query(query)
+        found = self._local_index().search_sparse(vector.indices, vector.values, k, revisions, sources)
+        return self._side("sparse", self._points(found))
+
+    def _via_langchain(
+        self, mode: Mode, query: str, k: int, query_filter: models.Filter | None
+    ) -> list[tuple[str, dict[str, Any], float]]:
+        """One side of the search through langchain-qdrant (a Qdrant server's own indexes)."""
+        found = self.vector_store(mode).similarity_search_with_score(query, k=k, filter=query_filter)
+        return [(doc.page_content, doc.metadata, float(score)) for doc, score in found]
+
+    @staticmethod
+    def _side(side: str, results: list[tuple[str, dict[str, Any], float]]) -> list[Hit]:
+        """Hits of one side (dense or sparse), with that side's score and rank kept."""
         return [
-            Hit(text, score, metadata, sparse=score, sparse_rank=rank)
+            Hit(text, score, metadata, **{side: score, f"{side}_rank": rank})
             for rank, (text, metadata, score) in enumerate(results, start=1)
         ]
 

@@ -14,7 +14,7 @@ import json
 import random
 from pathlib import Path
 
-import yaml
+from bot import policy
 
 BRAND_DIR = Path(__file__).resolve().parent.parent / "brand"
 
@@ -89,7 +89,7 @@ def _between(rng: random.Random, lo_hi: tuple[int, int] | None) -> int | None:
 
 def generate(seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
-    products = yaml.safe_load((BRAND_DIR / "products.yml").read_text())
+    products = policy.load_products()
     customers = []
     for i in range(30):
         first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]

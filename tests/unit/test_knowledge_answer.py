@@ -30,6 +30,8 @@ RETURNS = Hit(
 
 
 class FakeKB:
+    embeddings = None  # no sentence model: quotes are picked by shared words
+
     def __init__(self, hits):
         self.hits = hits
         self.queries = []
