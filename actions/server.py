@@ -9,6 +9,9 @@ so refreshing while the assistant runs goes through it:
 - ``GET /kb/status`` and ``GET /kb/search?q=...&k=5&mode=hybrid``
 
 They need ``Authorization: Bearer <token>`` (the stack's API token, $TANDEM_HOME/rasa-token).
+
+It also serves the web widget's static files (``/widget/tandem-widget.js`` and what it
+loads) and the sample brand's demo site (``/demo/``), which embeds the widget.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic, response
 from sanic.request import Request
 
-from bot.settings import get_settings
+from bot.settings import BOT_DIR, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +90,59 @@ def _invalidate_answers(sources: list[str]) -> int:
         return 0
 
 
+WIDGET_DIR = BOT_DIR / "widget"
+WIDGET_FILES = {  # name -> (file, content type); nothing else under /widget is served
+    "tandem-widget.js": (WIDGET_DIR / "tandem-widget.js", "text/javascript"),
+    "tandem-widget.css": (WIDGET_DIR / "tandem-widget.css", "text/css"),
+    "socket.io.min.js": (
+        WIDGET_DIR / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js",
+        "text/javascript",
+    ),
+}
+DEMO_PAGES = {"index.html": "text/html", "help.html": "text/html", "site.css": "text/css"}
+
+
+def public_rasa_url() -> str:
+    """Where browsers reach the Rasa server: $TANDEM_PUBLIC_RASA_URL behind a proxy."""
+    return os.environ.get("TANDEM_PUBLIC_RASA_URL") or get_settings().rasa_url
+
+
+def add_widget_routes(app: Sanic) -> None:
+    headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+
+    @app.get("/widget/<name>")
+    async def widget_file(request: Request, name: str):
+        if name not in WIDGET_FILES:
+            return response.text("not found", status=404)
+        path, content_type = WIDGET_FILES[name]
+        if not path.exists():
+            return response.text(
+                f"{path.name} is missing: run `make setup` (it runs `npm ci` in bot/widget)", status=503
+            )
+        return await response.file(path, mime_type=content_type, headers=headers)
+
+    def page(name: str):
+        if name not in DEMO_PAGES:
+            return response.text("not found", status=404)
+        text = (WIDGET_DIR / "demo" / name).read_text()
+        text = text.replace("{{RASA_URL}}", public_rasa_url()).replace("{{WIDGET_URL}}", "/widget")
+        return response.text(text, content_type=f"{DEMO_PAGES[name]}; charset=utf-8", headers=headers)
+
+    @app.get("/demo/")
+    async def demo_index(request: Request):
+        return page("index.html")
+
+    @app.get("/demo/<name>")
+    async def demo_page(request: Request, name: str):
+        return page(name)
+
+
 def build_app(actions_package: str = "actions") -> Sanic:
     executor = ActionExecutor()
     executor.register_package(actions_package)
     app = create_app(executor, cors_origins=None)
     add_knowledge_routes(app)
+    add_widget_routes(app)
     return app
 
 
