@@ -19,7 +19,8 @@ run: setup  ## set up what is missing, train what is stale, start everything
 up down status train:  ## the `tandem` commands of the same name
 	@$(TANDEM) $@
 
-test: setup lint  ## set up what is missing and run every test (unit, Rasa, real stack)
+test: setup lint  ## set up what is missing and run every test (unit, Rasa, conversations, browser)
+	@$(PYTHON) bot/bootstrap.py --browser
 	@.venv/bin/python -m pytest -ra tests
 
 test-unit: setup  ## only the fast unit tests

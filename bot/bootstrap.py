@@ -8,6 +8,7 @@ and changes nothing. Uses the standard library only, so it runs before any venv 
 - .venv       Python 3.11: the application (action server, `tandem`, tests)
 - .venv-rasa  Python 3.10: the Rasa server (rasa==3.6.21 needs Python 3.10 and pydantic 1)
 - redis-server from Debian's packages, if missing
+- the web widget's npm packages (bot/widget: `npm ci`), with Node.js from Debian if missing
 - Chromium and its driver for the browser tests (--browser)
 
 Pythons are found through $PYTHON311 / $PYTHON310, then python3.11 / python3.10 on the
@@ -132,6 +133,27 @@ def ensure_redis(check: bool) -> bool:
     return apt_install(["redis-server"], check)
 
 
+def ensure_widget(check: bool) -> bool:
+    """`npm ci` in bot/widget unless node_modules matches package-lock.json."""
+    widget = ROOT / "bot" / "widget"
+    stamp = widget / "node_modules" / STAMP
+    want = _digest(widget / "package-lock.json")
+    if stamp.exists() and stamp.read_text().strip() == want:
+        print("[ok] widget npm packages are up to date")
+        return False
+    if check:
+        print("[missing] widget npm packages (npm ci in bot/widget)")
+        return True
+    if not shutil.which("npm"):
+        apt_install(["nodejs", "npm"], check)
+    started = time.monotonic()
+    print("[..] widget: npm ci", flush=True)
+    run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=widget)
+    stamp.write_text(want)
+    print(f"[ok] widget npm packages ready in {time.monotonic() - started:.0f} s")
+    return True
+
+
 def ensure_browser(check: bool) -> bool:
     if shutil.which("chromium") and shutil.which("chromedriver"):
         print("[ok] chromium and chromedriver are installed")
@@ -161,6 +183,7 @@ def main() -> int:
             args.check,
         )
         changed |= ensure_redis(args.check)
+        changed |= ensure_widget(args.check)
         if args.browser:
             changed |= ensure_browser(args.check)
     except SetupError as error:

@@ -34,6 +34,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     print("  chat in the terminal:  tandem chat")
     print(f"  REST:                  POST {settings.rasa_url}/webhooks/rest/webhook")
     print(f"  socket.io:             {settings.rasa_url}/socket.io")
+    print(f"  web widget demo:       {settings.actions_url}/demo/")
     print("  stop everything:       tandem down")
     return 0
 

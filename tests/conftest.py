@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 
 import pytest
+import requests
 
 from bot import stack as stack_module
 from bot import training
@@ -29,7 +32,14 @@ def model():
 @pytest.fixture(scope="session")
 def stack(model, tmp_path_factory):
     """The real stack (Redis, action server, Rasa server) on free ports, with its own
-    state folder, so it never touches a stack a developer is running."""
+    state folder and its own copy of knowledge/sources/ (conversation tests edit a
+    document and refresh), so it never touches a stack a developer is running."""
+    from knowledge.config import SOURCES_DIR
+
+    sources = tmp_path_factory.mktemp("kb") / "sources"
+    shutil.copytree(SOURCES_DIR, sources)
+    saved_sources = os.environ.get("TANDEM_KB_SOURCES")
+    os.environ["TANDEM_KB_SOURCES"] = str(sources)
     settings = Settings(
         home=tmp_path_factory.mktemp("tandem-home"),
         redis_port=free_port(),
@@ -37,9 +47,28 @@ def stack(model, tmp_path_factory):
         rasa_port=free_port(),
     )
     try:
-        stack_module.up(settings)
-    except stack_module.StackError:
+        try:
+            stack_module.up(settings)
+        except stack_module.StackError:
+            stack_module.down(settings)
+            raise
+        yield settings
         stack_module.down(settings)
-        raise
-    yield settings
-    stack_module.down(settings)
+    finally:
+        if saved_sources is None:
+            os.environ.pop("TANDEM_KB_SOURCES", None)
+        else:
+            os.environ["TANDEM_KB_SOURCES"] = saved_sources
+
+
+@pytest.fixture(scope="session")
+def kb_stack(stack):
+    """The real stack with its knowledge base built from knowledge/sources/."""
+    reply = requests.post(
+        f"{stack.actions_url}/kb/refresh",
+        json={},
+        headers={"Authorization": f"Bearer {stack.rasa_token}"},
+        timeout=600,
+    )
+    assert reply.ok and reply.json()["problems"] == [], reply.text
+    return stack

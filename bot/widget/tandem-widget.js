@@ -76,7 +76,7 @@
 
   function safeUrl(value) {
     try {
-      var url = new URL(String(value), window.location.href);
+      var url = new URL(String(value)); // absolute URLs only
       return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
     } catch (e) {
       return null;
@@ -174,8 +174,8 @@
     if (message.citations && message.citations.length) {
       var sources = el("ul", { class: "tw-citations", "aria-label": "Sources" });
       message.citations.forEach(function (citation) {
-        var entry = el("li");
-        entry.appendChild(link(citation.link, citation.title || citation.source || "source"));
+        var entry = el("li", { "data-source": String(citation.source || "") });
+        entry.appendChild(link(citation.url, citation.title || citation.source || "source"));
         sources.appendChild(entry);
       });
       item.appendChild(sources);
@@ -208,6 +208,7 @@
       var choice = el("button", { type: "button", class: "tw-reply" }, button.title);
       choice.addEventListener("click", function () {
         submit(button.title, button.payload);
+        input.focus(); // the buttons are gone: keep the keyboard in the conversation
       });
       replies.appendChild(choice);
     });
@@ -375,11 +376,11 @@
     socket.on("disconnect", function () {
       online = false;
       showTyping(false);
-      setStatus("offline", "Offline, reconnecting…");
+      setStatus("offline", "Reconnecting…");
     });
     socket.on("connect_error", function () {
       online = false;
-      setStatus("offline", "Offline, reconnecting…");
+      setStatus("offline", "Reconnecting…");
     });
   }
 

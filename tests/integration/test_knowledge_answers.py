@@ -5,22 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-import requests
-
 from tests.integration.conversation import rest, texts
-
-
-@pytest.fixture(scope="module")
-def kb_stack(stack):
-    reply = requests.post(
-        f"{stack.actions_url}/kb/refresh",
-        json={},
-        headers={"Authorization": f"Bearer {stack.rasa_token}"},
-        timeout=600,
-    )
-    assert reply.ok and reply.json()["problems"] == [], reply.text
-    return stack
 
 
 def custom(messages: list[dict]) -> dict:
