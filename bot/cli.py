@@ -144,6 +144,55 @@ def cmd_handoff(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot import conversation_tests as ct
+    from bot import training
+    from bot.chat import require_running
+
+    settings = get_settings()
+    suites, ok = [], True
+    conversations = []
+    if not args.no_conversations:
+        try:
+            conversations = ct.load([Path(p) for p in args.conversations or [ct.CONVERSATIONS_DIR]])
+        except ct.ConversationFileError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        conversations = [c for c in conversations if not args.only or args.only.lower() in c.name.lower()]
+        require_running(settings)
+    if not args.no_stories:
+        model = training.current_model(settings)
+        if model is None:
+            print("error: no model for the current data: run `tandem train`", file=sys.stderr)
+            return 2
+        print(f"Rasa test stories ({ct.STORIES_DIR})...", flush=True)
+        stories = ct.run_stories(settings, model, Path(args.out) / "rasa-stories")
+        suites.append(ct.stories_suite(stories))
+        ok &= stories.passed
+        if not stories.passed:
+            print(stories.output)
+        print(
+            f"stories: {stories.total - len(stories.failed)} passed, {len(stories.failed)} failed ({stories.seconds:.0f} s)"
+        )
+    if conversations:
+        print(f"Conversations against {settings.rasa_url}:", flush=True)
+        results = ct.run_all(
+            ct.Runner(settings),
+            conversations,
+            progress=lambda r: print(f"  {'PASS' if r.passed else 'FAIL'} {r.conversation.name}", flush=True),
+        )
+        suites.append(ct.junit_suite(results))
+        ok &= all(r.passed for r in results)
+        print(ct.summary(results))
+    junit_path = Path(args.junit or Path(args.out) / "tandem-test.xml")
+    junit_path.parent.mkdir(parents=True, exist_ok=True)
+    junit_path.write_text(ct.junit(suites))
+    print(f"JUnit XML: {junit_path}")
+    return 0 if ok else 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from bot import bench
 
@@ -171,6 +220,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="chat with the running assistant in the terminal (REST channel)")
     p.add_argument("--sender", help="conversation id (default: a new one); reuse one to continue")
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser(
+        "test",
+        help="run Rasa's test stories and the end-to-end conversations against the running stack",
+        description="Runs `rasa test core` on tests/stories/ and the YAML conversations of "
+        "tests/conversations/ (format: bot/conversation_tests.py) against the running assistant "
+        "(`tandem up`); prints a summary and writes JUnit XML. Conversations that edit a knowledge "
+        "document undo the edit afterwards. Exit code 1 when anything failed.",
+    )
+    p.add_argument(
+        "conversations", nargs="*", help="conversation files or folders (default tests/conversations)"
+    )
+    p.add_argument("--only", help="run only conversations whose name contains this text")
+    p.add_argument("--junit", help="JUnit XML file (default OUT/tandem-test.xml)")
+    p.add_argument("--out", default="results", help="folder for reports (default results/)")
+    p.add_argument("--no-stories", action="store_true", help="skip Rasa's test stories")
+    p.add_argument("--no-conversations", action="store_true", help="skip the conversations")
+    p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("orders", help="the sample store's orders database")
     osub = p.add_subparsers(dest="orders_command", required=True, metavar="ACTION")
