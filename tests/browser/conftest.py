@@ -18,8 +18,10 @@ SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "hei
 REPLY_TIMEOUT_MS = 60_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module scope: Playwright's sync API runs an event loop while it is open, which
+    would break the asyncio tests that run after the browser tests."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `python3 bot/bootstrap.py --browser` installs Chromium")
     with sync_playwright() as playwright:
