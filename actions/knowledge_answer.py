@@ -62,6 +62,15 @@ def _knowledge():
     return knowledge_base()
 
 
+def _voice_for_answers():
+    """The voice model when it writes knowledge answers (bot/brand/voice.yml) and is loaded."""
+    from adapters.serve import load_voice_settings, loaded_voice_model
+
+    if not (load_voice_settings().get("knowledge_answers") or {}).get("enabled"):
+        return None
+    return loaded_voice_model()
+
+
 def build_answer(question: str, history: list[str], min_support: float) -> tuple[Any, Any]:
     """(retrieval, answer or None); blocking: run in a thread."""
     from knowledge.answer import VERSION, answer, embedding_scorer, retrieve
@@ -69,15 +78,26 @@ def build_answer(question: str, history: list[str], min_support: float) -> tuple
 
     kb = _knowledge()
     retrieval = retrieve(kb, question, history)
+    voice = _voice_for_answers()
+    generator = voice.knowledge_generator() if voice is not None else None
     cache = AnswerCache(redis_client())
+    maker = f"voice-{voice.id}" if voice is not None else "no-generator"
     key = AnswerCache.key(
-        retrieval.query, [VERSION, *(h.metadata.get("_id", "") for h in retrieval.hits[:3])]
+        retrieval.query, [VERSION, maker, *(h.metadata.get("_id", "") for h in retrieval.hits[:3])]
     )
     cached = cache.get(key)
     if cached is not None:
         return retrieval, cached
     scorer = embedding_scorer(kb.embeddings) if kb.embeddings is not None else None
-    result = answer(question, retrieval, min_support, policy.product_names(), history=history, scorer=scorer)
+    result = answer(
+        question,
+        retrieval,
+        min_support,
+        policy.product_names(),
+        generator=generator,
+        history=history,
+        scorer=scorer,
+    )
     if result is None:
         return retrieval, None
     value = result.to_dict()

@@ -10,6 +10,9 @@ so refreshing while the assistant runs goes through it:
 
 They need ``Authorization: Bearer <token>`` (the stack's API token, $TANDEM_HOME/rasa-token).
 
+``POST /nlg`` renders Rasa's responses (Rasa's NLG endpoint protocol; bot/nlg.py) and
+rephrases the ones marked for it in the brand's voice (adapters/serve.py).
+
 It also serves the web widget's static files (``/widget/tandem-widget.js`` and what it
 loads) and the sample brand's demo site (``/demo/``), which embeds the widget.
 """
@@ -137,17 +140,55 @@ def add_widget_routes(app: Sanic) -> None:
         return page(name)
 
 
+def add_nlg_route(app: Sanic) -> None:
+    from bot import nlg
+
+    @app.post("/nlg")
+    async def render_response(request: Request):
+        message, values, rephrase = nlg.render(request.json or {})
+        if rephrase and message.get("text"):
+            text = await asyncio.get_running_loop().run_in_executor(None, _rephrase, message["text"], values)
+            message["text"] = text
+        return response.json(message)
+
+
+def _rephrase(template: str, values: list[str]) -> str:
+    """The template in the brand's voice, or as written (no model yet, or a failed check)."""
+    from adapters.serve import load_voice_settings, loaded_voice_model
+
+    voice = loaded_voice_model()
+    if voice is None or not (load_voice_settings().get("rephrase") or {}).get("enabled"):
+        return template
+    try:
+        from actions.services import redis_client
+        from knowledge.base import knowledge_base
+
+        embeddings = knowledge_base().embeddings
+
+        def similarity(a: str, b: str) -> float:
+            x, y = embeddings.embed_documents([a, b])
+            return float(sum(p * q for p, q in zip(x, y, strict=True)))
+
+        return voice.rephrase(template, values, similarity, redis_client()).text
+    except Exception:
+        logger.exception("rephrasing failed; sending the template as written")
+        return template
+
+
 def build_app(actions_package: str = "actions") -> Sanic:
     executor = ActionExecutor()
     executor.register_package(actions_package)
     app = create_app(executor, cors_origins=None)
     add_knowledge_routes(app)
     add_widget_routes(app)
+    add_nlg_route(app)
     return app
 
 
 def _warm_up() -> None:
-    """Open the knowledge store and load the embedding model now, not on the first question."""
+    """Open the knowledge store and load the embedding model and the voice model now, not
+    on the first question. Until the voice model is loaded, answers are extractive and
+    responses are sent as written."""
     try:
         from knowledge.base import knowledge_base
 
@@ -155,6 +196,17 @@ def _warm_up() -> None:
         logger.info("knowledge base ready")
     except Exception:
         logger.exception("knowledge base not ready: knowledge answers will fail until it is")
+    try:
+        from adapters.serve import load_voice_settings, voice_model
+
+        settings = load_voice_settings()
+        if (settings.get("rephrase") or {}).get("enabled") or (settings.get("knowledge_answers") or {}).get(
+            "enabled"
+        ):
+            voice_model()
+            logger.info("voice model ready")
+    except Exception:
+        logger.exception("voice model not loaded: responses are sent as written, answers are extractive")
 
 
 def main() -> None:

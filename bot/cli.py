@@ -280,7 +280,13 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.bench_answers import add_parser as add_answers_bench
 
     add_answers_bench(bsub)
+    from adapters.bench import add_parser as add_adapter_bench
+
+    add_adapter_bench(bsub)
+    from adapters.commands import add_parser as add_adapter_parser
     from bot.calibrate import add_parser as add_gate_parser
+
+    add_adapter_parser(sub)
 
     add_gate_parser(sub)
     return parser

@@ -155,7 +155,7 @@ def answer(
     if generator is not None:
         text = generator(question, texts, list(history)).strip()
         verdict = verify(text, texts, min_support, product_names, similarity)
-        if verdict.ok:
+        if text and verdict.ok:
             return Answer(text, "generated", _cite(hits), verdict, sources=[h.source for h in hits])
         rejected = {"text": text, "verification": verdict.to_dict()}
     quoted = extractive_answer(retrieval.query, texts, scorer=scorer)

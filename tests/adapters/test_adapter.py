@@ -1,0 +1,203 @@
+"""The brand-voice adapter: training on a tiny model, reload, resume, the guards, the NLG
+rendering, the voice data, and the real small model with the committed adapter."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from adapters import base_model
+from adapters import config as cfg
+from adapters.guards import missing_facts, placeholders
+from adapters.serve import VoiceModel, check_rephrasing
+from adapters.train import train
+from adapters.voice_data import messages, read_examples
+from bot import nlg
+from bot.seed.voice import fill, placeholder_values
+from bot.settings import ROOT
+from tests.fakes import MemoryRedis
+
+VOICE = ROOT / "bot" / "brand" / "voice"
+COMMITTED = ROOT / "adapters" / "brightbay"
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory):
+    """A 2-layer Llama with SmolLM2's tokenizer (and chat template), saved like a HF model."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model.resolve())
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    folder = tmp_path_factory.mktemp("tiny-base")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def tiny_config(tiny_base, out, **extra) -> cfg.TrainConfig:
+    fields = [
+        f"base_model={tiny_base}",
+        f"output_dir={out}",
+        "max_examples=24",
+        "max_length=96",
+        "batch_size=4",
+        "learning_rate=0.01",
+        "warmup_steps=1",
+        "device=cpu",
+    ]
+    return cfg.load(None, fields + [f"{k}={v}" for k, v in extra.items()])
+
+
+def greedy(model, tokenizer, text="where is my order?", n=8) -> list[int]:
+    ids = tokenizer(text, return_tensors="pt")
+    model.eval()
+    with torch.no_grad():
+        out = model.generate(**ids, max_new_tokens=n, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+    return out[0, ids["input_ids"].shape[1] :].tolist()
+
+
+def test_training_changes_the_lora_weights_only_and_the_saved_adapter_reproduces_the_output(
+    tiny_base, tmp_path
+):
+    from peft import PeftModel
+
+    fresh, tokenizer = base_model.load(str(tiny_base))
+    base_weights = {k: v.clone() for k, v in fresh.state_dict().items()}
+    seen = {}
+    metrics = train(
+        tiny_config(tiny_base, tmp_path / "adapter"),
+        progress=False,
+        max_steps=3,
+        on_step=lambda step, loss, model: seen.update(model=model, loss=loss),
+    )
+    trained = seen["model"]
+    lora = {k: v for k, v in trained.named_parameters() if "lora_" in k}
+    assert lora and all(v.requires_grad for v in lora.values())
+    # LoRA B starts at zero: training moved it
+    assert any(float(v.abs().sum()) > 0 for k, v in lora.items() if "lora_B" in k)
+    base_now = {
+        k.replace("base_model.model.", "").replace(".base_layer", ""): v
+        for k, v in trained.state_dict().items()
+        if "lora_" not in k
+    }
+    for name, weight in base_weights.items():
+        assert torch.equal(base_now[name], weight), f"base weight {name} changed"
+    assert metrics["steps"] == 3 and metrics["tokens"] > 0 and metrics["trainable_parameters"] > 0
+
+    saved = tmp_path / "adapter"
+    assert (saved / "adapter_config.json").exists() and (saved / "adapter_model.safetensors").exists()
+    assert "base_model" in (saved / "README.md").read_text() and json.loads(
+        (saved / "metrics.json").read_text()
+    )
+    reloaded = PeftModel.from_pretrained(base_model.load(str(tiny_base))[0], str(saved))
+    assert greedy(reloaded, tokenizer) == greedy(trained, tokenizer)
+    merged = PeftModel.from_pretrained(base_model.load(str(tiny_base))[0], str(saved)).merge_and_unload()
+    assert greedy(merged, tokenizer) == greedy(trained, tokenizer)
+
+
+def test_training_resumes_from_its_checkpoint(tiny_base, tmp_path, capsys):
+    config = tiny_config(tiny_base, tmp_path / "adapter", save_every=1)
+    train(config, progress=False, max_steps=2)
+    assert (tmp_path / "adapter" / "checkpoint" / "trainer_state.pt").exists()
+    capsys.readouterr()
+    metrics = train(config, progress=False, max_steps=3)
+    assert "resuming from step 1" in capsys.readouterr().out  # the last checkpoint before the end
+    assert metrics["steps"] == 3
+    other = tiny_config(tiny_base, tmp_path / "adapter", save_every=1, learning_rate=0.02)
+    train(other, progress=False, max_steps=1)
+    assert "another recipe" in capsys.readouterr().out
+
+
+def test_a_recipe_with_a_mistake_is_refused_with_the_fields():
+    with pytest.raises(cfg.ConfigError, match="unknown field"):
+        cfg.load(None, ["epoch=2"])
+    with pytest.raises(cfg.ConfigError, match="not a valid int"):
+        cfg.load(None, ["lora_r=big"])
+    recipe = cfg.load(ROOT / "adapters" / "train.yml", ["epochs=2"])
+    assert recipe.epochs == 2.0 and recipe.lora_r == 8
+
+
+def test_placeholders_and_lost_facts_block_a_generation():
+    assert placeholders("Call {{Customer Support Phone Number}} about {order_number}") == [
+        "{{Customer Support Phone Number}}",
+        "{order_number}",
+    ]
+    template = "Shall I change the delivery address of order BB-100015 to: 12 Oak Street, Portland, ME 04101?"
+    good = "Do you want order BB-100015 delivered to 12 Oak Street, Portland, ME 04101 instead?"
+    assert missing_facts(template, good, ["BB-100015", "12 Oak Street, Portland, ME 04101"]) == []
+    lost = "Shall I change the address of your order to 12 Oak Street?"
+    assert "lost BB-100015" in missing_facts(template, lost, ["BB-100015"])
+    added = "Shall I change order BB-100015's address to 12 Oak Street, Portland, ME 04101 within 3 days?"
+    assert any(p.startswith("added 3") for p in missing_facts(template, added))
+    assert check_rephrasing("Thanks!", "Thanks {{Website Name}}!", [], {}) == ["placeholder {{Website Name}}"]
+    assert "meaning drifted" in check_rephrasing("Thanks!", "Bananas.", [], {}, lambda a, b: 0.1)[0]
+
+
+def test_a_failed_rephrasing_sends_the_template_and_both_are_cached():
+    voice = VoiceModel.__new__(VoiceModel)
+    voice.settings, voice.id = {"rephrase": {"min_similarity": 0.5}}, "test"
+    cache = MemoryRedis()
+    template = "Your order BB-100001 ships on 2026-12-01."
+    voice.reply = lambda *a, **k: "Your order ships soon."  # lost the number and the date
+    result = voice.rephrase(template, ["BB-100001"], lambda a, b: 0.9, cache)
+    assert result.text == template and not result.rephrased and "lost BB-100001" in result.problems
+    voice.reply = lambda *a, **k: pytest.fail("a cached result is not generated again")
+    assert voice.rephrase(template, ["BB-100001"], None, cache).cached
+    other = "Thanks for waiting."
+    voice.reply = lambda *a, **k: "Thank you for your patience."
+    assert voice.rephrase(other, [], lambda a, b: 0.8, cache).text == "Thank you for your patience."
+
+
+def test_nlg_renders_domain_responses_with_slots_buttons_and_the_rephrase_mark():
+    request = {
+        "response": "utter_ask_confirm_address",
+        "arguments": {},
+        "tracker": {"slots": {"order_number": "BB-100015", "new_address": "12 Oak Street"}},
+        "channel": {"name": "rest"},
+    }
+    message, values, rephrase = nlg.render(request)
+    assert message["text"] == "Shall I change the delivery address of order BB-100015 to: 12 Oak Street?"
+    assert [b["title"] for b in message["buttons"]] == ["Yes, change it", "No"]
+    assert values == ["BB-100015", "12 Oak Street"] and not rephrase
+    message, _, rephrase = nlg.render({"response": "utter_greet", "tracker": {"slots": {}}})
+    assert message["text"].startswith("Hi, I'm Brightbay") and not rephrase
+    message, _, rephrase = nlg.render({"response": "utter_you_are_welcome", "tracker": {"slots": {}}})
+    assert rephrase
+    assert nlg.render({"response": "utter_nothing", "tracker": {}})[0] == {}
+    assert (
+        nlg.interpolate("order {order_number} {missing}", {"order_number": "BB-1"}) == "order BB-1 {missing}"
+    )
+
+
+def test_the_voice_data_has_no_placeholder_and_a_fixed_disjoint_held_out_split():
+    values = placeholder_values()
+    assert fill("Call {{Customer Support Phone Number}}", values) == "Call +1 555 0100 200"
+    assert fill("See {{Some Unknown Thing}}", values) is None
+    train_set, heldout = read_examples(VOICE / "train.jsonl"), read_examples(VOICE / "heldout.jsonl")
+    assert len(train_set) > 2000 and len(heldout) > 200
+    assert not any(placeholders(x.reply) or placeholders(x.customer) for x in train_set + heldout)
+    assert not {x.customer.lower() for x in train_set} & {x.customer.lower() for x in heldout}
+
+
+def test_the_real_small_model_with_the_committed_adapter_replies_without_placeholders():
+    if not (COMMITTED / "adapter_config.json").exists():
+        pytest.fail("the sample brand's adapter is not committed: run `tandem adapter train`")
+    voice = VoiceModel.load()
+    assert voice.adapter is not None
+    examples = read_examples(VOICE / "heldout.jsonl")[:3]
+    for example in examples:
+        text, tokens, _ = voice.generate(messages(example.customer), max_new_tokens=24)
+        assert text and tokens > 0 and not placeholders(text)
