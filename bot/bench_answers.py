@@ -64,6 +64,7 @@ def judge(
         right = row["doc_id"] in cited and (not row.get("fact") or row["fact"].lower() in text.lower())
         result["outcome"] = "correct" if right else "wrong"
         result["cited"] = cited
+        result["mode"] = meta.get("mode")
     elif route == "flow":
         result["outcome"] = "correct"  # a scripted answer or the flow that does it
     else:
@@ -95,6 +96,10 @@ def main(args: argparse.Namespace) -> int:
             route: sum(r["route"] == route for r in results)
             for route in sorted({r["route"] for r in results})
         },
+        "knowledge_modes": {
+            mode: sum(r.get("mode") == mode for r in results)
+            for mode in sorted({r["mode"] for r in results if r.get("mode")})
+        },
         "knowledge_turn_p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
         "knowledge_turn_p95_ms": round(
             latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))] * 1000, 1
@@ -108,12 +113,11 @@ def main(args: argparse.Namespace) -> int:
             print(
                 f"  {r['outcome']:8} {r['route']:12} {r['question'][:60]!r} -> {r['text'][:90]!r} {r['unsupported'] or ''}"
             )
-    if args.save:
-        OUT_DIR.mkdir(parents=True, exist_ok=True)
+    if args.save or args.out:
+        out = Path(args.out) if args.out else OUT_DIR / "answers.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        (OUT_DIR / "answers.json").write_text(
-            json.dumps({"date": stamp, "summary": summary, "results": results}, indent=2) + "\n"
-        )
+        out.write_text(json.dumps({"date": stamp, "summary": summary, "results": results}, indent=2) + "\n")
     return 0
 
 
@@ -124,4 +128,5 @@ def add_parser(bsub: argparse._SubParsersAction) -> None:
     )
     q.add_argument("--data", default=str(QA_FILE), help="JSONL of {question, doc_id, optional fact}")
     q.add_argument("--save", action="store_true", help="write docs/benchmarks/answers.json")
+    q.add_argument("--out", help="write the results to this file instead")
     q.set_defaults(func=main)
