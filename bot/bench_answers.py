@@ -2,9 +2,11 @@
 
 Each question is sent as the first message of a new conversation. A reply counts as:
 - **correct**: a knowledge answer citing the question's document (and containing its
-  expected `fact` when the QA row has one), or a scripted answer / flow for it;
+  expected `fact` when the QA row has one), or a scripted reply that contains the fact;
 - **wrong**: a knowledge answer citing other documents only (or missing the fact);
-- **declined**: clarify, out of scope or handoff.
+- **declined**: clarify, out of scope, handoff, or the "please rephrase" fallback;
+- **sent to a flow**: NLU read the question as a request and a scripted flow started (or
+  a scripted reply without the expected fact was sent): not an answer to the question.
 Independently of the bot's own check, every fact of every knowledge answer sent is looked
 up in the full text of the documents it cites: **unsupported facts sent** must be 0.
 Knowledge-turn latency is the REST round trip.
@@ -66,10 +68,21 @@ def judge(
         result["cited"] = cited
         result["mode"] = meta.get("mode")
     elif route == "flow":
-        result["outcome"] = "correct"  # a scripted answer or the flow that does it
+        if row.get("fact") and row["fact"].lower() in text.lower():
+            result["outcome"] = "correct"  # a scripted reply that says it
+        elif text.strip().startswith(_fallback_text()):
+            result["outcome"] = "declined"
+        else:
+            result["outcome"] = "flow"  # a form started, or a scripted reply: not this answer
     else:
         result["outcome"] = "declined"
     return result
+
+
+def _fallback_text() -> str:
+    from bot import nlg
+
+    return nlg.responses()["utter_rephrase"][0]["text"].split(".")[0]  # its first sentence
 
 
 def main(args: argparse.Namespace) -> int:
@@ -84,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
         results.append(result)
         if result["route"] == "knowledge":
             latencies.append(seconds)
-    counts = {k: sum(r["outcome"] == k for r in results) for k in ("correct", "wrong", "declined")}
+    counts = {k: sum(r["outcome"] == k for r in results) for k in ("correct", "wrong", "declined", "flow")}
     unsupported = sum(len(r["unsupported"]) for r in results)
     latencies.sort()
     summary = {

@@ -26,3 +26,14 @@ def test_other_documents_or_declining_are_not_correct():
     assert judge(ROW, knowledge("Within 30 days.", "policies/shipping.md"), TEXTS, [])["outcome"] == "wrong"
     declined = [{"text": "Is it about one of these?"}, {"custom": {"route": "clarify"}}]
     assert judge(ROW, declined, TEXTS, [])["outcome"] == "declined"
+
+
+def test_a_flow_started_instead_of_an_answer_is_not_counted_correct():
+    form = [{"text": "What's your order number? It looks like BB-123456 and is in your confirmation email."}]
+    assert judge(ROW, form, TEXTS, [])["outcome"] == "flow"
+    rephrase = [
+        {"text": "Sorry, I didn't quite get that. Could you say it another way? I can help with orders."}
+    ]
+    assert judge(ROW, rephrase, TEXTS, [])["outcome"] == "declined"
+    scripted = [{"text": "You have 30 days from delivery to return an item."}]
+    assert judge(ROW, scripted, TEXTS, [])["outcome"] == "correct"
