@@ -63,12 +63,13 @@ def _knowledge():
 
 
 def _voice_for_answers():
-    """The voice model when it writes knowledge answers (bot/brand/voice.yml) and is loaded."""
-    from adapters.serve import load_voice_settings, loaded_voice_model
+    """The voice model when it is loaded and writes knowledge answers (bot/brand/voice.yml)."""
+    from adapters.serve import loaded_voice_model
 
-    if not (load_voice_settings().get("knowledge_answers") or {}).get("enabled"):
+    voice = loaded_voice_model()
+    if voice is None or not (voice.settings.get("knowledge_answers") or {}).get("enabled"):
         return None
-    return loaded_voice_model()
+    return voice
 
 
 def build_answer(question: str, history: list[str], min_support: float) -> tuple[Any, Any]:

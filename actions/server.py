@@ -154,22 +154,18 @@ def add_nlg_route(app: Sanic) -> None:
 
 def _rephrase(template: str, values: list[str]) -> str:
     """The template in the brand's voice, or as written (no model yet, or a failed check)."""
-    from adapters.serve import load_voice_settings, loaded_voice_model
+    from adapters.serve import loaded_voice_model
 
     voice = loaded_voice_model()
-    if voice is None or not (load_voice_settings().get("rephrase") or {}).get("enabled"):
+    if voice is None or not (voice.settings.get("rephrase") or {}).get("enabled"):
         return template
     try:
         from actions.services import redis_client
+        from knowledge.answer import embedding_scorer
         from knowledge.base import knowledge_base
 
-        embeddings = knowledge_base().embeddings
-
-        def similarity(a: str, b: str) -> float:
-            x, y = embeddings.embed_documents([a, b])
-            return float(sum(p * q for p, q in zip(x, y, strict=True)))
-
-        return voice.rephrase(template, values, similarity, redis_client()).text
+        scorer = embedding_scorer(knowledge_base().embeddings)
+        return voice.rephrase(template, values, lambda a, b: scorer(a, [b])[0], redis_client()).text
     except Exception:
         logger.exception("rephrasing failed; sending the template as written")
         return template

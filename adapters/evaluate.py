@@ -45,24 +45,6 @@ def perplexity(model, tokenizer, examples: list[Example], max_length: int, batch
     return math.exp(total_nll / max(1, total_tokens))
 
 
-def generate(model, tokenizer, example: Example, settings: dict | None = None) -> tuple[str, int, float]:
-    """(reply, new tokens, seconds) for one customer message, greedy by default."""
-    import torch
-
-    settings = {**GENERATION, **(settings or {})}
-    prompt = tokenizer.apply_chat_template(
-        messages(example.customer, example.context), tokenize=False, add_generation_prompt=True
-    )
-    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
-    started = time.monotonic()
-    with torch.no_grad():
-        output = model.generate(
-            **inputs, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **settings
-        )
-    new = output[0, inputs["input_ids"].shape[1] :]
-    return tokenizer.decode(new, skip_special_tokens=True).strip(), len(new), time.monotonic() - started
-
-
 def generate_many(
     model, tokenizer, chats: list[list[dict[str, str]]], settings: dict | None = None, batch_size: int = 16
 ) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from urllib.parse import quote
 
 import requests
 
@@ -25,6 +26,17 @@ def send(settings: Settings, sender: str, text: str, timeout: float = 60) -> lis
         f"{settings.rasa_url}/webhooks/rest/webhook",
         json={"sender": sender, "message": text},
         timeout=timeout,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def tracker(settings: Settings, sender: str) -> dict:
+    """The conversation's tracker from Rasa's HTTP API (events, slots, active form)."""
+    response = requests.get(
+        f"{settings.rasa_url}/conversations/{quote(sender, safe='')}/tracker",
+        params={"token": settings.rasa_token},
+        timeout=30,
     )
     response.raise_for_status()
     return response.json()

@@ -36,12 +36,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import requests
 import yaml
 
 from bot.chat import send
+from bot.chat import tracker as fetch_tracker
 from bot.settings import ROOT, Settings
 
 STORIES_DIR = ROOT / "tests" / "stories"
@@ -260,18 +260,9 @@ class Runner:
         self.settings = settings
         self.sources = sources or KnowledgeSettings().sources
 
-    def tracker(self, sender: str) -> dict:
-        response = requests.get(
-            f"{self.settings.rasa_url}/conversations/{quote(sender, safe='')}/tracker",
-            params={"token": self.settings.rasa_token},
-            timeout=30,
-        )
-        response.raise_for_status()
-        return response.json()
-
     def say(self, sender: str, text: str, shown: str | None = None) -> Turn:
         messages = send(self.settings, sender, text)
-        tracker = self.tracker(sender)
+        tracker = fetch_tracker(self.settings, sender)
         # the last user event, not `latest_message`, which Rasa 3.6 leaves stale after
         # some slot events
         users = [e for e in tracker.get("events") or [] if e.get("event") == "user"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import queue
 import uuid
-from urllib.parse import quote
 
 import requests
 import socketio
 
+from bot.chat import tracker  # noqa: F401  (the tests' helper, re-exported)
 from bot.orders import OrdersDB
 from bot.settings import Settings
 
@@ -28,16 +28,6 @@ def texts(messages: list[dict]) -> str:
 
 def email_of(settings: Settings, number: str) -> str:
     return OrdersDB(settings.orders_db_path).get(number).email
-
-
-def tracker(settings: Settings, sender: str) -> dict:
-    response = requests.get(
-        f"{settings.rasa_url}/conversations/{quote(sender, safe='')}/tracker",
-        params={"token": settings.rasa_token},
-        timeout=10,
-    )
-    response.raise_for_status()
-    return response.json()
 
 
 class SocketClient:
