@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import consecutive_failed_turns, hand_over
@@ -72,6 +72,16 @@ def _voice_for_answers():
     return voice
 
 
+def nearest_example(question: str) -> tuple[str, float] | None:
+    """The nearest NLU training example's intent and similarity (bot/neighbours.py); blocking."""
+    from bot.neighbours import nlu_neighbours
+
+    kb = _knowledge()
+    if kb.embeddings is None:
+        return None
+    return nlu_neighbours(kb.embeddings, kb.settings.embedding_model).nearest(question)
+
+
 def build_answer(question: str, history: list[str], min_support: float) -> tuple[Any, Any]:
     """(retrieval, answer or None); blocking: run in a thread."""
     from knowledge.answer import VERSION, answer, embedding_scorer, retrieve
@@ -122,12 +132,19 @@ class ActionAnswerFromKnowledge(Action):
             )
         except Exception:  # no knowledge base (not built, model missing): the gate decides without it
             logger.exception("knowledge retrieval failed; deciding without it")
+        nearest = None
+        try:
+            nearest = await asyncio.get_running_loop().run_in_executor(None, nearest_example, question)
+        except Exception:
+            logger.exception("nearest training example not found; deciding without it")
         evidence = Evidence(
             text=question,
             intent_ranking=intent_ranking(tracker),
             active_form=(tracker.active_loop or {}).get("name"),
             failed_turns=consecutive_failed_turns(tracker.events) - 1,
         )
+        if nearest is not None:
+            evidence.nn_intent, evidence.nn_similarity = nearest
         if retrieval is not None:
             evidence.dense_top = retrieval.dense_top
             evidence.dense_margin = retrieval.dense_margin
@@ -148,6 +165,15 @@ class ActionAnswerFromKnowledge(Action):
         return self.reply(dispatcher, tracker, decision, found, meta)
 
     def reply(self, dispatcher, tracker, decision, found, meta) -> list[dict[str, Any]]:
+        """The reply and events of the route. `gate_flow` tells the rules whether to start
+        (or switch to) the flow of the message's own intent: flow intents reach the forms only
+        through this gate (bot/seed/rules.py)."""
+        events = self._reply(dispatcher, tracker, decision, found, meta)
+        message_intent = (tracker.latest_message.get("intent") or {}).get("name")
+        starts = decision.route == "flow" and decision.intent == message_intent and message_intent in FLOWS
+        return [SlotSet("gate_flow", starts), *events]
+
+    def _reply(self, dispatcher, tracker, decision, found, meta) -> list[dict[str, Any]]:
         route = decision.route
         if route == "knowledge":
             dispatcher.utter_message(text=found["text"])
@@ -158,6 +184,9 @@ class ActionAnswerFromKnowledge(Action):
         if route == "flow":
             intent = decision.intent or ""
             dispatcher.utter_message(json_message={**meta, "intent": intent})
+            message_intent = (tracker.latest_message.get("intent") or {}).get("name")
+            if intent in FLOWS and intent == message_intent:
+                return []  # the rules start the form (gate_flow)
             if intent in FLOWS and not tracker.active_loop.get("name"):
                 return [FollowupAction(FLOWS[intent][0])]
             if intent in CHITCHAT_INTENTS:

@@ -35,6 +35,12 @@ GRID: dict[tuple[str, str], list[float]] = {
     ("flow", "min_margin"): [0.0, 0.05, 0.1, 0.15, 0.2, 0.3],
     ("knowledge", "min_dense"): [round(0.3 + 0.025 * i, 3) for i in range(17)],
     ("knowledge", "min_dense_agreeing"): [round(0.2 + 0.025 * i, 3) for i in range(17)],
+    ("knowledge", "min_dense_flow_question"): [round(0.6 + 0.025 * i, 3) for i in range(17)],
+    ("knowledge", "min_dense_over_neighbour"): [round(-0.2 + 0.025 * i, 3) for i in range(17)],
+    ("neighbours", "min_similarity_intent"): [round(0.75 + 0.025 * i, 3) for i in range(11)],
+    ("neighbours", "min_similarity_agreeing"): [round(0.6 + 0.025 * i, 3) for i in range(13)],
+    ("neighbours", "min_similarity_veto"): [round(0.8 + 0.025 * i, 3) for i in range(9)],
+    ("neighbours", "max_similarity_out_of_scope"): [round(0.2 + 0.025 * i, 3) for i in range(13)],
     ("out_of_scope", "min_confidence"): [round(0.2 + 0.1 * i, 2) for i in range(8)],
     ("clarify", "min_candidate"): [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5],
 }
@@ -52,9 +58,16 @@ def label_of(decision: gate.Decision) -> str:
 
 
 def collect(rows: list[dict[str, Any]], settings: Settings) -> list[Evidence]:
-    """Evidence for each message from the running stack (Rasa NLU and the knowledge base)."""
+    """Evidence for each message from the running stack (Rasa NLU and the knowledge base),
+    and the nearest NLU training example (computed here with the same embedding model)."""
+    from bot.neighbours import nlu_neighbours
     from knowledge.answer import Retrieval, search_query
+    from knowledge.config import KnowledgeSettings
+    from knowledge.embeddings import embedding_model
     from knowledge.store import Hit
+
+    model = KnowledgeSettings().embedding_model
+    nearest = nlu_neighbours(embedding_model(model), model).nearest_many([row["text"] for row in rows])
 
     headers = {"Authorization": f"Bearer {settings.rasa_token}"}
     evidence = []
@@ -87,6 +100,8 @@ def collect(rows: list[dict[str, Any]], settings: Settings) -> list[Evidence]:
                 agree=retrieval.agree,
                 top_sources=retrieval.sources()[:3],
                 top_titles=retrieval.titles()[:3],
+                nn_intent=nearest[number - 1][0],
+                nn_similarity=nearest[number - 1][1],
             )
         )
         if number % 25 == 0:
@@ -112,26 +127,43 @@ def metrics(labels: list[str], predicted: list[str]) -> dict[str, Any]:
     }
 
 
+def search(start: dict[str, Any], score, grid: dict[tuple[str, str], list[float]] = GRID) -> dict[str, Any]:
+    """Coordinate ascent over the grid: the thresholds with the highest `score(thresholds)`.
+    Where several values of a threshold score the same, the middle one of them is kept, so
+    that a threshold sits in the middle of the gap the data leaves, not at its edge."""
+    best = copy.deepcopy(start)
+    best_score = score(best)
+    for _ in range(3):  # a few passes
+        improved = False
+        for (section, key), values in grid.items():
+            results = []
+            for value in values:
+                trial = copy.deepcopy(best)
+                trial.setdefault(section, {})[key] = value
+                results.append((score(trial), value))
+            top = max(result for result, _ in results)
+            if top < best_score:
+                continue
+            ties = [value for result, value in results if result == top]
+            trial = copy.deepcopy(best)
+            trial.setdefault(section, {})[key] = ties[len(ties) // 2]
+            improved = improved or top > best_score
+            best, best_score = trial, top
+        if not improved:
+            break
+    return best
+
+
 def fit(evidence: list[Evidence], labels: list[str], start: dict[str, Any], target: float) -> dict[str, Any]:
+    """Best accuracy among the thresholds whose answering routes reach `target` precision
+    (below it, the best worst precision)."""
+
     def score(thresholds: dict[str, Any]) -> tuple:
         m = metrics(labels, predict(evidence, thresholds))
         worst = min(m["precision"].values())
         return (worst >= target, m["accuracy"] if worst >= target else worst, m["accuracy"])
 
-    best = copy.deepcopy(start)
-    best_score = score(best)
-    for _ in range(3):  # coordinate ascent, a few passes
-        improved = False
-        for (section, key), values in GRID.items():
-            for value in values:
-                trial = copy.deepcopy(best)
-                trial[section][key] = value
-                trial_score = score(trial)
-                if trial_score > best_score:
-                    best, best_score, improved = trial, trial_score, True
-        if not improved:
-            break
-    return best
+    return search(start, score)
 
 
 def confusion_table(labels: list[str], predicted: list[str]) -> str:
@@ -142,6 +174,19 @@ def confusion_table(labels: list[str], predicted: list[str]) -> str:
         if label in labels:
             lines.append(f"| {label} | " + " | ".join(str(counts[(label, p)]) for p in shown) + " |")
     return "\n".join(lines)
+
+
+def print_errors(evidence: list[Evidence], labels: list[str], predicted: list[str]) -> None:
+    """Each misrouted message with the evidence the gate saw."""
+    for ev, label, route in zip(evidence, labels, predicted, strict=True):
+        if label == route:
+            continue
+        ranking = ", ".join(f"{i} {c:.2f}" for i, c in ev.intent_ranking[:2])
+        dense = "-" if ev.dense_top is None else f"{ev.dense_top:.2f}"
+        near = "-" if ev.nn_similarity is None else f"{ev.nn_intent} {ev.nn_similarity:.2f}"
+        print(
+            f"  {label} -> {route}: {ev.text!r} [NLU {ranking}; dense {dense}; agree {ev.agree}; nearest {near}]"
+        )
 
 
 def write_thresholds(thresholds: dict[str, Any], path: Path) -> None:
@@ -188,7 +233,9 @@ def main(args: argparse.Namespace) -> int:
             [evidence[i] for i in cal], [labels[i] for i in cal], thresholds, args.target_precision
         )
     report: dict[str, Any] = {
-        "thresholds": {k: thresholds[k] for k in ("flow", "knowledge", "out_of_scope", "clarify")}
+        "thresholds": {
+            k: thresholds[k] for k in ("flow", "knowledge", "neighbours", "out_of_scope", "clarify")
+        }
     }
     for name, index in halves.items():
         if not index:
@@ -201,6 +248,8 @@ def main(args: argparse.Namespace) -> int:
             f"\n{name} half: {m['messages']} messages, route accuracy {m['accuracy']}, precision {m['precision']}"
         )
         print(confusion_table(truth, predicted))
+        if args.errors:
+            print_errors([evidence[i] for i in index], truth, predicted)
     if args.gate_command == "calibrate" and args.write:
         write_thresholds(thresholds, BRAND_DIR / "gate.yml")
         print(f"\nwrote the thresholds to {BRAND_DIR / 'gate.yml'}")
@@ -222,6 +271,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "--data", default=default, help="JSONL of {text, label, split} (default: the brand's set)"
         )
         q.add_argument("--json", help="also write the report to this file")
+        q.add_argument("--errors", action="store_true", help="list each misrouted message with its evidence")
         if name == "calibrate":
             q.add_argument(
                 "--target-precision",

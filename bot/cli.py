@@ -283,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     from adapters.bench import add_parser as add_adapter_bench
 
     add_adapter_bench(bsub)
+    from bot.bench_gate import add_parser as add_gate_bench
+
+    add_gate_bench(bsub)
     from adapters.commands import add_parser as add_adapter_parser
     from bot.calibrate import add_parser as add_gate_parser
 

@@ -9,13 +9,16 @@ Routes:
 
 The evidence is the NLU intent ranking (confidence and margin to the runner-up), whether a
 form is active, the retrieval scores (best dense similarity, margin, whether dense and
-sparse search agree on the document) and the consecutive failed turns. Thresholds live in
+sparse search agree on the document), whether the message is phrased as a question, the
+nearest NLU training example (a second, embedding-based opinion: its intent and cosine
+similarity; far from every example means out of scope) and the consecutive failed turns. Thresholds live in
 bot/brand/gate.yml (written by `tandem gate calibrate`); every decision carries its inputs
 so that anyone can see why the bot did what it did.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,25 @@ FLOW_INTENTS = frozenset(
 CHITCHAT_INTENTS = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "stop", "bot_challenge"})
 NOT_INTENTS = frozenset({"nlu_fallback", "out_of_scope", "inform"})
 ROUTES = ("flow", "knowledge", "clarify", "handoff", "out_of_scope")
+QUESTION = re.compile(
+    r"\?\s*$|^\W*(how|what|whats|when|where|which|who|why|is|are|am|do|does|did|can|could|will|"
+    r"would|should|may|must|have|has|any)\b|\b(do|does|can|will|must|should) (i|we)\b",
+    re.IGNORECASE,
+)
+# "can you cancel it?" asks the assistant to act, unless a condition makes it a question about
+# the rules ("can you cancel it if it was mispriced?"); a message about one order is about acting
+REQUEST = re.compile(r"^\W*(can|could|would) (you|u)\b|\butell\b", re.IGNORECASE)
+CONDITION = re.compile(r"\b(if|after|once|before|unless|whether)\b", re.IGNORECASE)
+ORDER_REFERENCE = re.compile(r"\b(bb[\s-]?\d{6}|\d{6,})\b", re.IGNORECASE)
+
+
+def is_question(text: str) -> bool:
+    """Phrased as a question about how things work ("can I cancel after it shipped?"),
+    not as a request to act ("can you cancel it?", "where is order BB-100019?")."""
+    text = text.strip()
+    if not QUESTION.search(text) or ORDER_REFERENCE.search(text):
+        return False
+    return not REQUEST.search(text) or bool(CONDITION.search(text))
 
 
 def load_thresholds(path: Path = GATE_FILE) -> dict[str, Any]:
@@ -56,6 +78,12 @@ class Evidence:
     top_sources: list[str] = field(default_factory=list)  # documents of the best passages
     top_titles: list[str] = field(default_factory=list)
     failed_turns: int = 0  # consecutive failed turns before this one
+    nn_intent: str | None = None  # intent of the nearest NLU training example (bot/neighbours.py)
+    nn_similarity: float | None = None  # its cosine similarity (in-scope examples only)
+
+    @property
+    def question(self) -> bool:
+        return is_question(self.text)
 
     @property
     def intent(self) -> str | None:
@@ -83,7 +111,8 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         evidence = asdict(self.evidence)
         evidence["intent_ranking"] = [[i, round(c, 3)] for i, c in self.evidence.intent_ranking[:3]]
-        for key in ("dense_top", "dense_margin", "sparse_top"):
+        evidence["question"] = self.evidence.question
+        for key in ("dense_top", "dense_margin", "sparse_top", "nn_similarity"):
             if evidence[key] is not None:
                 evidence[key] = round(evidence[key], 3)
         return {
@@ -117,11 +146,76 @@ def clarify_buttons(evidence: Evidence, thresholds: dict[str, Any]) -> list[dict
     return buttons[: clarify["max_buttons"]]
 
 
+def question_answered(evidence: Evidence, thresholds: dict[str, Any]) -> bool:
+    """A question about a flow's topic ("how long do I have to return stuff?") that a
+    passage answers very closely: the customer asks about the policy, not to start the flow."""
+    limit = thresholds["knowledge"].get("min_dense_flow_question")
+    return bool(
+        limit is not None
+        and evidence.question
+        and evidence.dense_top is not None
+        and evidence.dense_top >= limit
+    )
+
+
+def closer_to_documents(evidence: Evidence, thresholds: dict[str, Any]) -> bool:
+    """The message is nearer a document passage than any training example of the flows ("half
+    my order is missing" reads like the damaged-or-missing policy, not like a tracking
+    request). A message about one order (an order number) is about acting on it."""
+    limit = thresholds["knowledge"].get("min_dense_over_neighbour")
+    return bool(
+        limit is not None
+        and evidence.dense_top is not None
+        and evidence.nn_similarity is not None
+        and not ORDER_REFERENCE.search(evidence.text)
+        and evidence.dense_top - evidence.nn_similarity >= limit
+    )
+
+
+def neighbour_intent(evidence: Evidence, thresholds: dict[str, Any]) -> str | None:
+    """The nearest training example's intent, when it is close enough to trust: alone, or
+    (a lower bar) when the NLU's best intent is the same."""
+    neighbours = thresholds.get("neighbours", {})
+    if evidence.nn_similarity is None or evidence.nn_intent is None:
+        return None
+    key = "min_similarity_agreeing" if evidence.nn_intent == evidence.intent else "min_similarity_intent"
+    limit = neighbours.get(key, neighbours.get("min_similarity_intent"))
+    if limit is None or evidence.nn_similarity < limit:
+        return None
+    return evidence.nn_intent
+
+
+def neighbour_disagrees(evidence: Evidence, thresholds: dict[str, Any]) -> bool:
+    """A training example of another intent is this close: the NLU's confidence is not trusted."""
+    limit = thresholds.get("neighbours", {}).get("min_similarity_veto")
+    return bool(
+        limit is not None
+        and evidence.nn_similarity is not None
+        and evidence.nn_intent != evidence.intent
+        and evidence.nn_similarity >= limit
+    )
+
+
+def far_from_training(evidence: Evidence, thresholds: dict[str, Any]) -> bool:
+    limit = thresholds.get("neighbours", {}).get("max_similarity_out_of_scope")
+    return limit is not None and evidence.nn_similarity is not None and evidence.nn_similarity < limit
+
+
 def decide(evidence: Evidence, thresholds: dict[str, Any], handoff_after: int) -> Decision:
     """The route for this turn. `handoff_after`: failed turns in a row that hand over."""
     flow = thresholds["flow"]
     intent = evidence.intent
-    confident = evidence.confidence >= flow["min_confidence"] and evidence.margin >= flow["min_margin"]
+    far = far_from_training(evidence, thresholds)
+    confident = (
+        evidence.confidence >= flow["min_confidence"]
+        and evidence.margin >= flow["min_margin"]
+        and not far
+        and not neighbour_disagrees(evidence, thresholds)
+    )
+    if confident and intent in FLOW_INTENTS and question_answered(evidence, thresholds):
+        return Decision("knowledge", f"a question about {intent} that a passage answers closely", evidence)
+    if confident and intent in FLOW_INTENTS and closer_to_documents(evidence, thresholds):
+        return Decision("knowledge", f"closer to a passage than to any {intent} example", evidence)
     if confident and intent in FLOW_INTENTS | CHITCHAT_INTENTS:
         return Decision("flow", f"NLU is confident in {intent}", evidence, intent=intent)
     if knowledge_supported(evidence, thresholds):
@@ -130,11 +224,18 @@ def decide(evidence: Evidence, thresholds: dict[str, Any], handoff_after: int) -
         return Decision(
             "flow", f"NLU is confident in {intent} and no passage answers better", evidence, intent=intent
         )
+    neighbour = neighbour_intent(evidence, thresholds)
+    if neighbour and neighbour not in NOT_INTENTS and (neighbour == intent or neighbour in CHITCHAT_INTENTS):
+        return Decision(
+            "flow", f"the nearest training example is {neighbour}, and close", evidence, intent=neighbour
+        )
     failed = evidence.failed_turns + 1
     if failed >= handoff_after:
         return Decision("handoff", f"{failed} failed turns in a row", evidence)
     if intent == "out_of_scope" and evidence.confidence >= thresholds["out_of_scope"]["min_confidence"]:
         return Decision("out_of_scope", "NLU says out of scope and no passage is close", evidence)
+    if far:
+        return Decision("out_of_scope", "far from every training example and no passage is close", evidence)
     buttons = clarify_buttons(evidence, thresholds)
     if len(buttons) >= 2:
         return Decision("clarify", "several topics are likely, none clearly", evidence, buttons=buttons)

@@ -5,6 +5,11 @@
 For each form: activation, submission, a question mid-form (answered, then the form
 resumes), switching to another flow, stopping or saying no, asking for a human, and an
 out-of-scope message mid-form. Edit FLOWS below, not the generated file.
+
+A flow intent never starts (or switches to) a form by itself: the gate
+(action_answer_from_knowledge) decides first and sets ``gate_flow``. True starts the form;
+false means the gate answered otherwise ("how long do I have to return stuff?" is a
+question about returns, not a request to start one), and the conversation goes on as before.
 """
 
 from __future__ import annotations
@@ -36,8 +41,18 @@ def form_rules(trigger: str, form: str, submit: str, questions: list[str]) -> li
     cond = [{"active_loop": form}]
     resume = [{"action": form}, {"active_loop": form}]
     stop = [{"action": "action_deactivate_loop"}, {"active_loop": None}]
+    gate = {"action": "action_answer_from_knowledge"}
+    answered = [gate, {"slot_was_set": [{"gate_flow": False}]}]
     rules = [
-        {"rule": f"{form}: start", "steps": [{"intent": trigger}, {"action": form}, {"active_loop": form}]},
+        {
+            "rule": f"{form}: start, when the gate confirms the flow",
+            "steps": [{"intent": trigger}, gate, {"slot_was_set": [{"gate_flow": True}]}, *resume],
+        },
+        {
+            "rule": f"{form}: the gate answers {trigger} otherwise",
+            "condition": [{"active_loop": None}],
+            "steps": [{"intent": trigger}, *answered],
+        },
         {
             "rule": f"{form}: submit",
             "condition": cond,
@@ -53,7 +68,7 @@ def form_rules(trigger: str, form: str, submit: str, questions: list[str]) -> li
             "condition": cond,
             "steps": [
                 {"or": [{"intent": q} for q in questions]},
-                {"action": "action_answer_from_knowledge"},
+                *answered,
                 *resume,
             ],
         },
@@ -65,7 +80,7 @@ def form_rules(trigger: str, form: str, submit: str, questions: list[str]) -> li
         {
             "rule": f"{form}: out of scope mid-form",
             "condition": cond,
-            "steps": [{"intent": "out_of_scope"}, {"action": "action_answer_from_knowledge"}, *resume],
+            "steps": [{"intent": "out_of_scope"}, *answered, *resume],
         },
         {
             "rule": f"{form}: stop",
@@ -86,9 +101,23 @@ def form_rules(trigger: str, form: str, submit: str, questions: list[str]) -> li
         if other_form != form:
             rules.append(
                 {
-                    "rule": f"{form}: switch to {other_form}",
+                    "rule": f"{form}: switch to {other_form}, when the gate confirms",
                     "condition": cond,
-                    "steps": [{"intent": other}, *stop, {"action": other_form}, {"active_loop": other_form}],
+                    "steps": [
+                        {"intent": other},
+                        gate,
+                        {"slot_was_set": [{"gate_flow": True}]},
+                        *stop,
+                        {"action": other_form},
+                        {"active_loop": other_form},
+                    ],
+                }
+            )
+            rules.append(
+                {
+                    "rule": f"{form}: {other} answered otherwise, then resume",
+                    "condition": cond,
+                    "steps": [{"intent": other}, *answered, *resume],
                 }
             )
     return rules

@@ -69,3 +69,72 @@ def test_every_route_is_reachable_and_explains_itself(route_):
     decision = decide(cases[route_], T, 3)
     assert decision.route == route_ and decision.reason
     assert decision.to_dict()["evidence"]["text"] == "..."
+
+
+def q(text, ranking=(), **kwargs) -> Evidence:
+    return Evidence(text=text, intent_ranking=list(ranking), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "text, question",
+    [
+        ("how long do i have to return stuff", True),
+        ("can i cancel after it shipped?", True),
+        ("whats the return window", True),
+        ("I want to return my jacket", False),
+        ("cancel order BB-100002", False),
+        ("my order hasn't arrived yet", False),
+    ],
+)
+def test_a_question_is_told_from_a_request(text, question):
+    assert q(text).question is question
+
+
+def test_a_question_about_a_flow_topic_that_a_passage_answers_gets_the_answer():
+    limit = T["knowledge"]["min_dense_flow_question"]
+    ranking = [("get_refund", 0.99), ("x", 0.0)]
+    asked = decide(q("how long do i have to return stuff", ranking, dense_top=limit + 0.02), T, 2)
+    assert asked.route == "knowledge"
+    # the same closeness, but a request to act: the flow starts
+    request = decide(q("I want to return stuff", ranking, dense_top=limit + 0.02), T, 2)
+    assert (request.route, request.intent) == ("flow", "get_refund")
+    # a question no passage answers closely: the flow starts (it is the best help there is)
+    loose = decide(q("how do I return stuff", ranking, dense_top=limit - 0.1), T, 2)
+    assert loose.route == "flow"
+
+
+def test_far_from_every_training_example_is_out_of_scope_not_clarify():
+    hesitant = [("create_account", 0.34), ("delete_account", 0.28), ("x", 0.1)]
+    near = T["neighbours"]["max_similarity_out_of_scope"]
+    far = decide(
+        q("create emergency phone numbers list", hesitant, dense_top=0.3, nn_similarity=near - 0.1), T, 3
+    )
+    assert far.route == "out_of_scope"
+    close = decide(q("create an account pls", hesitant, dense_top=0.3, nn_similarity=near + 0.1), T, 3)
+    assert close.route == "clarify"
+
+
+def test_a_close_training_example_settles_small_talk_the_nlu_hesitates_on():
+    trust = T["neighbours"]["min_similarity_intent"]
+    hesitant = [("thank", 0.6), ("goodbye", 0.2)]
+    decision = decide(q("cheers mate", hesitant, nn_intent="thank", nn_similarity=trust + 0.01), T, 3)
+    assert (decision.route, decision.intent) == ("flow", "thank")
+    doubtful = decide(q("cheers mate", hesitant, nn_intent="thank", nn_similarity=trust - 0.2), T, 3)
+    assert doubtful.route != "flow"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can you cancel my order?",
+        "where to track order 732201349959",
+        "where is BB-100019?",
+        "could you change it",
+    ],
+)
+def test_a_request_to_act_is_not_a_question_about_policy(text):
+    assert q(text).question is False
+
+
+def test_a_question_clause_later_in_the_message_counts():
+    assert q("item came broken do i pay for the return shipping").question

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from rasa_sdk.events import ConversationPaused, FollowupAction
+from rasa_sdk.events import ConversationPaused, FollowupAction, SlotSet
 
 from actions import knowledge_answer
 from actions.knowledge_answer import ActionAnswerFromKnowledge, consecutive_failed_turns
@@ -83,7 +83,7 @@ async def test_a_question_with_a_close_passage_is_answered_with_citations(kb, di
         user("how long do I have to return something", "nlu_fallback", 0.4, [("check_refund_policy", 0.35)])
     )
     events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
-    assert events == [] and routes(dispatcher) == ["knowledge"]
+    assert events == [SlotSet("gate_flow", False)] and routes(dispatcher) == ["knowledge"]
     assert dispatcher.messages[0]["text"] == "You can return an item within 30 days of delivery."
     meta = dispatcher.messages[1]["custom"]
     assert meta["citations"][0]["source"] == "policies/returns-and-refunds.md"
@@ -140,7 +140,34 @@ async def test_a_flow_the_gate_picks_starts_its_form(kb, dispatcher, domain, mon
     kb.hits = []
     t = tracker(user("where's my stuff", "nlu_fallback", 0.4, [("track_order", 0.38), ("greet", 0.1)]))
     events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
-    assert events == [FollowupAction("track_order_form")] and routes(dispatcher) == ["flow"]
+    assert events == [SlotSet("gate_flow", False), FollowupAction("track_order_form")]
+    assert routes(dispatcher) == ["flow"]
+
+
+async def test_a_flow_intent_starts_its_form_through_the_rules_when_the_gate_confirms(kb, dispatcher, domain):
+    kb.hits = []
+    t = tracker(user("I want to return my jacket", "get_refund", 0.99, [("track_refund", 0.0)]))
+    events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert events == [SlotSet("gate_flow", True)] and routes(dispatcher) == ["flow"]
+
+
+async def test_a_question_about_a_flow_topic_is_answered_and_no_form_starts(kb, dispatcher, domain):
+    close = load_thresholds()["knowledge"]["min_dense_flow_question"] + 0.05
+    kb.hits = [
+        Hit(
+            RETURNS.text,
+            RETURNS.score,
+            RETURNS.metadata,
+            dense=close,
+            sparse=8.0,
+            dense_rank=1,
+            sparse_rank=1,
+        )
+    ]
+    t = tracker(user("how long do I have to return something?", "get_refund", 0.99, [("track_refund", 0.0)]))
+    events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert events == [SlotSet("gate_flow", False)] and routes(dispatcher) == ["knowledge"]
+    assert "30 days" in dispatcher.messages[0]["text"]
 
 
 async def test_a_second_failed_turn_in_a_row_hands_over(kb, dispatcher, domain):
@@ -173,5 +200,5 @@ async def test_a_mid_form_question_is_answered_and_the_form_is_not_restarted(kb,
         )
     ]
     events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
-    assert events == [] and routes(dispatcher) == ["knowledge"]
+    assert events == [SlotSet("gate_flow", False)] and routes(dispatcher) == ["knowledge"]
     assert "3 to 5 business days" in dispatcher.messages[0]["text"]
