@@ -215,6 +215,9 @@ def _scores(decision, retrieval) -> dict[str, Any]:
         "intent": ev.intent,
         "intent_confidence": round(ev.confidence, 3),
         "intent_margin": round(ev.margin, 3),
+        "question": ev.question,
+        "nn_intent": ev.nn_intent,
+        "nn_similarity": None if ev.nn_similarity is None else round(ev.nn_similarity, 3),
         "failed_turns": ev.failed_turns,
     }
     if retrieval is not None:

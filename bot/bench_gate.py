@@ -357,6 +357,8 @@ def main(args: argparse.Namespace) -> int:
         }
     )
     print(table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     if args.save:
         stem = dataset.stem.replace("data_", "")
         name = f"gate-{dataset.parent.name}-{stem}" + (
@@ -379,4 +381,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip", action="append", choices=["stock", "project"], help="leave a system out")
     p.add_argument("--keep", help="keep the training data, models and logs in this folder")
     p.add_argument("--save", action="store_true", help="write docs/benchmarks/gate-<dataset>.md and .json")
+    p.add_argument("--json", help="also write the results to this file")
     p.set_defaults(func=main)

@@ -146,15 +146,31 @@ def clarify_buttons(evidence: Evidence, thresholds: dict[str, Any]) -> list[dict
     return buttons[: clarify["max_buttons"]]
 
 
+# similarity of a message to a training example written in the same words: the team has said
+# what that message means, so documents never overrule it
+SAME_AS_EXAMPLE = 0.98
+
+
+def is_own_example(evidence: Evidence) -> bool:
+    return (
+        evidence.nn_similarity is not None
+        and evidence.nn_intent == evidence.intent
+        and evidence.nn_similarity >= SAME_AS_EXAMPLE
+    )
+
+
 def question_answered(evidence: Evidence, thresholds: dict[str, Any]) -> bool:
     """A question about a flow's topic ("how long do I have to return stuff?") that a
-    passage answers very closely: the customer asks about the policy, not to start the flow."""
-    limit = thresholds["knowledge"].get("min_dense_flow_question")
-    return bool(
-        limit is not None
-        and evidence.question
-        and evidence.dense_top is not None
-        and evidence.dense_top >= limit
+    passage answers closely, closer than the flow's own examples come ("where is my order?"
+    is a tracking example word for word): the customer asks about the policy, not to act."""
+    knowledge = thresholds["knowledge"]
+    limit, over = knowledge.get("min_dense_flow_question"), knowledge.get("min_dense_over_neighbour_question")
+    if limit is None or not evidence.question or evidence.dense_top is None or evidence.dense_top < limit:
+        return False
+    if is_own_example(evidence):
+        return False
+    return (
+        over is None or evidence.nn_similarity is None or evidence.dense_top - evidence.nn_similarity >= over
     )
 
 
@@ -168,6 +184,7 @@ def closer_to_documents(evidence: Evidence, thresholds: dict[str, Any]) -> bool:
         and evidence.dense_top is not None
         and evidence.nn_similarity is not None
         and not ORDER_REFERENCE.search(evidence.text)
+        and not is_own_example(evidence)
         and evidence.dense_top - evidence.nn_similarity >= limit
     )
 

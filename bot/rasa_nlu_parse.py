@@ -19,6 +19,9 @@ import time
 
 async def parse_all(model: str, texts: list[str], out_path: str) -> None:
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.ERROR)  # no debug line per parsed message
 
     agent = Agent.load(model)
     started = time.monotonic()

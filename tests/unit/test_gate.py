@@ -43,8 +43,9 @@ def test_out_of_scope_when_nlu_says_so_and_no_passage_is_close():
 
 
 def test_several_likely_topics_are_offered_as_buttons():
+    thresholds = {**T, "clarify": {"min_candidate": 0.1, "max_buttons": 3}}
     decision = decide(
-        ev([("track_order", 0.35), ("get_refund", 0.3), ("cancel_order", 0.2)], dense_top=0.2), T, 3
+        ev([("track_order", 0.35), ("get_refund", 0.3), ("cancel_order", 0.2)], dense_top=0.2), thresholds, 3
     )
     assert decision.route == "clarify"
     assert [b["payload"] for b in decision.buttons] == ["/track_order", "/get_refund", "/cancel_order"]
@@ -103,6 +104,23 @@ def test_a_question_about_a_flow_topic_that_a_passage_answers_gets_the_answer():
     assert loose.route == "flow"
 
 
+def test_a_question_that_is_a_flow_example_word_for_word_follows_the_flow():
+    """'where is my order?' is phrased as a question and the tracking help page is close, but
+    it is one of track_order's own examples: it asks to act."""
+    ranking = [("track_order", 0.99), ("x", 0.0)]
+    close = T["knowledge"]["min_dense_flow_question"] + 0.1
+    decision = decide(
+        q("where is my order?", ranking, dense_top=close, nn_intent="track_order", nn_similarity=1.0), T, 2
+    )
+    assert (decision.route, decision.intent) == ("flow", "track_order")
+    # even when a passage is as close as can be
+    own = q(
+        "can I still cancel my order?", [("cancel_order", 0.99)], dense_top=0.99, nn_intent="cancel_order"
+    )
+    own.nn_similarity = 1.0
+    assert decide(own, T, 2).route == "flow"
+
+
 def test_far_from_every_training_example_is_out_of_scope_not_clarify():
     hesitant = [("create_account", 0.34), ("delete_account", 0.28), ("x", 0.1)]
     near = T["neighbours"]["max_similarity_out_of_scope"]
@@ -110,13 +128,15 @@ def test_far_from_every_training_example_is_out_of_scope_not_clarify():
         q("create emergency phone numbers list", hesitant, dense_top=0.3, nn_similarity=near - 0.1), T, 3
     )
     assert far.route == "out_of_scope"
-    close = decide(q("create an account pls", hesitant, dense_top=0.3, nn_similarity=near + 0.1), T, 3)
+    loose = {**T, "clarify": {"min_candidate": 0.1, "max_buttons": 3}}
+    close = decide(q("create an account pls", hesitant, dense_top=0.3, nn_similarity=near + 0.1), loose, 3)
     assert close.route == "clarify"
 
 
 def test_a_close_training_example_settles_small_talk_the_nlu_hesitates_on():
     trust = T["neighbours"]["min_similarity_intent"]
-    hesitant = [("thank", 0.6), ("goodbye", 0.2)]
+    below = T["flow"]["min_confidence"] - 0.1
+    hesitant = [("thank", below), ("goodbye", 0.02)]
     decision = decide(q("cheers mate", hesitant, nn_intent="thank", nn_similarity=trust + 0.01), T, 3)
     assert (decision.route, decision.intent) == ("flow", "thank")
     doubtful = decide(q("cheers mate", hesitant, nn_intent="thank", nn_similarity=trust - 0.2), T, 3)

@@ -1,0 +1,33 @@
+"""`tandem bench gate` for real: both Rasa pipelines trained, the gate fitted on val, on a
+tiny CLINC150 extract (6 intents; tests/data/clinc150_tiny.json, CC BY 3.0)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from bot.settings import ROOT
+
+DATA = ROOT / "tests" / "data" / "clinc150_tiny.json"
+
+
+def test_bench_gate_trains_both_systems_and_reports_them_side_by_side(tmp_path):
+    out = tmp_path / "results.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "bench", "gate", "--dataset", str(DATA), "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["intents"] == 7 and results["test_messages"] == 38
+    stock, project = results["stock_rasa"], results["project"]
+    # six well-separated intents: both classifiers must learn them
+    assert stock["in_scope_accuracy"] >= 0.8 and project["nlu_only"]["in_scope_accuracy"] >= 0.8
+    for system in (stock, project):
+        assert 0.0 <= system["out_of_scope_recall"] <= 1.0 and system["out_of_scope_messages"] == 8
+    assert set(project["thresholds"]) == {"flow", "neighbours", "out_of_scope"}
+    assert "stock Rasa" in result.stdout and "project: NLU + gate" in result.stdout
