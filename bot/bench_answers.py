@@ -63,7 +63,8 @@ def judge(
         keys = fact_keys([texts.get(s, "") for s in cited], names)
         answer_text = next((m.get("text") or "" for m in messages if m.get("text")), "")
         result["unsupported"] = [f.text for f in facts(answer_text, names) if not fact_supported(f, keys)]
-        right = row["doc_id"] in cited and (not row.get("fact") or row["fact"].lower() in text.lower())
+        answering = {row["doc_id"], *row.get("also", [])}  # `also`: other documents that answer it
+        right = bool(answering & set(cited)) and (not row.get("fact") or row["fact"].lower() in text.lower())
         result["outcome"] = "correct" if right else "wrong"
         result["cited"] = cited
         result["mode"] = meta.get("mode")
@@ -139,7 +140,7 @@ def add_parser(bsub: argparse._SubParsersAction) -> None:
         "answers",
         help="the brand QA set through the running assistant: correct, wrong, declined, unsupported facts",
     )
-    q.add_argument("--data", default=str(QA_FILE), help="JSONL of {question, doc_id, optional fact}")
+    q.add_argument("--data", default=str(QA_FILE), help="JSONL of {question, doc_id, optional fact, optional also: other documents that answer it}")
     q.add_argument("--save", action="store_true", help="write docs/benchmarks/answers.json")
     q.add_argument("--out", help="write the results to this file instead")
     q.set_defaults(func=main)

@@ -198,7 +198,7 @@ def write_thresholds(thresholds: dict[str, Any], path: Path) -> None:
         top = re.match(r"^([a-z_]+):", line)
         if top:
             section = top.group(1)
-        value = re.match(r"^(\s+)([a-z_]+):(\s*)([0-9.]+)(.*)$", line)
+        value = re.match(r"^(\s+)([a-z_]+):(\s*)(-?[0-9.]+)(.*)$", line)
         if value and section in thresholds and value.group(2) in thresholds[section]:
             new = thresholds[section][value.group(2)]
             line = f"{value.group(1)}{value.group(2)}:{value.group(3)}{new}{value.group(5)}"

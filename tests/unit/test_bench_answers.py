@@ -37,3 +37,9 @@ def test_a_flow_started_instead_of_an_answer_is_not_counted_correct():
     assert judge(ROW, rephrase, TEXTS, [])["outcome"] == "declined"
     scripted = [{"text": "You have 30 days from delivery to return an item."}]
     assert judge(ROW, scripted, TEXTS, [])["outcome"] == "correct"
+
+
+def test_a_document_listed_as_also_answering_counts():
+    row = {**ROW, "also": ["policies/shipping.md"]}
+    assert judge(row, knowledge("Within 30 days.", "policies/shipping.md"), TEXTS, [])["outcome"] == "correct"
+    assert judge(row, knowledge("Within 30 days.", "policies/other.md"), TEXTS, [])["outcome"] == "wrong"

@@ -51,3 +51,14 @@ def test_write_keeps_comments_and_changes_only_values(tmp_path):
         == load_thresholds()["knowledge"]["min_dense_agreeing"]
     )
     assert load_thresholds(path)["topics"] == load_thresholds()["topics"]
+
+
+def test_negative_thresholds_are_written_too(tmp_path):
+    path = tmp_path / "gate.yml"
+    shutil.copy(GATE_FILE, path)
+    thresholds = load_thresholds(path)
+    thresholds["knowledge"]["min_dense_over_neighbour_question"] = -0.225
+    thresholds["knowledge"]["min_dense_over_neighbour"] = 0.05
+    calibrate.write_thresholds(thresholds, path)
+    written = load_thresholds(path)["knowledge"]
+    assert written["min_dense_over_neighbour_question"] == -0.225 and written["min_dense_over_neighbour"] == 0.05
