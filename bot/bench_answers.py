@@ -140,7 +140,11 @@ def add_parser(bsub: argparse._SubParsersAction) -> None:
         "answers",
         help="the brand QA set through the running assistant: correct, wrong, declined, unsupported facts",
     )
-    q.add_argument("--data", default=str(QA_FILE), help="JSONL of {question, doc_id, optional fact, optional also: other documents that answer it}")
+    q.add_argument(
+        "--data",
+        default=str(QA_FILE),
+        help="JSONL of {question, doc_id, optional fact, optional also: other documents that answer it}",
+    )
     q.add_argument("--save", action="store_true", help="write docs/benchmarks/answers.json")
     q.add_argument("--out", help="write the results to this file instead")
     q.set_defaults(func=main)

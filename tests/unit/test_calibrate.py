@@ -61,4 +61,6 @@ def test_negative_thresholds_are_written_too(tmp_path):
     thresholds["knowledge"]["min_dense_over_neighbour"] = 0.05
     calibrate.write_thresholds(thresholds, path)
     written = load_thresholds(path)["knowledge"]
-    assert written["min_dense_over_neighbour_question"] == -0.225 and written["min_dense_over_neighbour"] == 0.05
+    assert (
+        written["min_dense_over_neighbour_question"] == -0.225 and written["min_dense_over_neighbour"] == 0.05
+    )
