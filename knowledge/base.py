@@ -85,6 +85,7 @@ def _open() -> KnowledgeBase:
         settings.collection,
         payload_indexes=bool(settings.qdrant_url),
         local_index=not settings.qdrant_url,
+        fusion=settings.fusion,
     )
     store.ensure_collections(settings.embedding_model)
     return KnowledgeBase(store, settings)

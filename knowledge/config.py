@@ -42,6 +42,8 @@ class KnowledgeSettings:
         default_factory=lambda: Path(os.environ.get("TANDEM_QDRANT_PATH") or get_settings().home / "qdrant")
     )
     collection: str = field(default_factory=lambda: os.environ.get("TANDEM_KB_COLLECTION", "knowledge"))
+    # hybrid search's fusion of the dense and sparse lists: zscore (default) or rrf
+    fusion: str = field(default_factory=lambda: os.environ.get("TANDEM_KB_FUSION", "zscore"))
     chunk_size: int = 900  # characters
     chunk_overlap: int = 120
     max_file_bytes: int = field(

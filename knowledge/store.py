@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
 
@@ -40,10 +40,14 @@ class StoreError(Exception):
     """The store cannot be used as configured; the message says how to fix it."""
 
 
+HYBRID_DEPTH = 40  # each side's list that hybrid search fuses (at least k)
+FUSIONS = ("zscore", "rrf")
+
+
 @dataclass(frozen=True)
 class Hit:
     text: str
-    score: float  # the mode's own score: cosine (dense), BM25 (sparse), fused RRF (hybrid)
+    score: float  # the mode's own score: cosine (dense), BM25 (sparse), fused (hybrid)
     metadata: dict[str, Any]
     dense: float | None = None  # cosine similarity, when dense retrieval found this chunk
     sparse: float | None = None  # BM25 score, when sparse retrieval found it
@@ -131,7 +135,10 @@ class KnowledgeStore:
         payload_indexes: bool = False,  # only a Qdrant server uses them
         local_index: bool = False,  # local mode: search an in-memory mirror (see knowledge.local_index)
         rrf_k: int = DEFAULT_RANKING_CONSTANT_K,
+        fusion: str = "zscore",
     ):
+        if fusion not in FUSIONS:
+            raise StoreError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
         self.client = client
         self.embeddings = embeddings
         self.sparse = BM25SparseEmbeddings()
@@ -149,6 +156,7 @@ class KnowledgeStore:
         self._prepared: dict[str, list[float]] = {}  # text -> vector, embedded ahead of writing
         self.local_index = LocalIndex() if local_index else None
         self.rrf_k = rrf_k
+        self.fusion = fusion
 
     # --- set-up -----------------------------------------------------------------------
     @cached_property
@@ -360,13 +368,47 @@ class KnowledgeStore:
                 models.FieldCondition(key="metadata.source", match=models.MatchAny(any=sources))
             )
         query_filter = models.Filter(must=conditions) if conditions else None
-        dense = self._dense(query, k, query_filter, revisions, sources) if mode != "sparse" else []
-        lexical = self._sparse(query, k, query_filter, revisions, sources) if mode != "dense" else []
+        # hybrid fuses deeper lists than it returns: a chunk 1st by one side and 8th by the
+        # other must get credit from both (Qdrant's prefetch does the same)
+        fetch = k if mode != "hybrid" else max(k, HYBRID_DEPTH)
+        if mode == "hybrid" and self.local_index is not None:
+            return self._hybrid_local(query, k, fetch, revisions, sources)
+        dense = self._dense(query, fetch, query_filter, revisions, sources) if mode != "sparse" else []
+        lexical = self._sparse(query, fetch, query_filter, revisions, sources) if mode != "dense" else []
         if mode == "dense":
             return dense
         if mode == "sparse":
             return lexical
         return self._fuse(dense, lexical, k)
+
+    def _hybrid_local(
+        self, query: str, k: int, fetch: int, revisions: set[str] | None, sources: list[str] | None
+    ) -> list[Hit]:
+        """Hybrid search on the in-memory mirror: both lists are fused on ids and scores, and
+        only the chunks kept are read from the store."""
+        index = self._local_index()
+        sparse = self.sparse.embed_query(query)
+        sides = (
+            ("dense", index.search_dense(self.embeddings.embed_query(query), fetch, revisions, sources)),
+            ("sparse", index.search_sparse(sparse.indices, sparse.values, fetch, revisions, sources)),
+        )
+        lists = [
+            [
+                Hit("", score, {"_id": i}, **{side: score, f"{side}_rank": rank})
+                for rank, (i, score) in enumerate(found, start=1)
+            ]
+            for side, found in sides
+        ]
+        fused = self._fuse(lists[0], lists[1], k)
+        points = {
+            meta["_id"]: (text, meta)
+            for text, meta, _ in self._points([(h.metadata["_id"], h.score) for h in fused])
+        }
+        return [
+            replace(hit, text=points[hit.metadata["_id"]][0], metadata=points[hit.metadata["_id"]][1])
+            for hit in fused
+            if hit.metadata["_id"] in points
+        ]
 
     def _dense(
         self,
@@ -456,13 +498,30 @@ class KnowledgeStore:
             index.add(ids, dense, sparse, revisions, sources)
         return index
 
+    def _contributions(self, hits: list[Hit]) -> list[float]:
+        """Each hit's share of the fused score, from its side's list (best first)."""
+        if self.fusion == "rrf":
+            return [1.0 / (rank + self.rrf_k - 1.0) for rank in range(1, len(hits) + 1)]
+        scores = [hit.score for hit in hits]
+        mean = sum(scores) / len(scores)
+        spread = (sum((x - mean) ** 2 for x in scores) / len(scores)) ** 0.5
+        return [(x - mean) / spread if spread > 0 else 0.0 for x in scores]
+
     def _fuse(self, dense: list[Hit], lexical: list[Hit], k: int) -> list[Hit]:
-        """Reciprocal rank fusion with Qdrant's formula: sum of 1 / (rank + rrf_k - 1)."""
+        """One ranking from the dense and the sparse list.
+
+        ``zscore`` (default): each side's scores are standardised over its own list (mean and
+        standard deviation), a chunk missing from a side gets that side's lowest standardised
+        score, and the two are added with equal weight. Unlike rank fusion it keeps how far
+        ahead a side's best chunk is: a sparse hit far above the rest (a rare word matched)
+        outweighs a dense list of near-equal scores, and the other way round. Measured on the
+        brand, COVID-QA and doc2dial sets (docs/benchmarks/retrieval.md).
+        ``rrf``: reciprocal rank fusion with Qdrant's formula, 1 / (rank + rrf_k - 1)."""
+        sides = [side for side in (dense, lexical) if side]
         fused: dict[str, dict[str, Any]] = {}
-        for hits in (dense, lexical):
-            for rank, hit in enumerate(hits, start=1):
+        for hits in sides:
+            for hit in hits:
                 entry = fused.setdefault(hit.metadata.get("_id", hit.text), {"hit": hit, "score": 0.0})
-                entry["score"] += 1.0 / (rank + self.rrf_k - 1.0)
                 entry.update(
                     {
                         f: getattr(hit, f)
@@ -470,6 +529,12 @@ class KnowledgeStore:
                         if getattr(hit, f) is not None
                     }
                 )
+        for hits in sides:
+            values = self._contributions(hits)
+            present = {hit.metadata.get("_id", hit.text): v for hit, v in zip(hits, values, strict=True)}
+            floor = min(values) if self.fusion == "zscore" else 0.0
+            for key, entry in fused.items():
+                entry["score"] += present.get(key, floor)
         ranked = sorted(fused.values(), key=lambda e: -e["score"])[:k]
         return [
             Hit(

@@ -9,7 +9,7 @@ from qdrant_client.models import ScoredPoint
 
 from knowledge.bench_ingest import write_document
 from knowledge.local_index import LocalIndex
-from knowledge.store import KnowledgeStore
+from knowledge.store import Hit, KnowledgeStore
 from tests.knowledge.conftest import FakeEmbeddings
 
 QUERIES = [
@@ -62,7 +62,11 @@ def test_hybrid_fusion_is_qdrants_reciprocal_rank_fusion(both, query):
         for hits in (dense, lexical)
     ]
     expected = [(str(p.id), round(p.score, 6)) for p in reciprocal_rank_fusion(as_points, limit=8)]
-    assert [(h.metadata["_id"], round(h.score, 6)) for h in store._fuse(dense, lexical, 8)] == expected
+    store.fusion = "rrf"
+    try:
+        assert [(h.metadata["_id"], round(h.score, 6)) for h in store._fuse(dense, lexical, 8)] == expected
+    finally:
+        store.fusion = "zscore"
     fused = store.search(query, k=8)
     assert all(h.dense is not None or h.sparse is not None for h in fused)
     assert all((h.dense is None) == (h.dense_rank is None) for h in fused)
@@ -111,3 +115,19 @@ def test_index_follows_writes_revisions_and_deletes():
     index.delete(["b"])
     assert index.search_sparse([3], [1.0], k=5) == [] and len(index) == 1
     assert index.search_sparse([9], [1.0], k=5) == []  # no shared term: nothing, as in Qdrant
+
+
+def test_zscore_fusion_standardises_each_side_and_fills_a_missing_side_with_its_lowest(both):
+    _, _, store = both
+
+    def hit(key, side, score):
+        return Hit(key, score, {"_id": key, "source": key}, **{side: score, f"{side}_rank": 1})
+
+    dense = [hit("a", "dense", 0.9), hit("b", "dense", 0.6), hit("c", "dense", 0.3)]
+    lexical = [hit("c", "sparse", 12.0), hit("d", "sparse", 4.0)]
+    fused = {h.metadata["_id"]: h.score for h in store._fuse(dense, lexical, 10)}
+    z = 0.3 / (0.06**0.5)  # dense: mean 0.6, standard deviation sqrt(0.06)
+    # a: dense +z, missing from sparse (sparse's lowest, -1); c: dense -z, sparse +1
+    assert fused["a"] == pytest.approx(z - 1.0) and fused["c"] == pytest.approx(-z + 1.0)
+    assert fused["b"] == pytest.approx(0.0 - 1.0) and fused["d"] == pytest.approx(-z - 1.0)
+    assert list(fused) == ["a", "c", "b", "d"]
