@@ -168,12 +168,12 @@ class ActionAnswerFromKnowledge(Action):
         """The reply and events of the route. `gate_flow` tells the rules whether to start
         (or switch to) the flow of the message's own intent: flow intents reach the forms only
         through this gate (bot/seed/rules.py)."""
-        events = self._reply(dispatcher, tracker, decision, found, meta)
         message_intent = (tracker.latest_message.get("intent") or {}).get("name")
         starts = decision.route == "flow" and decision.intent == message_intent and message_intent in FLOWS
+        events = self._reply(dispatcher, tracker, decision, found, meta, starts)
         return [SlotSet("gate_flow", starts), *events]
 
-    def _reply(self, dispatcher, tracker, decision, found, meta) -> list[dict[str, Any]]:
+    def _reply(self, dispatcher, tracker, decision, found, meta, starts: bool) -> list[dict[str, Any]]:
         route = decision.route
         if route == "knowledge":
             dispatcher.utter_message(text=found["text"])
@@ -184,8 +184,7 @@ class ActionAnswerFromKnowledge(Action):
         if route == "flow":
             intent = decision.intent or ""
             dispatcher.utter_message(json_message={**meta, "intent": intent})
-            message_intent = (tracker.latest_message.get("intent") or {}).get("name")
-            if intent in FLOWS and intent == message_intent:
+            if starts:
                 return []  # the rules start the form (gate_flow)
             if intent in FLOWS and not tracker.active_loop.get("name"):
                 return [FollowupAction(FLOWS[intent][0])]

@@ -61,7 +61,9 @@ class Neighbours:
         self.embeddings = embeddings
         self.texts = [text for text, _ in kept]
         self.intents = np.array([intent for _, intent in kept])
-        if matrix is None:
+        # a cached matrix of other examples (stale cache) is not used
+        self.embedded = matrix is None or len(matrix) != len(self.texts)
+        if self.embedded:
             matrix = np.asarray(embeddings.embed_documents(self.texts), dtype=np.float32)
         self.matrix = _normalised(matrix)
 
@@ -108,10 +110,7 @@ def _build(embeddings, model_name: str, nlu_dir: Path) -> Neighbours:
         except (OSError, ValueError):
             logger.warning("unreadable neighbours cache %s: embedding the examples again", cache)
     neighbours = Neighbours(embeddings, examples, matrix)
-    if len(neighbours.texts) != len(neighbours.matrix):  # stale or foreign cache
-        neighbours = Neighbours(embeddings, examples)
-        matrix = None
-    if matrix is None:
+    if neighbours.embedded:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npy")
         np.save(tmp, neighbours.matrix)
