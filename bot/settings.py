@@ -79,7 +79,7 @@ class Settings:
         path = self.home / "rasa-token"
         if not path.exists():
             self.home.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(24))
+            path.write_text(secrets.token_hex(24))
             path.chmod(0o600)
         return path.read_text().strip()
 

@@ -145,8 +145,9 @@ def components(settings: Settings, model: Path | None = None) -> list[Component]
                 "--port",
                 str(settings.rasa_port),
                 "--enable-api",
-                "--auth-token",
-                settings.rasa_token,
+                # One argument with "=": a token that starts with "-" would otherwise be
+                # read by argparse as another option, and Rasa would refuse to start.
+                f"--auth-token={settings.rasa_token}",
                 "--cors",
                 os.environ.get("TANDEM_CORS", "*"),
                 "--endpoints",

@@ -106,6 +106,15 @@ def test_api_token_is_generated_once_and_private(isolated, monkeypatch):
     assert (isolated.home / "rasa-token").stat().st_mode & 0o077 == 0
 
 
+def test_a_token_that_starts_with_a_dash_stays_one_argument(isolated, monkeypatch):
+    # argparse reads "--auth-token -x" as a missing value followed by an option: Rasa
+    # refused to start whenever the generated token happened to start with "-".
+    monkeypatch.setenv("TANDEM_RASA_TOKEN", "-Xy_z")
+    rasa = next(c for c in stack.components(isolated) if c.name == "rasa")
+    assert "--auth-token=-Xy_z" in rasa.command
+    assert "-Xy_z" not in rasa.command
+
+
 def test_model_is_stale_when_an_input_changes(tmp_path, monkeypatch):
     config = tmp_path / "config.yml"
     config.write_text("pipeline: []\n")
