@@ -22,6 +22,7 @@ CLINC150 takes a long time on a 2-core CPU; ``--max-per-intent`` trains on fewer
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -124,9 +125,21 @@ def project_config() -> dict[str, Any]:
     return {"recipe": "default.v1", "language": "en", "pipeline": config["pipeline"], "policies": []}
 
 
-def train_nlu(rasa_venv: Path, config: dict, nlu: Path, out: Path, name: str, log: Path) -> float:
+def train_nlu(
+    rasa_venv: Path, config: dict, nlu: Path, out: Path, name: str, log: Path
+) -> tuple[float, bool]:
+    """Train one NLU model into `out`; (training seconds, reused). With --keep, a model
+    already trained there on the same rows and config is reused, with its recorded time,
+    so a long run (stock DIET on the full CLINC150) is paid once."""
     config_path = out / f"{name}-config.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    digest = hashlib.sha256(config_path.read_bytes() + b"\0" + nlu.read_bytes()).hexdigest()
+    record, model = out / f"{name}.trained.json", out / f"{name}.tar.gz"
+    if record.exists() and model.exists():
+        previous = json.loads(record.read_text())
+        if previous.get("inputs") == digest:
+            print(f"{name}: reusing {model}, trained on the same rows and config", flush=True)
+            return float(previous["train_s"]), True
     started = time.monotonic()
     with log.open("a") as handle:
         result = subprocess.run(
@@ -149,7 +162,9 @@ def train_nlu(rasa_venv: Path, config: dict, nlu: Path, out: Path, name: str, lo
         )
     if result.returncode != 0:
         raise RuntimeError(f"training {name} failed: see {log}")
-    return time.monotonic() - started
+    seconds = time.monotonic() - started
+    record.write_text(json.dumps({"inputs": digest, "train_s": round(seconds, 1)}) + "\n")
+    return seconds, False
 
 
 def parse(rasa_venv: Path, model: Path, texts: list[str], work: Path, name: str) -> tuple[list[dict], float]:
@@ -252,19 +267,22 @@ def run(
         )
         if "stock" in systems:
             print("stock Rasa: training (rasa init's default pipeline) ...", flush=True)
-            seconds = train_nlu(settings.rasa_venv, stock_config(settings.rasa_venv), nlu, work, "stock", log)
+            seconds, reused = train_nlu(
+                settings.rasa_venv, stock_config(settings.rasa_venv), nlu, work, "stock", log
+            )
             parsed, parse_s = parse(
                 settings.rasa_venv, work / "stock.tar.gz", [t for t, _ in test], work, "stock"
             )
             results["stock_rasa"] = {
                 **scores([i for _, i in test], stock_predictions(parsed)),
                 "train_s": round(seconds, 1),
+                "model_reused": reused,
                 "parse_ms_per_message": round(1000 * parse_s / len(test), 1),
             }
             print(f"stock Rasa: {results['stock_rasa']}", flush=True)
         if "project" in systems:
             print("project: training config.yml's pipeline ...", flush=True)
-            seconds = train_nlu(settings.rasa_venv, project_config(), nlu, work, "project", log)
+            seconds, reused = train_nlu(settings.rasa_venv, project_config(), nlu, work, "project", log)
             texts = [t for t, _ in val] + [t for t, _ in test]
             parsed, parse_s = parse(settings.rasa_venv, work / "project.tar.gz", texts, work, "project")
             model = KnowledgeSettings().embedding_model
@@ -283,6 +301,7 @@ def run(
                 "val": scores([i for _, i in val], gate_predictions(val_ev, thresholds)),
                 "thresholds": fitted,
                 "train_s": round(seconds, 1),
+                "model_reused": reused,
                 "parse_ms_per_message": round(1000 * parse_s / len(texts), 1),
                 "neighbours_s": round(nn_s, 1),
                 "embedding_model": model_label(model),
@@ -305,7 +324,8 @@ def table(results: dict[str, Any]) -> str:
             r = results[key]
             lines.append(
                 f"| {label} | {r['in_scope_accuracy']:.3f} | {r['out_of_scope_recall']:.3f} | "
-                f"{r['train_s']} s | {r['parse_ms_per_message']} ms |"
+                f"{r['train_s']} s{' (model reused from --keep)' if r.get('model_reused') else ''} | "
+                f"{r['parse_ms_per_message']} ms |"
             )
     if "project" in results:
         r = results["project"]["nlu_only"]
@@ -382,7 +402,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True, help="JSON with train/val/test/oos_train/oos_val/oos_test")
     p.add_argument("--max-per-intent", type=int, help="train on at most this many rows per intent (faster)")
     p.add_argument("--skip", action="append", choices=["stock", "project"], help="leave a system out")
-    p.add_argument("--keep", help="keep the training data, models and logs in this folder")
+    p.add_argument(
+        "--keep",
+        help="keep the training data, models and logs in this folder; a later run with the same "
+        "folder reuses a model trained there on the same rows and config",
+    )
     p.add_argument("--save", action="store_true", help="write docs/benchmarks/gate-<dataset>.md and .json")
     p.add_argument("--json", help="also write the results to this file")
     p.set_defaults(func=main)
