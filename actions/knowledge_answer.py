@@ -72,14 +72,15 @@ def _voice_for_answers():
     return voice
 
 
-def nearest_example(question: str) -> tuple[str, float] | None:
-    """The nearest NLU training example's intent and similarity (bot/neighbours.py); blocking."""
+def embedding_opinion(question: str):
+    """The nearest NLU training example and the embedding classifier's ranking
+    (bot/neighbours.py), or None without a sentence model; blocking."""
     from bot.neighbours import nlu_neighbours
 
     kb = _knowledge()
     if kb.embeddings is None:
         return None
-    return nlu_neighbours(kb.embeddings, kb.settings.embedding_model).nearest(question)
+    return nlu_neighbours(kb.embeddings, kb.settings.embedding_model).opinions([question])[0]
 
 
 def build_answer(question: str, history: list[str], min_support: float) -> tuple[Any, Any]:
@@ -132,19 +133,20 @@ class ActionAnswerFromKnowledge(Action):
             )
         except Exception:  # no knowledge base (not built, model missing): the gate decides without it
             logger.exception("knowledge retrieval failed; deciding without it")
-        nearest = None
+        opinion = None
         try:
-            nearest = await asyncio.get_running_loop().run_in_executor(None, nearest_example, question)
+            opinion = await asyncio.get_running_loop().run_in_executor(None, embedding_opinion, question)
         except Exception:
-            logger.exception("nearest training example not found; deciding without it")
+            logger.exception("no embedding opinion on the message; deciding without it")
         evidence = Evidence(
             text=question,
             intent_ranking=intent_ranking(tracker),
             active_form=(tracker.active_loop or {}).get("name"),
             failed_turns=consecutive_failed_turns(tracker.events) - 1,
         )
-        if nearest is not None:
-            evidence.nn_intent, evidence.nn_similarity = nearest
+        if opinion is not None:
+            evidence.nn_intent, evidence.nn_similarity = opinion.nn_intent, opinion.nn_similarity
+            evidence.clf_ranking = opinion.ranking
         if retrieval is not None:
             evidence.dense_top = retrieval.dense_top
             evidence.dense_margin = retrieval.dense_margin
@@ -214,6 +216,8 @@ def _scores(decision, retrieval) -> dict[str, Any]:
         "intent": ev.intent,
         "intent_confidence": round(ev.confidence, 3),
         "intent_margin": round(ev.margin, 3),
+        "nlu_intent": (ev.nlu_ranking or ev.intent_ranking or [(None, 0.0)])[0][0],
+        "clf_intent": ev.clf_ranking[0][0] if ev.clf_ranking else None,
         "question": ev.question,
         "nn_intent": ev.nn_intent,
         "nn_similarity": None if ev.nn_similarity is None else round(ev.nn_similarity, 3),

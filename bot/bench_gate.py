@@ -10,9 +10,9 @@ of ``[text, intent]`` rows (``../shared/datasets/clinc150/data_full.json`` or th
   epochs, FallbackClassifier 0.3). A message is out of scope when Rasa says
   ``nlu_fallback`` or ``out_of_scope``.
 - **the project**: config.yml's pipeline, then the gate (bot/gate.py) with its
-  nearest-training-example signal (bot/neighbours.py, the knowledge base's sentence
-  model). The gate's thresholds are fitted on val + oos_val (coordinate ascent, the same
-  search as `tandem gate calibrate`), never on the test rows.
+  nearest-training-example signal and embedding classifier (bot/neighbours.py, the
+  knowledge base's sentence model). The gate's thresholds are fitted on val + oos_val
+  (coordinate ascent, the same search as `tandem gate calibrate`), never on the test rows.
 
 Reported on test + oos_test: in-scope accuracy (the right intent, and not called out of
 scope) and out-of-scope recall, plus training and parsing times. Training DIET on the full
@@ -46,6 +46,7 @@ OOS = "out_of_scope"
 PARSER = BOT_DIR / "rasa_nlu_parse.py"
 # the gate's thresholds the benchmark fits (no documents: the knowledge ones do not apply)
 GATE_GRID_KEYS = (
+    ("nlu", "embedding_weight"),
     ("flow", "min_confidence"),
     ("flow", "min_margin"),
     ("neighbours", "min_similarity_intent"),
@@ -196,17 +197,18 @@ def stock_predictions(parsed: list[dict]) -> list[str]:
     return [OOS if p["intent"] in (None, "nlu_fallback", OOS) else p["intent"] for p in parsed]
 
 
-def gate_evidence(texts: list[str], parsed: list[dict], nearest: list[tuple[str, float]]):
+def gate_evidence(texts: list[str], parsed: list[dict], opinions: list):
     from bot.gate import Evidence
 
     return [
         Evidence(
             text=text,
             intent_ranking=[(n, c) for n, c in p["ranking"] if n != "nlu_fallback"],
-            nn_intent=near[0],
-            nn_similarity=near[1],
+            nn_intent=opinion.nn_intent,
+            nn_similarity=opinion.nn_similarity,
+            clf_ranking=opinion.ranking,
         )
-        for text, p, near in zip(texts, parsed, nearest, strict=True)
+        for text, p, opinion in zip(texts, parsed, opinions, strict=True)
     ]
 
 
@@ -286,12 +288,14 @@ def run(
             texts = [t for t, _ in val] + [t for t, _ in test]
             parsed, parse_s = parse(settings.rasa_venv, work / "project.tar.gz", texts, work, "project")
             model = KnowledgeSettings().embedding_model
-            print(f"project: nearest training examples ({model_label(model)}) ...", flush=True)
+            print(
+                f"project: nearest examples and embedding classifier ({model_label(model)}) ...", flush=True
+            )
             started = time.monotonic()
             neighbours = Neighbours(embedding_model(model), rows)
-            nearest = neighbours.nearest_many(texts)
+            opinions = neighbours.opinions(texts)
             nn_s = time.monotonic() - started
-            evidence = gate_evidence(texts, parsed, nearest)
+            evidence = gate_evidence(texts, parsed, opinions)
             val_ev, test_ev = evidence[: len(val)], evidence[len(val) :]
             thresholds = fit_gate(val_ev, [i for _, i in val])
             fitted = {k: thresholds[k] for k in ("flow", "neighbours", "out_of_scope")}

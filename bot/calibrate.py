@@ -31,6 +31,7 @@ from bot.settings import BRAND_DIR, Settings, get_settings
 LABELS = ("flow", "knowledge", "out_of_scope", "chitchat", "clarify")
 ANSWERING = ("flow", "knowledge")
 GRID: dict[tuple[str, str], list[float]] = {
+    ("nlu", "embedding_weight"): [round(0.1 * i, 1) for i in range(11)],
     ("flow", "min_confidence"): [round(0.3 + 0.05 * i, 2) for i in range(13)],
     ("flow", "min_margin"): [0.0, 0.05, 0.1, 0.15, 0.2, 0.3],
     ("knowledge", "min_dense"): [round(0.3 + 0.025 * i, 3) for i in range(17)],
@@ -68,7 +69,7 @@ def collect(rows: list[dict[str, Any]], settings: Settings) -> list[Evidence]:
     from knowledge.store import Hit
 
     model = KnowledgeSettings().embedding_model
-    nearest = nlu_neighbours(embedding_model(model), model).nearest_many([row["text"] for row in rows])
+    opinions = nlu_neighbours(embedding_model(model), model).opinions([row["text"] for row in rows])
 
     headers = {"Authorization": f"Bearer {settings.rasa_token}"}
     evidence = []
@@ -101,8 +102,9 @@ def collect(rows: list[dict[str, Any]], settings: Settings) -> list[Evidence]:
                 agree=retrieval.agree,
                 top_sources=retrieval.sources()[:3],
                 top_titles=retrieval.titles()[:3],
-                nn_intent=nearest[number - 1][0],
-                nn_similarity=nearest[number - 1][1],
+                nn_intent=opinions[number - 1].nn_intent,
+                nn_similarity=opinions[number - 1].nn_similarity,
+                clf_ranking=opinions[number - 1].ranking,
             )
         )
         if number % 25 == 0:
@@ -183,6 +185,8 @@ def print_errors(evidence: list[Evidence], labels: list[str], predicted: list[st
         if label == route:
             continue
         ranking = ", ".join(f"{i} {c:.2f}" for i, c in ev.intent_ranking[:2])
+        if ev.clf_ranking:
+            ranking += "; embedding classifier " + ", ".join(f"{i} {c:.2f}" for i, c in ev.clf_ranking[:2])
         dense = "-" if ev.dense_top is None else f"{ev.dense_top:.2f}"
         near = "-" if ev.nn_similarity is None else f"{ev.nn_intent} {ev.nn_similarity:.2f}"
         print(

@@ -11,7 +11,8 @@ The evidence is the NLU intent ranking (confidence and margin to the runner-up),
 form is active, the retrieval scores (best dense similarity, margin, whether dense and
 sparse search agree on the document), whether the message is phrased as a question, the
 nearest NLU training example (a second, embedding-based opinion: its intent and cosine
-similarity; far from every example means out of scope) and the consecutive failed turns. Thresholds live in
+similarity; far from every example means out of scope), an intent classifier on the same
+sentence embeddings (blended with the NLU's ranking) and the consecutive failed turns. Thresholds live in
 bot/brand/gate.yml (written by `tandem gate calibrate`); every decision carries its inputs
 so that anyone can see why the bot did what it did.
 """
@@ -19,7 +20,7 @@ so that anyone can see why the bot did what it did.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,8 @@ class Evidence:
     failed_turns: int = 0  # consecutive failed turns before this one
     nn_intent: str | None = None  # intent of the nearest NLU training example (bot/neighbours.py)
     nn_similarity: float | None = None  # its cosine similarity (in-scope examples only)
+    clf_ranking: list[tuple[str, float]] = field(default_factory=list)  # the embedding classifier's
+    nlu_ranking: list[tuple[str, float]] | None = None  # DIET's own, once blended (see blend)
 
     @property
     def question(self) -> bool:
@@ -110,7 +113,9 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         evidence = asdict(self.evidence)
-        evidence["intent_ranking"] = [[i, round(c, 3)] for i, c in self.evidence.intent_ranking[:3]]
+        for key in ("intent_ranking", "clf_ranking", "nlu_ranking"):
+            ranking = getattr(self.evidence, key)
+            evidence[key] = None if ranking is None else [[i, round(c, 3)] for i, c in ranking[:3]]
         evidence["question"] = self.evidence.question
         for key in ("dense_top", "dense_margin", "sparse_top", "nn_similarity"):
             if evidence[key] is not None:
@@ -218,8 +223,25 @@ def far_from_training(evidence: Evidence, thresholds: dict[str, Any]) -> bool:
     return limit is not None and evidence.nn_similarity is not None and evidence.nn_similarity < limit
 
 
+def blend(evidence: Evidence, thresholds: dict[str, Any]) -> Evidence:
+    """The intent ranking the gate decides on: DIET's and the embedding classifier's
+    (bot/neighbours.py) probabilities mixed, `nlu.embedding_weight` of the latter. Two
+    models that err differently: DIET knows the team's words, the sentence model knows
+    English. DIET's own ranking stays in `nlu_ranking`."""
+    weight = float((thresholds.get("nlu") or {}).get("embedding_weight") or 0.0)
+    if not weight or not evidence.clf_ranking or evidence.nlu_ranking is not None:
+        return evidence
+    mixed: dict[str, float] = {}
+    for ranking, share in ((evidence.intent_ranking, 1.0 - weight), (evidence.clf_ranking, weight)):
+        for intent, confidence in ranking:
+            mixed[intent] = mixed.get(intent, 0.0) + share * confidence
+    ranking = sorted(mixed.items(), key=lambda item: -item[1])
+    return replace(evidence, intent_ranking=ranking, nlu_ranking=evidence.intent_ranking)
+
+
 def decide(evidence: Evidence, thresholds: dict[str, Any], handoff_after: int) -> Decision:
     """The route for this turn. `handoff_after`: failed turns in a row that hand over."""
+    evidence = blend(evidence, thresholds)
     flow = thresholds["flow"]
     intent = evidence.intent
     far = far_from_training(evidence, thresholds)

@@ -158,3 +158,21 @@ def test_a_request_to_act_is_not_a_question_about_policy(text):
 
 def test_a_question_clause_later_in_the_message_counts():
     assert q("item came broken do i pay for the return shipping").question
+
+
+def test_the_embedding_classifier_is_blended_into_the_ranking_by_its_weight():
+    from bot.gate import blend
+
+    diet = [("cancel_order", 0.5), ("track_order", 0.45)]
+    classifier = [("track_order", 0.9), ("cancel_order", 0.05)]
+    half = {**T, "nlu": {"embedding_weight": 0.5}}
+    mixed = blend(ev(diet, clf_ranking=classifier), half)
+    assert mixed.intent == "track_order" and mixed.confidence == pytest.approx(0.675)
+    assert mixed.nlu_ranking == diet  # DIET's own ranking is kept for the record
+    assert blend(mixed, half) is mixed  # blending twice changes nothing
+    off = {**T, "nlu": {"embedding_weight": 0.0}}
+    assert blend(ev(diet, clf_ranking=classifier), off).intent == "cancel_order"
+    # the blended ranking is what the gate decides on, and what it reports
+    decision = decide(ev(diet, clf_ranking=classifier), half, 3)
+    assert decision.evidence.intent == "track_order"
+    assert decision.to_dict()["evidence"]["nlu_ranking"][0] == ["cancel_order", 0.5]
