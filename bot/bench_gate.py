@@ -298,7 +298,7 @@ def run(
             evidence = gate_evidence(texts, parsed, opinions)
             val_ev, test_ev = evidence[: len(val)], evidence[len(val) :]
             thresholds = fit_gate(val_ev, [i for _, i in val])
-            fitted = {k: thresholds[k] for k in ("flow", "neighbours", "out_of_scope")}
+            fitted = {k: thresholds[k] for k in ("nlu", "flow", "neighbours", "out_of_scope")}
             results["project"] = {
                 **scores([i for _, i in test], gate_predictions(test_ev, thresholds)),
                 "nlu_only": scores([i for _, i in test], stock_predictions(parsed[len(val) :])),

@@ -239,7 +239,9 @@ def main(args: argparse.Namespace) -> int:
         )
     report: dict[str, Any] = {
         "thresholds": {
-            k: thresholds[k] for k in ("flow", "knowledge", "neighbours", "out_of_scope", "clarify")
+            k: thresholds[k]
+            for k in ("nlu", "flow", "knowledge", "neighbours", "out_of_scope", "clarify")
+            if k in thresholds
         }
     }
     for name, index in halves.items():

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 logger = logging.getLogger(__name__)
@@ -25,13 +28,53 @@ def embedding_model(name_or_path: str, batch_size: int = 32) -> Embeddings:
     except ImportError:  # pragma: no cover
         device = "cpu"
     try:
-        return HuggingFaceEmbeddings(
-            model_name=name_or_path,
-            model_kwargs={"device": device},
-            encode_kwargs={"normalize_embeddings": True, "batch_size": batch_size},
+        return Remembered(
+            HuggingFaceEmbeddings(
+                model_name=name_or_path,
+                model_kwargs={"device": device},
+                encode_kwargs={"normalize_embeddings": True, "batch_size": batch_size},
+            )
         )
     except OSError as error:
         raise RuntimeError(
             f"cannot load the embedding model {name_or_path!r} ({error}). Give a local path or, with hub "
             "access, a model name and HF_HUB_OFFLINE=0 (TANDEM_EMBEDDING_MODEL)"
         ) from None
+
+
+class Remembered(Embeddings):
+    """The model, remembering the vectors of the texts it embedded last. One knowledge turn
+    embeds the question three times (search, the nearest NLU example, the choice of the
+    sentences to quote) and the same passage sentences turn after turn; each forward pass
+    costs milliseconds on a CPU. Thread-safe; least recently used texts are forgotten."""
+
+    def __init__(self, model: Embeddings, size: int = 4096):
+        self.model, self.size = model, size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # float32: 1.5 KB at 384
+        self._lock = threading.Lock()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        fresh = {
+            t: np.asarray(v, dtype=np.float32) for t, v in zip(missing, self._embed(missing), strict=True)
+        }
+        with self._lock:
+            found = {t: fresh[t] if t in fresh else self._vectors.get(t) for t in dict.fromkeys(texts)}
+            for text, vector in found.items():
+                if vector is None:  # forgotten meanwhile by another thread: embed it again below
+                    continue
+                self._vectors[text] = vector
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        lost = [t for t, v in found.items() if v is None]
+        if lost:
+            found.update(zip(lost, self._embed(lost), strict=True))
+        return [np.asarray(found[t], dtype=np.float32).tolist() for t in texts]
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        return self.model.embed_documents(texts) if texts else []
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]

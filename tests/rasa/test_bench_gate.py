@@ -34,7 +34,7 @@ def test_bench_gate_trains_both_systems_and_reports_them_side_by_side(tmp_path):
     assert stock["in_scope_accuracy"] >= 0.8 and project["nlu_only"]["in_scope_accuracy"] >= 0.8
     for system in (stock, project):
         assert 0.0 <= system["out_of_scope_recall"] <= 1.0 and system["out_of_scope_messages"] == 8
-    assert set(project["thresholds"]) == {"flow", "neighbours", "out_of_scope"}
+    assert set(project["thresholds"]) == {"nlu", "flow", "neighbours", "out_of_scope"}
     assert "stock Rasa" in result.stdout and "project: NLU + gate" in result.stdout
     assert not stock["model_reused"] and not project["model_reused"]
 
