@@ -11,8 +11,11 @@ of ``[text, intent]`` rows (``../shared/datasets/clinc150/data_full.json`` or th
   ``nlu_fallback`` or ``out_of_scope``.
 - **the project**: config.yml's pipeline, then the gate (bot/gate.py) with its
   nearest-training-example signal and embedding classifier (bot/neighbours.py, the
-  knowledge base's sentence model). The gate's thresholds are fitted on val + oos_val
-  (coordinate ascent, the same search as `tandem gate calibrate`), never on the test rows.
+  knowledge base's sentence model). The gate's thresholds, and the weight of the
+  embedding classifier in the intent ranking, are fitted on val + oos_val, never on the
+  test rows: the best in-scope accuracy among those that catch ``--min-oos-recall`` of
+  val's out-of-scope messages (the rule of `tandem gate calibrate`: best accuracy at a
+  target precision), by the same coordinate ascent.
 
 Reported on test + oos_test: in-scope accuracy (the right intent, and not called out of
 scope) and out-of-scope recall, plus training and parsing times. Training DIET on the full
