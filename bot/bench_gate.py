@@ -230,10 +230,13 @@ def gate_predictions(evidence: list, thresholds: dict[str, Any]) -> list[str]:
     return predicted
 
 
-def fit_gate(evidence: list, truth: list[str], min_oos_recall: float = MIN_OOS_RECALL) -> dict[str, Any]:
+def fit_gate(
+    evidence: list, truth: list[str], min_oos_recall: float = MIN_OOS_RECALL, classifier: bool = True
+) -> dict[str, Any]:
     """The thresholds with the best in-scope accuracy on val among those that catch at least
     `min_oos_recall` of its out-of-scope messages (below that, the best recall): the same
-    rule as `tandem gate calibrate`, best accuracy at a target precision of the answers."""
+    rule as `tandem gate calibrate`, best accuracy at a target precision of the answers.
+    `classifier=False`: the embedding classifier's weight stays 0 (to measure what it adds)."""
     from bot import gate
     from bot.calibrate import GRID, search
 
@@ -252,6 +255,10 @@ def fit_gate(evidence: list, truth: list[str], min_oos_recall: float = MIN_OOS_R
         ("neighbours", "max_similarity_out_of_scope"),
     ]
     start, best = gate.load_thresholds(), None
+    keys = GATE_GRID_KEYS
+    if not classifier:
+        start.setdefault("nlu", {})["embedding_weight"] = 0.0
+        joint, keys = joint[1:], tuple(k for k in keys if k != ("nlu", "embedding_weight"))
     for values in itertools.product(*(GRID[key] for key in joint)):
         trial = copy.deepcopy(start)
         for (section, key), value in zip(joint, values, strict=True):
@@ -259,7 +266,7 @@ def fit_gate(evidence: list, truth: list[str], min_oos_recall: float = MIN_OOS_R
         result = score(trial)
         if best is None or result > best[0]:
             best = (result, trial)
-    grid = {key: GRID[key] for key in GATE_GRID_KEYS}
+    grid = {key: GRID[key] for key in keys}
     return search(best[1], score, grid)
 
 
@@ -331,9 +338,11 @@ def run(
             val_ev, test_ev = evidence[: len(val)], evidence[len(val) :]
             thresholds = fit_gate(val_ev, [i for _, i in val], min_oos_recall)
             fitted = {k: thresholds[k] for k in ("nlu", "flow", "neighbours", "out_of_scope")}
+            alone = fit_gate(val_ev, [i for _, i in val], min_oos_recall, classifier=False)
             results["project"] = {
                 **scores([i for _, i in test], gate_predictions(test_ev, thresholds)),
                 "nlu_only": scores([i for _, i in test], stock_predictions(parsed[len(val) :])),
+                "without_classifier": scores([i for _, i in test], gate_predictions(test_ev, alone)),
                 "val": scores([i for _, i in val], gate_predictions(val_ev, thresholds)),
                 "thresholds": fitted,
                 "fitted_for": f"best in-scope accuracy on val with out-of-scope recall >= {min_oos_recall}",
@@ -365,10 +374,15 @@ def table(results: dict[str, Any]) -> str:
                 f"{r['parse_ms_per_message']} ms |"
             )
     if "project" in results:
-        r = results["project"]["nlu_only"]
-        lines.append(
-            f"| project's NLU alone (no gate) | {r['in_scope_accuracy']:.3f} | {r['out_of_scope_recall']:.3f} | | |"
-        )
+        for key, label in (
+            ("without_classifier", "project: NLU + gate without the embedding classifier (weight 0)"),
+            ("nlu_only", "project's NLU alone (no gate)"),
+        ):
+            r = results["project"].get(key)
+            if r:
+                lines.append(
+                    f"| {label} | {r['in_scope_accuracy']:.3f} | {r['out_of_scope_recall']:.3f} | | |"
+                )
     return "\n".join(lines)
 
 

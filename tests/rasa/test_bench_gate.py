@@ -37,6 +37,7 @@ def test_bench_gate_trains_both_systems_and_reports_them_side_by_side(tmp_path):
     assert set(project["thresholds"]) == {"nlu", "flow", "neighbours", "out_of_scope"}
     assert "stock Rasa" in result.stdout and "project: NLU + gate" in result.stdout
     assert not stock["model_reused"] and not project["model_reused"]
+    assert 0.0 <= project["without_classifier"]["in_scope_accuracy"] <= 1.0
 
     # the same folder again: the stock model trained on the same rows is reused, not retrained
     again = tmp_path / "again.json"
