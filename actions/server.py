@@ -182,14 +182,19 @@ def build_app(actions_package: str = "actions") -> Sanic:
 
 
 def _warm_up() -> None:
-    """Open the knowledge store and load the embedding model and the voice model now, not
-    on the first question. Until the voice model is loaded, answers are extractive and
-    responses are sent as written."""
+    """Open the knowledge store, load the embedding model, embed the NLU examples and fit
+    the gate's embedding classifier (bot/neighbours.py; cached on disk after the first
+    start), and load the voice model now, not on the first question. Until the voice model
+    is loaded, answers are extractive and responses are sent as written."""
     try:
+        from bot.neighbours import nlu_neighbours
         from knowledge.base import knowledge_base
 
-        knowledge_base().search("warm up", k=1)
-        logger.info("knowledge base ready")
+        kb = knowledge_base()
+        kb.search("warm up", k=1)
+        if kb.embeddings is not None:
+            nlu_neighbours(kb.embeddings, kb.settings.embedding_model).opinions(["warm up"])
+        logger.info("knowledge base and the gate's embedding signals ready")
     except Exception:
         logger.exception("knowledge base not ready: knowledge answers will fail until it is")
     try:
