@@ -79,6 +79,7 @@ class Neighbours:
             matrix = np.asarray(embeddings.embed_documents(self.texts), dtype=np.float32)
         self.matrix = _normalised(matrix)
         self.intents = self.labels[self.in_scope]
+        self._in_scope_matrix = self.matrix[self.in_scope]  # once, not a copy per message
         self._classifier: IntentClassifier | None = None
 
     @property
@@ -89,7 +90,7 @@ class Neighbours:
 
     def opinions(self, texts: list[str], ranking_length: int = 10) -> list[Opinion]:
         queries = _normalised(np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32))
-        scores = queries @ self.matrix[self.in_scope].T
+        scores = queries @ self._in_scope_matrix.T
         best = scores.argmax(axis=1)
         rankings = self.classifier.rank(queries, ranking_length)
         return [

@@ -54,27 +54,20 @@ class Remembered(Embeddings):
         self._lock = threading.Lock()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        unique = list(dict.fromkeys(texts))
+        with self._lock:  # take what is remembered now; another thread may forget it later
+            found = {t: self._vectors[t] for t in unique if t in self._vectors}
+        missing = [t for t in unique if t not in found]
+        if missing:
+            vectors = self.model.embed_documents(missing)
+            found.update((t, np.asarray(v, dtype=np.float32)) for t, v in zip(missing, vectors, strict=True))
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        fresh = {
-            t: np.asarray(v, dtype=np.float32) for t, v in zip(missing, self._embed(missing), strict=True)
-        }
-        with self._lock:
-            found = {t: fresh[t] if t in fresh else self._vectors.get(t) for t in dict.fromkeys(texts)}
-            for text, vector in found.items():
-                if vector is None:  # forgotten meanwhile by another thread: embed it again below
-                    continue
-                self._vectors[text] = vector
+            for text in unique:
+                self._vectors[text] = found[text]
                 self._vectors.move_to_end(text)
             while len(self._vectors) > self.size:
                 self._vectors.popitem(last=False)
-        lost = [t for t, v in found.items() if v is None]
-        if lost:
-            found.update(zip(lost, self._embed(lost), strict=True))
-        return [np.asarray(found[t], dtype=np.float32).tolist() for t in texts]
-
-    def _embed(self, texts: list[str]) -> list[list[float]]:
-        return self.model.embed_documents(texts) if texts else []
+        return [found[t].tolist() for t in texts]
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
