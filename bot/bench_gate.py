@@ -25,9 +25,7 @@ CLINC150 takes a long time on a 2-core CPU; ``--max-per-intent`` trains on fewer
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
-import itertools
 import json
 import os
 import platform
@@ -238,36 +236,17 @@ def fit_gate(
     rule as `tandem gate calibrate`, best accuracy at a target precision of the answers.
     `classifier=False`: the embedding classifier's weight stays 0 (to measure what it adds)."""
     from bot import gate
-    from bot.calibrate import GRID, search
+    from bot.calibrate import GRID, at_target, search
 
     def score(thresholds: dict[str, Any]) -> tuple:
         s = scores(truth, gate_predictions(evidence, thresholds))
-        accuracy, recall = s["in_scope_accuracy"], s["out_of_scope_recall"]
-        met = recall >= min_oos_recall
-        return (met, accuracy if met else recall, accuracy)
+        return at_target(s["out_of_scope_recall"], min_oos_recall, s["in_scope_accuracy"])
 
-    # coordinate ascent alone stops where no single threshold helps, short of points where the
-    # blend weight, the confidence and the out-of-scope distance move together: it starts from
-    # the best of a joint grid over those three
-    joint = [
-        ("nlu", "embedding_weight"),
-        ("flow", "min_confidence"),
-        ("neighbours", "max_similarity_out_of_scope"),
-    ]
-    start, best = gate.load_thresholds(), None
-    keys = GATE_GRID_KEYS
+    start, keys = gate.load_thresholds(), GATE_GRID_KEYS
     if not classifier:
         start.setdefault("nlu", {})["embedding_weight"] = 0.0
-        joint, keys = joint[1:], tuple(k for k in keys if k != ("nlu", "embedding_weight"))
-    for values in itertools.product(*(GRID[key] for key in joint)):
-        trial = copy.deepcopy(start)
-        for (section, key), value in zip(joint, values, strict=True):
-            trial.setdefault(section, {})[key] = value
-        result = score(trial)
-        if best is None or result > best[0]:
-            best = (result, trial)
-    grid = {key: GRID[key] for key in keys}
-    return search(best[1], score, grid)
+        keys = tuple(k for k in keys if k != ("nlu", "embedding_weight"))
+    return search(start, score, {key: GRID[key] for key in keys})
 
 
 def run(

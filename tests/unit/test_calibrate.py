@@ -33,6 +33,32 @@ def test_fit_finds_thresholds_that_separate_the_routes():
     assert fitted["flow"]["min_confidence"] <= 0.45 and 0.38 < fitted["knowledge"]["min_dense"] <= 0.52
 
 
+def test_search_finds_a_point_where_two_thresholds_must_move_together():
+    """From the start no single threshold helps (a ridge): coordinate ascent alone stays
+    there; the joint grid finds the top."""
+    grid = {
+        ("nlu", "embedding_weight"): [0.0, 0.5, 1.0],
+        ("flow", "min_confidence"): [0.3, 0.5, 0.7],
+    }
+
+    def score(t: dict) -> tuple:
+        w, c = t["nlu"]["embedding_weight"], t["flow"]["min_confidence"]
+        return calibrate.at_target(
+            1.0, 0.95, 1.0 if (w, c) == (1.0, 0.7) else 0.5 - abs(w - 0.5) * abs(c - 0.5)
+        )
+
+    start = {"nlu": {"embedding_weight": 0.5}, "flow": {"min_confidence": 0.5}}
+    found = calibrate.search(start, score, grid)
+    assert (found["nlu"]["embedding_weight"], found["flow"]["min_confidence"]) == (1.0, 0.7)
+
+
+def test_at_target_ranks_any_point_that_reaches_the_target_first():
+    reached = calibrate.at_target(0.95, 0.95, 0.6)
+    assert reached > calibrate.at_target(0.94, 0.95, 0.99)
+    assert calibrate.at_target(0.94, 0.95, 0.5) > calibrate.at_target(0.9, 0.95, 0.99)
+    assert calibrate.at_target(0.97, 0.95, 0.7) > reached
+
+
 def test_confusion_table_counts_each_label_and_route():
     table = calibrate.confusion_table(["flow", "knowledge", "knowledge"], ["flow", "knowledge", "clarify"])
     assert "| knowledge | 0 | 1 | 1 |" in table
