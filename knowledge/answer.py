@@ -18,7 +18,7 @@ from knowledge.store import Hit
 from knowledge.verify import Scorer, Verdict, extractive_answer, verify
 
 Generator = Callable[[str, list[str], list[str]], str]  # (question, passages, history) -> answer
-VERSION = "extractive-2"  # part of the cache key: answers made another way are not reused
+VERSION = "extractive-3"  # part of the cache key: answers made another way are not reused
 
 
 def embedding_scorer(embeddings: Any) -> Scorer:
@@ -72,6 +72,17 @@ class Retrieval:
 
     def titles(self) -> list[str]:
         return list(dict.fromkeys(h.metadata.get("title", "") for h in self.hits))
+
+    def sections(self) -> list[str]:
+        """The section of each passage, as a customer could ask for it: its heading (help
+        pages' headings are questions), or its document's title."""
+        return list(
+            dict.fromkeys(
+                (h.metadata.get("heading_path") or "").rsplit(">", 1)[-1].strip()
+                or h.metadata.get("title", "")
+                for h in self.hits
+            )
+        )
 
     def scores(self) -> dict[str, Any]:
         def r(v: float | None) -> float | None:

@@ -214,6 +214,23 @@ def verify(
 Scorer = Callable[[str, list[str]], list[float]]  # (question, texts) -> similarity of each
 
 
+# an answer's yes or no ("Not yet.", "No, ...") is about the question it was written under
+POLARITY = re.compile(r"(yes|no|not)\b", re.IGNORECASE)
+SAME_QUESTION = 0.8  # similarity of a customer's question to a heading that asks the same
+
+
+def _for_another_question(quoted: list[str], heading: str) -> list[str]:
+    """An opening that starts with a yes or no, quoted for a question other than its
+    heading's: a bare yes or no is left out; one that goes on is preceded by the heading."""
+    first, rest = quoted[0], quoted[1:]
+    return rest if _bare(first) else [f"{heading} {first}", *rest]
+
+
+def _bare(sentence: str) -> bool:
+    """A yes or no with next to nothing after it ("Not yet."): it answers only its heading."""
+    return bool(POLARITY.match(sentence)) and len(sentence.split()) <= 4
+
+
 def extractive_answer(
     question: str,
     passages: Sequence[str],
@@ -221,6 +238,7 @@ def extractive_answer(
     min_overlap: float = 0.2,
     scorer: Scorer | None = None,
     min_similarity: float = 0.45,
+    same_question: float = SAME_QUESTION,
 ) -> list[tuple[int, str]]:
     """The passage sentences that best answer `question`, as (passage index, sentence), best
     first; empty when none is close enough to it.
@@ -230,7 +248,15 @@ def extractive_answer(
     under the question). They are ranked by `scorer` (sentence-embedding similarity) when
     given, else by the share of the question's content words they contain; better
     retrieved passages win small differences. A candidate qualifies with enough shared
-    words or, with a scorer, enough similarity."""
+    words or, with a scorer, enough similarity.
+
+    A yes or no answers the question above it, and only that one: an opening that starts
+    with one is quoted for another question ("do you ship to canada" under "Do you ship to
+    the UK or Europe?") without a bare "Not yet.", and a sentence that starts with one is
+    quoted after the heading's question, so that the customer reads what it answers; a
+    bare yes or no is never quoted as a sentence on its own. The
+    heading is the same question when its similarity to `question` reaches `same_question`
+    (without a scorer: when it has every content word of it)."""
     asked = content_words(question)
     if not asked:
         return []
@@ -256,7 +282,9 @@ def extractive_answer(
         if faq or topic.endswith("?"):
             candidates.append((index, True, section[:max_sentences], topic))
         if not faq:
-            candidates += [(index, False, [x], f"{topic}: {x}" if topic else x) for x in section]
+            candidates += [
+                (index, False, [x], f"{topic}: {x}" if topic else x) for x in section if not _bare(x)
+            ]
     if not candidates:
         return []
     lexical = [overlap(text) for *_, text in candidates]
@@ -268,6 +296,11 @@ def extractive_answer(
         if words < min_overlap and (similar is None or similar < min_similarity):
             continue
         primary = similar if similar is not None else words
+        same = similar >= same_question if similar is not None else words >= 1.0
+        if opening and not same and POLARITY.match(quoted[0]):
+            quoted = _for_another_question(quoted, candidates[number][3])
+            if not quoted:
+                continue
         scored.append((primary - 0.05 * index, index, opening, quoted))
     if not scored:
         return []

@@ -118,3 +118,25 @@ def test_a_scorer_picks_the_sentence_that_means_the_answer_without_sharing_words
     assert extractive_answer(question, passages, scorer=scorer) == [
         (0, "Works on gas, electric and induction hobs.")
     ]
+
+
+def test_a_yes_or_no_is_quoted_only_for_the_question_it_answers():
+    passages = [
+        "General faq > Do you ship to the UK or Europe?\n\nQ: Do you ship to the UK or Europe?\n"
+        "A: Not yet. We deliver to the United States and Canada only.",
+        "Payments > Can I pay in instalments?\n\nNot at the moment.",
+        "Cancelling > Can I cancel my order?\n\nYes, while it has not shipped. Use Cancel order.",
+    ]
+
+    def scorer(question, texts):  # the heading's question is near, never the same
+        return [0.7 if t.endswith("?") else 0.1 for t in texts]
+
+    quoted = extractive_answer("do you ship to canada", passages[:1], scorer=scorer)
+    assert [s for _, s in quoted] == ["We deliver to the United States and Canada only."]
+    assert extractive_answer("can i pay with amex", passages[1:2], scorer=scorer) == []
+    quoted = extractive_answer("can you cancel my order if it was mispriced", passages[2:], scorer=scorer)
+    assert quoted[0] == (0, "Can I cancel my order? Yes, while it has not shipped.")
+    # asked as written: quoted as written
+    same = extractive_answer("can I pay in instalments", passages[1:2], scorer=lambda q, t: [0.95] * len(t))
+    assert same == [(0, "Not at the moment.")]
+    assert extractive_answer("can I pay in instalments", passages[1:2]) == [(0, "Not at the moment.")]
