@@ -156,11 +156,9 @@ class ActionAnswerFromKnowledge(Action):
             evidence.top_titles = retrieval.titles()[:3]
         handoff_after = int(policy.load_policy()["handoff"]["failed_turns_before_handoff"])
         decision = gate.decide(evidence, thresholds, handoff_after)
-        if decision.route == "knowledge" and found is None:
-            # the passages are close but no sentence of them answers: do not guess
-            evidence.dense_top = None
-            decision = gate.decide(evidence, thresholds, handoff_after)
-            decision.reason = "no passage sentence answers the question; " + decision.reason
+        if decision.route == "knowledge" and found is None:  # close, but no answer: do not guess
+            sections = retrieval.sections() if retrieval is not None else []
+            decision = gate.unanswered(evidence, thresholds, handoff_after, sections)
         record = decision.to_dict()
         gate_log.info("gate %s", json.dumps(record, ensure_ascii=False))
         meta = {"route": decision.route, "reason": decision.reason, "scores": _scores(decision, retrieval)}

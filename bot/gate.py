@@ -239,6 +239,30 @@ def blend(evidence: Evidence, thresholds: dict[str, Any]) -> Evidence:
     return replace(evidence, intent_ranking=ranking, nlu_ranking=evidence.intent_ranking)
 
 
+def unanswered(
+    evidence: Evidence, thresholds: dict[str, Any], handoff_after: int, sections: list[str]
+) -> Decision:
+    """The route when a passage is close (the gate chose knowledge) but no sentence of the
+    passages answers: decided again without them. Where that says out of scope though the
+    NLU does not, the customer is not turned away: the closest passages' `sections` are
+    offered as buttons (one clicked asks its question)."""
+    decision = decide(replace(evidence, dense_top=None), thresholds, handoff_after)
+    decision.reason = "no passage sentence answers the question; " + decision.reason
+    seen = decision.evidence
+    nlu_out = (
+        seen.intent == "out_of_scope" and seen.confidence >= thresholds["out_of_scope"]["min_confidence"]
+    )
+    offered = [title for title in dict.fromkeys(sections) if title][: thresholds["clarify"]["max_buttons"]]
+    if decision.route != "out_of_scope" or nlu_out or not offered:
+        return decision
+    return Decision(
+        "clarify",
+        "a passage is close but none answers the question: their sections are offered",
+        seen,
+        buttons=[{"title": title, "payload": title} for title in offered],
+    )
+
+
 def decide(evidence: Evidence, thresholds: dict[str, Any], handoff_after: int) -> Decision:
     """The route for this turn. `handoff_after`: failed turns in a row that hand over."""
     evidence = blend(evidence, thresholds)

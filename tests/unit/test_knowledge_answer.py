@@ -125,6 +125,43 @@ async def test_out_of_scope_when_no_passage_answers(kb, dispatcher, domain, pass
     assert passage.split("\n\n")[1] not in str(dispatcher.messages)
 
 
+async def test_close_passages_that_do_not_answer_are_offered_as_buttons(kb, dispatcher, domain):
+    """The gate chose knowledge, no sentence answers, and the NLU does not say out of scope:
+    the closest sections are offered rather than turning the customer away."""
+    kb.hits = [
+        Hit(
+            "Payments > Can I pay in instalments?\n\nNot at the moment.",
+            0.02,
+            {
+                "source": "policies/payments.md",
+                "title": "Payments",
+                "heading_path": "Can I pay in instalments?",
+            },
+            dense=0.8,
+            dense_rank=1,
+        ),
+        Hit(
+            "Payments > Which payment methods do you accept?\n\nVisa and Mastercard.",
+            0.01,
+            {
+                "source": "policies/payments.md",
+                "title": "Payments",
+                "heading_path": "Which payment methods do you accept?",
+            },
+            dense=0.7,
+            dense_rank=2,
+        ),
+    ]
+    t = tracker(user("can i pay with amex", "inform", 0.45, [("out_of_scope", 0.2)]))  # no topic to offer
+    await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert routes(dispatcher) == ["clarify"]
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [
+        "Can I pay in instalments?",
+        "Which payment methods do you accept?",
+    ]
+    assert "Not at the moment." not in str(dispatcher.messages)
+
+
 async def test_unsure_between_topics_offers_buttons(kb, dispatcher, domain):
     kb.hits = []
     t = tracker(user("my order thing", "nlu_fallback", 0.4, [("track_order", 0.35), ("cancel_order", 0.3)]))
