@@ -9,7 +9,8 @@ Each question is sent as the first message of a new conversation. A reply counts
   a scripted reply without the expected fact was sent): not an answer to the question.
 Independently of the bot's own check, every fact of every knowledge answer sent is looked
 up in the full text of the documents it cites: **unsupported facts sent** must be 0.
-Knowledge-turn latency is the REST round trip.
+Knowledge-turn latency is the REST round trip; the answer cache is emptied first
+(`--keep-cache` times cached answers).
 """
 
 from __future__ import annotations
@@ -91,6 +92,11 @@ def main(args: argparse.Namespace) -> int:
     require_running(settings)
     rows = [json.loads(line) for line in Path(args.data).read_text().splitlines() if line.strip()]
     texts, names = source_texts(), policy.product_names()
+    if not args.keep_cache:  # time answers being made, not answers read back from Redis
+        from actions.services import redis_client
+        from knowledge.answer_cache import AnswerCache
+
+        print(f"cleared {AnswerCache(redis_client()).clear()} cached answer keys", flush=True)
     results, latencies = [], []
     for row in rows:
         messages, seconds = ask(settings, row["question"])
@@ -144,6 +150,11 @@ def add_parser(bsub: argparse._SubParsersAction) -> None:
         "--data",
         default=str(QA_FILE),
         help="JSONL of {question, doc_id, optional fact, optional also: other documents that answer it}",
+    )
+    q.add_argument(
+        "--keep-cache",
+        action="store_true",
+        help="keep the cached answers (default: emptied first, so that answers are timed being made)",
     )
     q.add_argument("--save", action="store_true", help="write docs/benchmarks/answers.json")
     q.add_argument("--out", help="write the results to this file instead")

@@ -58,3 +58,8 @@ class AnswerCache:
                 removed += self.redis.delete(*keys)
             self.redis.delete(BY_SOURCE + source)
         return removed
+
+    def clear(self) -> int:
+        """Delete every cached answer (a benchmark that must time answers being made)."""
+        keys = [*self.redis.scan_iter(PREFIX + "*"), *self.redis.scan_iter(BY_SOURCE + "*")]
+        return self.redis.delete(*keys) if keys else 0

@@ -36,5 +36,9 @@ class MemoryRedis:
             self.sets.pop(k, None)
         return removed
 
+    def scan_iter(self, pattern):
+        prefix = pattern.rstrip("*")
+        return [k for k in [*self.data, *self.sets] if k.startswith(prefix)]
+
     def hset(self, *args):
         pass

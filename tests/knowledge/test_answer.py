@@ -88,3 +88,5 @@ def test_cached_answers_citing_a_changed_document_are_dropped():
     assert cache.get(returns_key) is None and cache.get(shipping_key) == {"text": "$4.95"}
     # an edited passage has a new id: its key differs, so an old answer could never match
     assert AnswerCache.key("return window", ["c1-edited"]) != returns_key
+    cache.clear()
+    assert cache.get(shipping_key) is None and not cache.redis.sets
