@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from datetime import UTC, datetime
 
 from bot.settings import ROOT
@@ -59,9 +60,11 @@ def main(args: argparse.Namespace) -> int:
             "# Retrieval benchmark",
             "",
             f"`tandem bench retrieval --corpus {' '.join(args.corpus)}{' --history' if args.history else ''}"
-            f"{f' --limit {args.limit}' if args.limit else ''} --save`, {stamp}, embedding model all-MiniLM-L6-v2,",
-            "2-core CPU. A question counts as found when a chunk of its document is retrieved; latency is one",
-            "query (embedding + search) on an in-memory local Qdrant.",
+            f"{f' --limit {args.limit}' if args.limit else ''} --save`, {stamp}, embedding model "
+            f"{model_label(settings.embedding_model)}, {os.cpu_count()}-core CPU. A question counts as found at the",
+            "rank of the best-ranked document that answers it (its `doc_id`, or one of `also`: COVID-QA's entries",
+            "that ask the very same question); latency is one query (embedding + search) on an in-memory local",
+            "Qdrant.",
             "",
             table(results),
             "",

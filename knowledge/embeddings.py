@@ -71,3 +71,8 @@ class Remembered(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
+
+    def forget(self) -> None:
+        """Forget every remembered vector (a benchmark that must time the model)."""
+        with self._lock:
+            self._vectors.clear()

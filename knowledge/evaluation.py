@@ -2,9 +2,10 @@
 
 A corpus folder holds ``documents.jsonl`` (``id``, ``title``, ``text``) and
 ``questions.jsonl`` (``question``, optional ``history`` (earlier turns, newest first),
-``doc_id`` of the document that answers it). Documents are chunked and indexed like the
-brand's own sources; a question is answered by document: the ranks of the distinct
-documents of the retrieved chunks give recall@1, recall@5 and MRR, per retrieval mode.
+``doc_id`` of the document that answers it, optional ``also``: other documents that answer
+it as well). Documents are chunked and indexed like the brand's own sources; a question is
+answered by document: the rank of the best-ranked answering document among the distinct
+documents of the retrieved chunks gives recall@1, recall@5 and MRR, per retrieval mode.
 
     tandem bench retrieval --corpus brand|covid_qa|doc2dial|PATH [--history] [--limit N]
 """
@@ -69,13 +70,17 @@ def covid_qa_corpus() -> Corpus:
     for index, row in enumerate(rows):
         doc_id = f"faq-{index}"
         docs.append({"id": doc_id, "title": row["question"].strip(), "text": row["answer"].strip()})
-        by_question.setdefault(" ".join(row["question"].split()).lower(), doc_id)
+        # several sources ask the very same question: each of their entries answers it
+        by_question.setdefault(" ".join(row["question"].split()).lower(), []).append(doc_id)
     questions = []
     with open(folder / "eval_question_similarity_en.csv", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            target = by_question.get(" ".join(row["question_1"].split()).lower())
-            if row["similar"] == "1" and target:
-                questions.append({"question": row["question_2"], "doc_id": target})
+            targets = by_question.get(" ".join(row["question_1"].split()).lower())
+            if row["similar"] == "1" and targets:
+                question = {"question": row["question_2"], "doc_id": targets[0]}
+                if len(targets) > 1:
+                    question["also"] = targets[1:]
+                questions.append(question)
     return Corpus("covid_qa", docs, questions)
 
 
@@ -134,12 +139,15 @@ def evaluate(
     hits_at_1 = hits_at_5 = 0
     reciprocal: list[float] = []
     latencies: list[float] = []
+    forget = getattr(store.embeddings, "forget", lambda: None)  # time the model, not a memory
     for question in questions:
+        forget()
         started = time.perf_counter()
         chunks = store.search(query_text(question, with_history), k=depth, mode=mode)
         latencies.append(time.perf_counter() - started)
         ranked = list(dict.fromkeys(hit.source for hit in chunks))
-        rank = ranked.index(question["doc_id"]) + 1 if question["doc_id"] in ranked else None
+        answering = [question["doc_id"], *question.get("also", [])]
+        rank = min((ranked.index(doc) + 1 for doc in answering if doc in ranked), default=None)
         hits_at_1 += rank == 1
         hits_at_5 += rank is not None and rank <= 5
         reciprocal.append(1 / rank if rank else 0.0)

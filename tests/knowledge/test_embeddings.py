@@ -30,3 +30,12 @@ def test_callers_cannot_change_what_is_remembered():
     vector = remembered.embed_query("apple")
     vector[0] = 99.0
     assert remembered.embed_query("apple") == [5.0, 1.0]
+
+
+def test_forget_makes_the_next_call_use_the_model():
+    model = Counting()
+    remembered = Remembered(model)
+    remembered.embed_query("plum")
+    remembered.forget()
+    remembered.embed_query("plum")
+    assert model.seen == ["plum", "plum"]

@@ -42,3 +42,12 @@ def test_history_is_added_to_the_query_when_asked():
     question = {"question": "and for shoes?", "history": ["what is the return window", "hi"]}
     assert query_text(question, with_history=False) == "and for shoes?"
     assert query_text(question, with_history=True) == "and for shoes? what is the return window hi"
+
+
+def test_a_question_answered_by_several_documents_counts_the_best_ranked(corpus_dir):
+    corpus = load_corpus(corpus_dir)
+    store, _ = build_store(corpus, FakeEmbeddings())
+    question = {"question": "what sizes are the merino socks", "doc_id": "tents"}
+    assert evaluate(store, [question], "sparse", with_history=False)["recall@1"] == 0.0
+    question["also"] = ["kettles", "socks"]
+    assert evaluate(store, [question], "sparse", with_history=False)["recall@1"] == 1.0
