@@ -254,9 +254,9 @@ def extractive_answer(
     with one is quoted for another question ("do you ship to canada" under "Do you ship to
     the UK or Europe?") without a bare "Not yet.", and a sentence that starts with one is
     quoted after the heading's question, so that the customer reads what it answers; a
-    bare yes or no is never quoted as a sentence on its own. The
-    heading is the same question when its similarity to `question` reaches `same_question`
-    (without a scorer: when it has every content word of it)."""
+    bare yes or no is never quoted as a sentence on its own. The heading is the same
+    question when its similarity to `question` reaches `same_question` (without a scorer:
+    when it has every content word of it)."""
     asked = content_words(question)
     if not asked:
         return []
