@@ -91,17 +91,29 @@ def pick_device(wanted: str = "auto") -> str:
     return wanted
 
 
-def load(name_or_path: str = DEFAULT_BASE, device: str = "cpu"):
-    """(model, tokenizer): float32 on the CPU, bfloat16 on a GPU."""
+DTYPES = ("auto", "float32", "bfloat16")
+
+
+def torch_dtype(name: str, device: str):
+    """The weights' dtype: `auto` is float32 on a CPU and bfloat16 on a GPU."""
     import torch
+
+    if name not in DTYPES:
+        raise BaseModelError(f"unknown dtype {name!r}: use one of {', '.join(DTYPES)}")
+    if name == "auto":
+        name = "bfloat16" if device.startswith("cuda") else "float32"
+    return getattr(torch, name)
+
+
+def load(name_or_path: str = DEFAULT_BASE, device: str = "cpu", dtype: str = "auto"):
+    """(model, tokenizer), with weights in `dtype` (see `torch_dtype`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve(name_or_path)
+    weights = torch_dtype(dtype, device)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(
-            path, dtype=torch.bfloat16 if device.startswith("cuda") else torch.float32
-        )
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=weights)
     except OSError as error:
         raise BaseModelError(
             f"cannot load base model {name_or_path!r}: {error}. Give a local folder or a model "

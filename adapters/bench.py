@@ -2,7 +2,8 @@
 
 Training figures come from the adapter's metrics.json (what `tandem adapter train`
 measured); this command measures serving: load and merge time, generation tokens/s and
-the latency of a typical reply (greedy, held-out customer messages), peak memory.
+the latency of a typical reply (greedy, held-out customer messages), peak memory, and the
+same replies with the weights in float32, bfloat16 and int8.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def run(replies: int = 12, max_new_tokens: int = 64) -> dict:
         _, n, seconds = voice.generate(messages(example.customer), max_new_tokens=max_new_tokens)
         latencies.append(seconds)
         tokens.append(n)
+    peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # before the copies below
+    precision = precisions(voice, [messages(e.customer) for e in examples], max_new_tokens)
     train_set = read_examples(ROOT / "bot" / "brand" / "voice" / "train.jsonl")
     max_length = 192
     config = adapter / "config.yml"
@@ -77,10 +80,53 @@ def run(replies: int = 12, max_new_tokens: int = 64) -> dict:
             "mean_new_tokens": round(statistics.mean(tokens), 1),
             "latency_p50_s": round(_percentile(latencies, 0.5), 2),
             "latency_p95_s": round(_percentile(latencies, 0.95), 2),
-            "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_memory_mb": peak_mb,
         },
+        "precisions": precision,
     }
     return result
+
+
+def precisions(voice, chats: list, max_new_tokens: int) -> list[dict]:
+    """The same replies with the merged weights in float32, bfloat16 and int8 (dynamic
+    quantisation of the linear layers): tokens/s, and how many replies are word for word
+    float32's. Greedy decoding, so a reply that differs was changed by the precision."""
+    import copy
+
+    import torch
+
+    merged = voice.model
+    models = {
+        "float32": copy.deepcopy(merged).to(torch.float32),
+        "bfloat16": copy.deepcopy(merged).to(torch.bfloat16),
+    }
+    if voice.model.device.type == "cpu":
+        models["int8 (dynamic)"] = torch.ao.quantization.quantize_dynamic(
+            copy.deepcopy(merged).to(torch.float32), {torch.nn.Linear}, dtype=torch.qint8
+        )
+    rows, reference = [], None
+    try:
+        for name, model in models.items():
+            voice.model = model
+            voice.generate(chats[0], max_new_tokens=8)  # warm
+            replies = [voice.generate(chat, max_new_tokens=max_new_tokens) for chat in chats]
+            texts = [text for text, _, _ in replies]
+            reference = reference or texts
+            rows.append(
+                {
+                    "dtype": name,
+                    "tokens_per_second": round(
+                        sum(n for _, n, _ in replies) / sum(t for _, _, t in replies), 1
+                    ),
+                    "latency_p50_s": round(_percentile([t for _, _, t in replies], 0.5), 2),
+                    "same_as_float32": sum(a == b for a, b in zip(texts, reference, strict=True)),
+                    "replies": len(texts),
+                }
+            )
+            print(f"  {name}: {rows[-1]['tokens_per_second']} tokens/s", flush=True)
+    finally:
+        voice.model = merged
+    return rows
 
 
 def markdown(r: dict) -> str:
@@ -114,6 +160,17 @@ def markdown(r: dict) -> str:
             f"| generation | {s['tokens_per_second']} tokens/s |",
             f"| a typical reply ({s['mean_new_tokens']:.0f} tokens, at most {s['max_new_tokens']}) | p50 {s['latency_p50_s']} s, p95 {s['latency_p95_s']} s ({s['replies']} replies) |",
             f"| peak memory (RSS) | {s['peak_memory_mb']:,.0f} MiB |",
+            "",
+            "| weights (`dtype` in bot/brand/voice.yml) | tokens/s | reply p50 | replies the same as float32's |",
+            "|---|---|---|---|",
+            *(
+                f"| {p['dtype']} | {p['tokens_per_second']} | {p['latency_p50_s']} s | {p['same_as_float32']}/{p['replies']} |"
+                for p in r.get("precisions", [])
+            ),
+            "",
+            "Greedy decoding: a reply that differs from float32's was changed by the precision. int8 is",
+            "measured, not offered: it is faster but changes replies, and verification would have to catch",
+            "every number it copies wrong.",
             "",
         ]
     )

@@ -55,7 +55,9 @@ class VoiceModel:
     def load(cls, settings: dict[str, Any] | None = None) -> VoiceModel:
         settings = settings or load_voice_settings()
         device = base_model.pick_device(settings.get("device", "auto"))
-        model, tokenizer = base_model.load(settings.get("base_model", base_model.DEFAULT_BASE), device)
+        model, tokenizer = base_model.load(
+            settings.get("base_model", base_model.DEFAULT_BASE), device, str(settings.get("dtype", "auto"))
+        )
         adapter = settings.get("adapter")
         adapter_path = (ROOT / adapter) if adapter and not Path(adapter).is_absolute() else adapter
         if adapter_path and (Path(adapter_path) / "adapter_config.json").exists():
