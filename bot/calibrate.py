@@ -47,6 +47,7 @@ GRID: dict[tuple[str, str], list[float]] = {
     ("neighbours", "max_similarity_out_of_scope"): [round(0.2 + 0.025 * i, 3) for i in range(13)],
     ("out_of_scope", "min_confidence"): [round(0.2 + 0.1 * i, 2) for i in range(8)],
     ("clarify", "min_candidate"): [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5],
+    ("clarify", "min_dense_titles"): [0.0] + [round(0.2 + 0.025 * i, 3) for i in range(13)],
 }
 
 

@@ -145,7 +145,9 @@ def clarify_buttons(evidence: Evidence, thresholds: dict[str, Any]) -> list[dict
         for intent, confidence in evidence.intent_ranking
         if intent in topics and confidence >= clarify["min_candidate"]
     ]
-    for title in evidence.top_titles:  # documents close to the question: ask about them
+    # the documents of the best passages, when these are close enough to be worth a button
+    near = evidence.dense_top is not None and evidence.dense_top >= clarify.get("min_dense_titles", 0.0)
+    for title in evidence.top_titles if near else []:
         if title and all(b["title"] != title for b in buttons):
             buttons.append({"title": title, "payload": title})
     return buttons[: clarify["max_buttons"]]

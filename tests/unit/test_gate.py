@@ -51,6 +51,15 @@ def test_several_likely_topics_are_offered_as_buttons():
     assert [b["payload"] for b in decision.buttons] == ["/track_order", "/get_refund", "/cancel_order"]
 
 
+def test_documents_are_offered_only_when_their_passages_are_close_enough():
+    thresholds = {**T, "clarify": {"min_candidate": 0.3, "max_buttons": 3, "min_dense_titles": 0.35}}
+    titles = ["Payments", "Shipping"]
+    near = decide(ev([("greet", 0.2)], dense_top=0.4, top_titles=titles), thresholds, 3)
+    assert near.route == "clarify" and [b["title"] for b in near.buttons] == titles
+    far = decide(ev([("greet", 0.2)], dense_top=0.3, top_titles=titles), thresholds, 3)
+    assert far.route == "out_of_scope" and not far.buttons
+
+
 def test_repeated_failures_hand_over():
     assert route(ev([("out_of_scope", 0.8)], dense_top=0.1, failed_turns=1), handoff_after=2) == "handoff"
     assert (
