@@ -192,12 +192,41 @@ def test_the_voice_data_has_no_placeholder_and_a_fixed_disjoint_held_out_split()
     assert not {x.customer.lower() for x in train_set} & {x.customer.lower() for x in heldout}
 
 
-def test_the_real_small_model_with_the_committed_adapter_replies_without_placeholders():
+@pytest.fixture(scope="module")
+def real_voice() -> VoiceModel:
     if not (COMMITTED / "adapter_config.json").exists():
         pytest.fail("the sample brand's adapter is not committed: run `tandem adapter train`")
-    voice = VoiceModel.load()
+    return VoiceModel.load()
+
+
+def test_the_real_small_model_with_the_committed_adapter_replies_without_placeholders(real_voice):
+    voice = real_voice
     assert voice.adapter is not None
     examples = read_examples(VOICE / "heldout.jsonl")[:3]
     for example in examples:
         text, tokens, _ = voice.generate(messages(example.customer), max_new_tokens=24)
         assert text and tokens > 0 and not placeholders(text)
+
+
+def test_a_knowledge_answer_written_by_the_real_model_is_sent_only_when_the_passages_support_it(real_voice):
+    """The voice model writes the answer; the verifier, not the model, decides whether it is
+    sent, and the passages' own sentences replace an answer that fails."""
+    from knowledge.answer import Retrieval, answer
+    from knowledge.store import Hit
+    from knowledge.verify import facts
+
+    passage = (
+        "Returns and refunds > When do I get my refund?\n\n"
+        "Once we receive the item, the refund goes back to your card within 5 to 7 business days."
+    )
+    hits = [
+        Hit(passage, 0.03, {"source": "policies/returns-and-refunds.md", "title": "Returns", "_id": "c1"})
+    ]
+    question = "when will I get my money back after returning?"
+    result = answer(question, Retrieval(question, hits), 0.6, generator=real_voice.knowledge_generator())
+    assert result is not None and result.verdict.ok
+    assert {f.key for f in facts(result.text)} <= {f.key for f in facts(passage)}
+    if result.mode == "extractive":  # the model's answer was refused, and why is kept
+        assert result.rejected is not None and "verification" in result.rejected
+    else:
+        assert result.mode == "generated" and result.rejected is None
