@@ -51,6 +51,7 @@ def ask(settings: Settings, question: str) -> tuple[list[dict[str, Any]], float]
 def judge(
     row: dict[str, Any], messages: list[dict[str, Any]], texts: dict[str, str], names: list[str]
 ) -> dict:
+    from knowledge.evaluation import answering_documents
     from knowledge.verify import fact_keys, fact_supported, facts
 
     meta = next(
@@ -64,7 +65,7 @@ def judge(
         keys = fact_keys([texts.get(s, "") for s in cited], names)
         answer_text = next((m.get("text") or "" for m in messages if m.get("text")), "")
         result["unsupported"] = [f.text for f in facts(answer_text, names) if not fact_supported(f, keys)]
-        answering = {row["doc_id"], *row.get("also", [])}  # `also`: other documents that answer it
+        answering = set(answering_documents(row))
         right = bool(answering & set(cited)) and (not row.get("fact") or row["fact"].lower() in text.lower())
         result["outcome"] = "correct" if right else "wrong"
         result["cited"] = cited

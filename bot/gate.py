@@ -241,21 +241,25 @@ def blend(evidence: Evidence, thresholds: dict[str, Any]) -> Evidence:
     return replace(evidence, intent_ranking=ranking, nlu_ranking=evidence.intent_ranking)
 
 
+def nlu_says_out_of_scope(evidence: Evidence, thresholds: dict[str, Any]) -> bool:
+    return (
+        evidence.intent == "out_of_scope"
+        and evidence.confidence >= thresholds["out_of_scope"]["min_confidence"]
+    )
+
+
 def unanswered(
     evidence: Evidence, thresholds: dict[str, Any], handoff_after: int, sections: list[str]
 ) -> Decision:
     """The route when a passage is close (the gate chose knowledge) but no sentence of the
     passages answers: decided again without them. Where that says out of scope though the
-    NLU does not, the customer is not turned away: the closest passages' `sections` are
-    offered as buttons (one clicked asks its question)."""
+    NLU does not, the customer is not turned away: the closest passages' `sections`
+    (distinct, best first) are offered as buttons (one clicked asks its question)."""
     decision = decide(replace(evidence, dense_top=None), thresholds, handoff_after)
     decision.reason = "no passage sentence answers the question; " + decision.reason
     seen = decision.evidence
-    nlu_out = (
-        seen.intent == "out_of_scope" and seen.confidence >= thresholds["out_of_scope"]["min_confidence"]
-    )
-    offered = [title for title in dict.fromkeys(sections) if title][: thresholds["clarify"]["max_buttons"]]
-    if decision.route != "out_of_scope" or nlu_out or not offered:
+    offered = [title for title in sections if title][: thresholds["clarify"]["max_buttons"]]
+    if decision.route != "out_of_scope" or nlu_says_out_of_scope(seen, thresholds) or not offered:
         return decision
     return Decision(
         "clarify",
@@ -297,7 +301,7 @@ def decide(evidence: Evidence, thresholds: dict[str, Any], handoff_after: int) -
     failed = evidence.failed_turns + 1
     if failed >= handoff_after:
         return Decision("handoff", f"{failed} failed turns in a row", evidence)
-    if intent == "out_of_scope" and evidence.confidence >= thresholds["out_of_scope"]["min_confidence"]:
+    if nlu_says_out_of_scope(evidence, thresholds):
         return Decision("out_of_scope", "NLU says out of scope and no passage is close", evidence)
     if far:
         return Decision("out_of_scope", "far from every training example and no passage is close", evidence)

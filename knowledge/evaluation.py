@@ -41,6 +41,11 @@ class Corpus:
     questions: list[dict[str, Any]]
 
 
+def answering_documents(question: dict[str, Any]) -> list[str]:
+    """The documents that answer a benchmark question: its `doc_id`, then any of `also`."""
+    return [question["doc_id"], *question.get("also", [])]
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -146,8 +151,9 @@ def evaluate(
         chunks = store.search(query_text(question, with_history), k=depth, mode=mode)
         latencies.append(time.perf_counter() - started)
         ranked = list(dict.fromkeys(hit.source for hit in chunks))
-        answering = [question["doc_id"], *question.get("also", [])]
-        rank = min((ranked.index(doc) + 1 for doc in answering if doc in ranked), default=None)
+        rank = min(
+            (ranked.index(doc) + 1 for doc in answering_documents(question) if doc in ranked), default=None
+        )
         hits_at_1 += rank == 1
         hits_at_5 += rank is not None and rank <= 5
         reciprocal.append(1 / rank if rank else 0.0)
