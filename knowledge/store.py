@@ -136,6 +136,7 @@ class KnowledgeStore:
         local_index: bool = False,  # local mode: search an in-memory mirror (see knowledge.local_index)
         rrf_k: int = DEFAULT_RANKING_CONSTANT_K,
         fusion: str = "zscore",
+        dense_weight: float = 0.5,
     ):
         if fusion not in FUSIONS:
             raise StoreError(f"unknown fusion {fusion!r}: use one of {', '.join(FUSIONS)}")
@@ -157,6 +158,9 @@ class KnowledgeStore:
         self.local_index = LocalIndex() if local_index else None
         self.rrf_k = rrf_k
         self.fusion = fusion
+        if not 0.0 <= dense_weight <= 1.0:
+            raise StoreError(f"the dense weight of hybrid search must be between 0 and 1, not {dense_weight}")
+        self.dense_weight = dense_weight  # the dense side's share of the fused score
 
     # --- set-up -----------------------------------------------------------------------
     @cached_property
@@ -227,27 +231,41 @@ class KnowledgeStore:
                 break
         return {r.payload["source"]: r.payload for r in records if r.payload["source"] != STORE_MARKER}
 
+    def _marker(self) -> dict[str, Any] | None:
+        point_id = str(uuid.uuid5(MANIFEST_NAMESPACE, STORE_MARKER))
+        found = self.client.retrieve(self.manifest_collection, [point_id], with_payload=True)
+        return found[0].payload if found else None
+
     def scheme(self) -> str | None:
         """How this store's chunk vectors were made (None: an empty store, or one made
         before schemes were recorded)."""
-        point_id = str(uuid.uuid5(MANIFEST_NAMESPACE, STORE_MARKER))
-        found = self.client.retrieve(self.manifest_collection, [point_id], with_payload=True)
-        return found[0].payload.get("dense_scheme") if found else None
+        marker = self._marker()
+        return marker.get("dense_scheme") if marker else None
 
-    def record_scheme(self) -> None:
+    def record_scheme(self, model: str = "") -> None:
+        """Record how the vectors were made and by which model (`model_identity`)."""
         point_id = str(uuid.uuid5(MANIFEST_NAMESPACE, STORE_MARKER))
         self.client.upsert(
             self.manifest_collection,
             points=[
                 models.PointStruct(
-                    id=point_id, vector={}, payload={"source": STORE_MARKER, "dense_scheme": DENSE_SCHEME}
+                    id=point_id,
+                    vector={},
+                    payload={"source": STORE_MARKER, "dense_scheme": DENSE_SCHEME, "model": model},
                 )
             ],
         )
 
-    def outdated(self) -> bool:
-        """The store holds chunks whose vectors were made another way: rebuild it."""
-        return self.count() > 0 and self.scheme() != DENSE_SCHEME
+    def outdated(self, model: str = "") -> bool:
+        """The store holds chunks whose vectors were made another way, or by another model
+        of the same size (a tuned copy of it): rebuild it. A store that recorded no model
+        (made before models were recorded) is taken to match."""
+        if self.count() == 0:
+            return False
+        marker = self._marker()
+        if not marker or marker.get("dense_scheme") != DENSE_SCHEME:
+            return True
+        return bool(model and marker.get("model") and marker["model"] != model)
 
     def publish(self, source: str, entry: dict[str, Any] | None) -> None:
         """Make `entry` the live version of `source` (None: the document is gone)."""
@@ -512,14 +530,20 @@ class KnowledgeStore:
 
         ``zscore`` (default): each side's scores are standardised over its own list (mean and
         standard deviation), a chunk missing from a side gets that side's lowest standardised
-        score, and the two are added with equal weight. Unlike rank fusion it keeps how far
+        score, and the two are added, weighted by `dense_weight` and its complement (equal by
+        default; `tandem kb tune` fits it on labelled questions). Unlike rank fusion it keeps how far
         ahead a side's best chunk is: a sparse hit far above the rest (a rare word matched)
         outweighs a dense list of near-equal scores, and the other way round. Measured on the
         brand, COVID-QA and doc2dial sets (docs/benchmarks/retrieval.md).
         ``rrf``: reciprocal rank fusion with Qdrant's formula, 1 / (rank + rrf_k - 1)."""
-        sides = [side for side in (dense, lexical) if side]
+        # weights 2w and 2(1 - w): the default 0.5 adds the two sides as they are
+        sides = [
+            (hits, 2 * weight)
+            for hits, weight in ((dense, self.dense_weight), (lexical, 1 - self.dense_weight))
+            if hits
+        ]
         fused: dict[str, dict[str, Any]] = {}
-        for hits in sides:
+        for hits, _ in sides:
             for hit in hits:
                 entry = fused.setdefault(hit.metadata.get("_id", hit.text), {"hit": hit, "score": 0.0})
                 entry.update(
@@ -529,12 +553,12 @@ class KnowledgeStore:
                         if getattr(hit, f) is not None
                     }
                 )
-        for hits in sides:
+        for hits, weight in sides:
             values = self._contributions(hits)
             present = {hit.metadata.get("_id", hit.text): v for hit, v in zip(hits, values, strict=True)}
             floor = min(values) if self.fusion == "zscore" else 0.0
             for key, entry in fused.items():
-                entry["score"] += present.get(key, floor)
+                entry["score"] += weight * present.get(key, floor)
         ranked = sorted(fused.values(), key=lambda e: -e["score"])[:k]
         return [
             Hit(
