@@ -64,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
         tune = CrossValidation(
             settings.embedding_model,
             folds=args.tune,
-            options=TuneOptions(epochs=args.tune_epochs),
+            options=TuneOptions(epochs=args.tune_epochs, hard_negatives=args.tune_negatives),
             batch_size=settings.embedding_batch_size,
         )
     results = []
@@ -96,8 +96,8 @@ def main(args: argparse.Namespace) -> int:
             f"`{command_line(args)}`, {stamp}, embedding model "
             f"{model_label(settings.embedding_model)}, {os.cpu_count()}-core CPU. A question counts as found at the",
             "rank of the best-ranked document that answers it (its `doc_id`, or one of `also`: COVID-QA's entries",
-            "that ask the very same question); latency is one query (embedding + search) on an in-memory local",
-            "Qdrant.",
+            "that ask the very same question as it, or ask the paraphrase word for word); latency is one query",
+            "(embedding + search) on an in-memory local Qdrant.",
             *(
                 [
                     "",
@@ -151,6 +151,12 @@ def add_parser(bsub: argparse._SubParsersAction) -> None:
     )
     q.add_argument(
         "--tune-epochs", type=int, default=TuneOptions.epochs, help="epochs of tuning (default %(default)s)"
+    )
+    q.add_argument(
+        "--tune-negatives",
+        type=int,
+        default=TuneOptions.hard_negatives,
+        help="hard negatives per question (default %(default)s)",
     )
     q.add_argument(
         "--tune-corpus",

@@ -162,7 +162,8 @@ def tune(args: argparse.Namespace) -> int:
         )
     print(f"indexing {len(documents)} documents with {model_label(base)} ...", flush=True)
     store, _ = index_sources(documents, embedding_model(base, settings.embedding_batch_size))
-    examples, _ = mine_examples(store, questions)
+    options = TuneOptions(epochs=args.epochs)
+    examples, _ = mine_examples(store, questions, options.hard_negatives)
     weight, mrr = fit_dense_weight(store, questions)
     print(f"hybrid search's dense weight, fitted on these questions: {weight} (MRR {mrr})")
     store.client.close()
@@ -173,7 +174,7 @@ def tune(args: argparse.Namespace) -> int:
         bar.total = total
         bar.update(done - bar.n)
 
-    result = tune(base, examples, out, TuneOptions(epochs=args.epochs), progress, {"dense_weight": weight})
+    result = tune(base, examples, out, options, progress, {"dense_weight": weight})
     bar.close()
     print(
         f"tuned {model_label(base)} on {result['questions']} questions in {result['seconds']} s "

@@ -89,9 +89,12 @@ def covid_qa_corpus() -> Corpus:
         for row in csv.DictReader(f):
             targets = by_question.get(" ".join(row["question_1"].split()).lower())
             if row["similar"] == "1" and targets:
+                # an entry of another source that asks the paraphrase word for word answers it too
+                verbatim = by_question.get(" ".join(row["question_2"].split()).lower(), [])
+                also = [doc for doc in [*targets[1:], *verbatim] if doc != targets[0]]
                 question = {"question": row["question_2"], "doc_id": targets[0]}
-                if len(targets) > 1:
-                    question["also"] = targets[1:]
+                if also:
+                    question["also"] = list(dict.fromkeys(also))
                 questions.append(question)
     return Corpus("covid_qa", docs, questions)
 
@@ -287,7 +290,7 @@ class CrossValidation:
                 if i not in held_out
             ]
             test = [q for i, q in enumerate(questions) if i in held_out]
-            examples, _ = mine_examples(base_store, train)
+            examples, _ = mine_examples(base_store, train, self.options.hard_negatives)
             weight, _ = fit_dense_weight(base_store, train)  # by the untuned model, on the training folds
             weights.append(weight)
             with tempfile.TemporaryDirectory(prefix="tandem-tune-") as folder:

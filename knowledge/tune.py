@@ -44,7 +44,7 @@ class TuneOptions:
     learning_rate: float = 2e-5
     batch_size: int = 32
     max_seq_length: int = 128  # tokens; questions and headings are short, passages are cut
-    hard_negatives: bool = True
+    hard_negatives: int = 1  # per question: the best passages of other documents (0: in-batch only)
     seed: int = 0
 
 
@@ -52,13 +52,12 @@ class TuneOptions:
 class Example:
     """One labelled question, with the texts that stand for its answer: the best chunk of an
     answering document (its passage, and its question heading when it has one: the store's
-    vector of a chunk is the sum of both) and the same for the best chunk of another document."""
+    vector of a chunk is the sum of both) and the same for the best chunks of other documents."""
 
     question: str
     doc: str
     positive: list[str]
-    negative_doc: str | None = None
-    negative: list[str] = field(default_factory=list)
+    negatives: dict[str, list[str]] = field(default_factory=dict)  # document -> its texts
 
 
 def _texts(text: str) -> list[str]:
@@ -69,11 +68,12 @@ def _texts(text: str) -> list[str]:
 
 
 def mine_examples(
-    store: KnowledgeStore, questions: list[dict[str, Any]], depth: int = 10
+    store: KnowledgeStore, questions: list[dict[str, Any]], negatives: int = 1, depth: int = 20
 ) -> tuple[list[Example], list[str]]:
     """Training examples from labelled questions ({question, doc_id, also?}) against a
-    store built with the untuned model. Returns the examples and the questions skipped
-    (their documents are not in the store)."""
+    store built with the untuned model: the answering documents' best chunk, and the best
+    chunks of the `negatives` best-ranked other documents. Returns the examples and the
+    questions skipped (their documents are not in the store)."""
     examples, skipped = [], []
     for row in questions:
         answering = [row["doc_id"], *row.get("also", [])]
@@ -82,12 +82,11 @@ def mine_examples(
             skipped.append(row["question"])
             continue
         example = Example(row["question"], best[0].source, _texts(best[0].text))
-        other = next(
-            (h for h in store.search(row["question"], k=depth, mode="dense") if h.source not in answering),
-            None,
-        )
-        if other is not None:
-            example.negative_doc, example.negative = other.source, _texts(other.text)
+        for hit in store.search(row["question"], k=depth, mode="dense") if negatives else []:
+            if hit.source not in answering and hit.source not in example.negatives:
+                example.negatives[hit.source] = _texts(hit.text)
+                if len(example.negatives) == negatives:
+                    break
         examples.append(example)
     return examples, skipped
 
@@ -111,14 +110,13 @@ def _batches(examples: list[Example], size: int, rng: random.Random) -> list[lis
     return batches
 
 
-def _loss(model: Any, batch: list[Example], hard_negatives: bool, rng: random.Random) -> Any:
+def _loss(model: Any, batch: list[Example], rng: random.Random) -> Any:
     import torch
 
     candidates: dict[str, list[str]] = {e.doc: e.positive for e in batch}
-    if hard_negatives:
-        for e in batch:
-            if e.negative_doc is not None:
-                candidates.setdefault(e.negative_doc, e.negative)
+    for e in batch:
+        for doc, texts in e.negatives.items():
+            candidates.setdefault(doc, texts)
     docs = list(candidates)
     texts = [rng.choice(candidates[d]) for d in docs]  # the passage or its question heading
 
@@ -170,7 +168,7 @@ def tune(
     for epoch in plan:
         losses.append([])
         for batch in epoch:
-            loss = _loss(model, batch, options.hard_negatives, rng)
+            loss = _loss(model, batch, rng)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

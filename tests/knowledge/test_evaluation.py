@@ -51,3 +51,16 @@ def test_a_question_answered_by_several_documents_counts_the_best_ranked(corpus_
     assert evaluate(store, [question], "sparse", with_history=False)["recall@1"] == 0.0
     question["also"] = ["kettles", "socks"]
     assert evaluate(store, [question], "sparse", with_history=False)["recall@1"] == 1.0
+
+
+def test_covid_qa_counts_an_entry_that_asks_the_very_question_as_an_answer():
+    from knowledge.evaluation import DATASETS, covid_qa_corpus
+
+    if not (DATASETS / "covid_qa").is_dir():
+        pytest.skip("../shared/datasets/covid_qa is not here")
+    corpus = covid_qa_corpus()
+    title = {d["id"]: d["title"] for d in corpus.documents}
+    masks = [q for q in corpus.questions if q["question"] == "Should I wear a mask?"]
+    assert [title[masks[0]["doc_id"]]] == ["Should travelers wear facemasks?"]  # the dataset's label
+    assert [title[d] for d in masks[0]["also"]] == ["Should I wear a mask?"]  # asked word for word
+    assert len(corpus.questions) == 244
