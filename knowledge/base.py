@@ -63,6 +63,8 @@ class KnowledgeBase:
             "chunks": self.store.count(),
             "last_refresh": refreshed,
             "embedding_model": model_identity(self.settings.embedding_model),
+            # its vectors were made by another model or scheme: the next refresh rebuilds it
+            "rebuild_needed": self.store.outdated(model_identity(self.settings.embedding_model)),
             "dimensions": self.store.dimensions,
             "store": self.settings.qdrant_url or str(self.settings.qdrant_path),
             "collection": self.store.collection,
@@ -92,4 +94,10 @@ def _open() -> KnowledgeBase:
         dense_weight=settings.dense_weight,
     )
     store.ensure_collections(settings.embedding_model)
+    if store.outdated(model_identity(settings.embedding_model)):
+        logger.warning(
+            "the knowledge store's vectors were made by another model than %s: answers are poor until "
+            "`tandem kb refresh` rebuilds it",
+            model_identity(settings.embedding_model),
+        )
     return KnowledgeBase(store, settings)

@@ -165,7 +165,7 @@ def tune(args: argparse.Namespace) -> int:
     options = TuneOptions(epochs=args.epochs)
     examples, _ = mine_examples(store, questions, options.hard_negatives)
     weight, mrr = fit_dense_weight(store, questions)
-    print(f"hybrid search's dense weight, fitted on these questions: {weight} (MRR {mrr})")
+    print(f"hybrid search's dense weight, fitted on these questions: {weight} (MRR {mrr:.3f})")
     store.client.close()
     out = args.out or get_settings().home / "models" / "embedder"
     bar = tqdm(total=0, unit="batch", desc="tuning", disable=not sys.stderr.isatty())

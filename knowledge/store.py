@@ -75,6 +75,7 @@ def open_client(settings: KnowledgeSettings) -> QdrantClient:
         raise
 
 
+UNRECORDED_MODEL = "all-MiniLM-L6-v2"  # what made a store that recorded no model (the default then)
 DENSE_SCHEME = "passage+question-heading/1"  # how chunk vectors are made; a store made otherwise is rebuilt
 STORE_MARKER = "__store__"  # the manifest entry that records the scheme (not a document)
 
@@ -258,14 +259,14 @@ class KnowledgeStore:
 
     def outdated(self, model: str = "") -> bool:
         """The store holds chunks whose vectors were made another way, or by another model
-        of the same size (a tuned copy of it): rebuild it. A store that recorded no model
-        (made before models were recorded) is taken to match."""
+        of the same size (a tuned copy of it): rebuild it. A store that recorded no model was
+        made before models were recorded, by the packaged default unless configured otherwise."""
         if self.count() == 0:
             return False
         marker = self._marker()
         if not marker or marker.get("dense_scheme") != DENSE_SCHEME:
             return True
-        return bool(model and marker.get("model") and marker["model"] != model)
+        return bool(model) and (marker.get("model") or UNRECORDED_MODEL) != model
 
     def publish(self, source: str, entry: dict[str, Any] | None) -> None:
         """Make `entry` the live version of `source` (None: the document is gone)."""

@@ -80,13 +80,14 @@ def test_cross_validation_never_scores_a_question_with_a_model_tuned_on_it(corpu
     assert set(result) >= {"dense", "sparse", "hybrid", "folds"} and len(result["dense_weights"]) == 3
 
 
-def test_a_store_made_by_another_model_is_rebuilt_one_that_recorded_none_is_kept(make_kb):
+def test_a_store_made_by_another_model_is_rebuilt(make_kb):
     kb = make_kb()
     kb.refresh()
     assert not kb.store.outdated("fake")
     assert kb.store.outdated("tuned copy") and not kb.refresh().rebuilt  # settings say "fake"
-    kb.store.record_scheme("")  # as stores made before models were recorded
-    assert not kb.store.outdated("anything")
+    kb.store.record_scheme("")  # as stores made before models were recorded: by the default
+    assert not kb.store.outdated("all-MiniLM-L6-v2") and kb.store.outdated("fake")
+    assert kb.refresh().rebuilt and not kb.store.outdated("fake")
 
 
 def test_a_tuned_models_identity_names_its_training(tmp_path):
@@ -154,9 +155,10 @@ def test_pointing_a_real_store_at_the_tuned_model_rebuilds_it_with_its_weight(
     try:
         kb = base._open()
         assert kb.store.dense_weight == 0.7  # fitted with it, read from tandem-tuned.json
+        assert kb.status()["rebuild_needed"]
         report = kb.refresh()
         assert report.rebuilt and kb.store.count() == chunks
-        assert "tuned" in kb.status()["embedding_model"]
+        assert "tuned" in kb.status()["embedding_model"] and not kb.status()["rebuild_needed"]
         assert any(
             "returns" in h.source for h in kb.search("how many days do I have to send something back?", k=3)
         )
