@@ -144,11 +144,10 @@ def tune(args: argparse.Namespace) -> int:
         ) from None
     record = tuned_record(settings.embedding_model)
     base = settings.embedding_model
-    if record:  # tune the original, not a tuned copy
+    if record:  # tune the original, not a tuned copy (a folder since moved: the packaged default)
+        original = Path(record["base"])
         base = (
-            record["base"]
-            if Path(record["base"]).exists() or "/" not in record["base"]
-            else default_embedding_model()
+            default_embedding_model() if original.is_absolute() and not original.exists() else record["base"]
         )
     documents, _ = load_sources(settings.sources, settings.max_file_bytes)
     known = {d.path for d in documents}
@@ -174,8 +173,12 @@ def tune(args: argparse.Namespace) -> int:
         bar.total = total
         bar.update(done - bar.n)
 
-    result = tune(base, examples, out, options, progress, {"dense_weight": weight})
-    bar.close()
+    try:
+        result = tune(base, examples, out, options, progress, {"dense_weight": weight})
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    finally:
+        bar.close()
     print(
         f"tuned {model_label(base)} on {result['questions']} questions in {result['seconds']} s "
         f"(loss per epoch {result['loss_per_epoch']}): {out}\n"

@@ -151,6 +151,10 @@ def tune(
     `extra` (the hybrid fusion's dense weight fitted on the same questions)."""
     if len(examples) < 2:
         raise ValueError(f"tuning needs at least 2 labelled questions, got {len(examples)}")
+    if options.epochs < 1 or options.batch_size < 2 or options.learning_rate <= 0:
+        raise ValueError(
+            f"tuning needs epochs >= 1, batches of 2 or more and a positive learning rate: {options}"
+        )
     import torch
     from sentence_transformers import SentenceTransformer
 

@@ -168,9 +168,13 @@ def test_pointing_a_real_store_at_the_tuned_model_rebuilds_it_with_its_weight(
         base._open.cache_clear()
 
 
-def test_tuning_needs_questions(tmp_path):
+def test_tuning_needs_questions_and_sane_options(tmp_path):
     with pytest.raises(ValueError, match="at least 2"):
         tune.tune("unused", [], tmp_path / "out")
+    two = [Example("a", "d1", ["x"]), Example("b", "d2", ["y"])]
+    with pytest.raises(ValueError, match="epochs >= 1"):
+        tune.tune("unused", two, tmp_path / "out", TuneOptions(epochs=0))
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_dense_weight_decides_which_side_hybrid_follows(corpus_dir):  # noqa: F811
