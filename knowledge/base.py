@@ -57,14 +57,15 @@ class KnowledgeBase:
 
     def status(self) -> dict[str, Any]:
         manifest = self.store.manifest()
+        model = model_identity(self.settings.embedding_model)
         refreshed = max((e.get("refreshed", "") for e in manifest.values()), default=None)
         return {
             "documents": len(manifest),
             "chunks": self.store.count(),
             "last_refresh": refreshed,
-            "embedding_model": model_identity(self.settings.embedding_model),
+            "embedding_model": model,
             # its vectors were made by another model or scheme: the next refresh rebuilds it
-            "rebuild_needed": self.store.outdated(model_identity(self.settings.embedding_model)),
+            "rebuild_needed": self.store.outdated(model),
             "dimensions": self.store.dimensions,
             "store": self.settings.qdrant_url or str(self.settings.qdrant_path),
             "collection": self.store.collection,
@@ -94,10 +95,11 @@ def _open() -> KnowledgeBase:
         dense_weight=settings.dense_weight,
     )
     store.ensure_collections(settings.embedding_model)
-    if store.outdated(model_identity(settings.embedding_model)):
+    model = model_identity(settings.embedding_model)
+    if store.outdated(model):
         logger.warning(
             "the knowledge store's vectors were made by another model than %s: answers are poor until "
             "`tandem kb refresh` rebuilds it",
-            model_identity(settings.embedding_model),
+            model,
         )
     return KnowledgeBase(store, settings)

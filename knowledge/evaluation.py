@@ -57,20 +57,16 @@ def load_corpus(folder: Path) -> Corpus:
     return Corpus(folder.name, read_jsonl(folder / "documents.jsonl"), read_jsonl(folder / "questions.jsonl"))
 
 
-def sources_corpus(settings: Any, questions: list[dict[str, Any]], name: str = "brand") -> Corpus:
-    """The team's own documents (knowledge/sources/) with labelled questions about them."""
+def brand_corpus() -> Corpus:
+    from knowledge.config import KnowledgeSettings
+
+    settings = KnowledgeSettings()
     documents, _ = load_sources(settings.sources, settings.max_file_bytes)
     docs = [
         {"id": d.path, "title": d.title, "text": d.text or "\n\n".join(f"## {q}\n\n{a}" for q, a in d.faq)}
         for d in documents
     ]
-    return Corpus(name, docs, questions)
-
-
-def brand_corpus() -> Corpus:
-    from knowledge.config import KnowledgeSettings
-
-    return sources_corpus(KnowledgeSettings(), read_jsonl(ROOT / "knowledge" / "eval" / "brand_qa.jsonl"))
+    return Corpus("brand", docs, read_jsonl(ROOT / "knowledge" / "eval" / "brand_qa.jsonl"))
 
 
 def covid_qa_corpus() -> Corpus:
@@ -188,13 +184,17 @@ def ranks(
     return found, latencies
 
 
+def mean_reciprocal_rank(found: list[int | None]) -> float:
+    return statistics.mean(1 / rank if rank else 0.0 for rank in found)
+
+
 def summarize(found: list[int | None], latencies: list[float]) -> dict[str, float]:
     n = len(found)
     latencies = sorted(latencies)
     return {
         "recall@1": round(sum(rank == 1 for rank in found) / n, 3),
         "recall@5": round(sum(rank is not None and rank <= 5 for rank in found) / n, 3),
-        "mrr": round(statistics.mean(1 / rank if rank else 0.0 for rank in found), 3),
+        "mrr": round(mean_reciprocal_rank(found), 3),
         "p50_ms": round(latencies[n // 2] * 1000, 1),
         "p95_ms": round(latencies[min(n - 1, int(n * 0.95))] * 1000, 1),
     }
@@ -213,7 +213,7 @@ def fit_dense_weight(
         for weight in WEIGHTS:
             store.dense_weight = weight
             found, _ = ranks(store, questions, "hybrid", with_history, timed=False)
-            mrr[weight] = round(statistics.mean(1 / rank if rank else 0.0 for rank in found), 6)
+            mrr[weight] = round(mean_reciprocal_rank(found), 6)
     finally:
         store.dense_weight = previous
     best = max(WEIGHTS, key=lambda w: (mrr[w], -abs(w - 0.5)))

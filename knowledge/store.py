@@ -25,7 +25,7 @@ from langchain_qdrant import QdrantVectorStore, RetrievalMode
 from qdrant_client import QdrantClient, models
 from qdrant_client.hybrid.fusion import DEFAULT_RANKING_CONSTANT_K
 
-from knowledge.config import KnowledgeSettings
+from knowledge.config import PACKAGED_MODEL, KnowledgeSettings
 from knowledge.local_index import LocalIndex
 from knowledge.sparse import BM25SparseEmbeddings
 
@@ -75,7 +75,7 @@ def open_client(settings: KnowledgeSettings) -> QdrantClient:
         raise
 
 
-UNRECORDED_MODEL = "all-MiniLM-L6-v2"  # what made a store that recorded no model (the default then)
+UNRECORDED_MODEL = PACKAGED_MODEL  # what made a store that recorded no model (the default then)
 DENSE_SCHEME = "passage+question-heading/1"  # how chunk vectors are made; a store made otherwise is rebuilt
 STORE_MARKER = "__store__"  # the manifest entry that records the scheme (not a document)
 
