@@ -18,7 +18,7 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,9 +268,11 @@ class CrossValidation:
     seed: int = 7
     progress: Callable[[str], None] = print
 
-    def run(
+    def tuned_folds(
         self, corpus: Corpus, base_store: KnowledgeStore, questions: list[dict[str, Any]], with_history: bool
-    ) -> dict[str, Any]:
+    ) -> Iterator[TunedFold]:
+        """Per fold: the store re-embedded by the model tuned on the other folds, and the
+        fold's own questions to ask it. The store is closed once the next fold is asked for."""
         from knowledge.embeddings import load_embedding_model
         from knowledge.tune import mine_examples, tune
 
@@ -278,10 +280,6 @@ class CrossValidation:
             raise ValueError(f"{self.folds}-fold cross-validation needs {2 * self.folds}+ questions")
         order = list(range(len(questions)))
         random.Random(self.seed).shuffle(order)
-        found: dict[str, list[int | None]] = {mode: [] for mode in MODES}
-        latencies: dict[str, list[float]] = {mode: [] for mode in MODES}
-        weights: list[float] = []
-        started = time.monotonic()
         for fold in range(self.folds):
             held_out = set(order[fold :: self.folds])
             train = [
@@ -292,22 +290,34 @@ class CrossValidation:
             test = [q for i, q in enumerate(questions) if i in held_out]
             examples, _ = mine_examples(base_store, train, self.options.hard_negatives)
             weight, _ = fit_dense_weight(base_store, train)  # by the untuned model, on the training folds
-            weights.append(weight)
             with tempfile.TemporaryDirectory(prefix="tandem-tune-") as folder:
                 record = tune(self.base, examples, Path(folder) / "model", self.options)
                 store, _ = build_store(
                     corpus, load_embedding_model(str(Path(folder) / "model"), self.batch_size)
                 )
                 store.dense_weight = weight
-                for mode in MODES:
-                    ranked, seconds = ranks(store, test, mode, with_history)
-                    found[mode] += ranked
-                    latencies[mode] += seconds
-                store.client.close()
+                try:
+                    yield TunedFold(fold, store, train, test, weight, record)
+                finally:
+                    store.client.close()
             self.progress(
                 f"  fold {fold + 1}/{self.folds}: tuned on {len(examples)} questions in {record['seconds']} s, "
                 f"dense weight {weight}, scored {len(test)}"
             )
+
+    def run(
+        self, corpus: Corpus, base_store: KnowledgeStore, questions: list[dict[str, Any]], with_history: bool
+    ) -> dict[str, Any]:
+        found: dict[str, list[int | None]] = {mode: [] for mode in MODES}
+        latencies: dict[str, list[float]] = {mode: [] for mode in MODES}
+        weights: list[float] = []
+        started = time.monotonic()
+        for fold in self.tuned_folds(corpus, base_store, questions, with_history):
+            weights.append(fold.weight)
+            for mode in MODES:
+                ranked, seconds = ranks(fold.store, fold.test, mode, with_history)
+                found[mode] += ranked
+                latencies[mode] += seconds
         return {
             "folds": self.folds,
             "options": asdict(self.options),
@@ -315,3 +325,13 @@ class CrossValidation:
             "dense_weights": weights,
             **{mode: summarize(found[mode], latencies[mode]) for mode in MODES},
         }
+
+
+@dataclass
+class TunedFold:
+    index: int
+    store: KnowledgeStore  # embedded by the model tuned on `train`
+    train: list[dict[str, Any]]
+    test: list[dict[str, Any]]
+    weight: float  # the dense weight fitted on `train`
+    record: dict[str, Any]  # what tune() wrote
