@@ -232,9 +232,10 @@ class KnowledgeStore:
                 break
         return {r.payload["source"]: r.payload for r in records if r.payload["source"] != STORE_MARKER}
 
+    _marker_id = str(uuid.uuid5(MANIFEST_NAMESPACE, STORE_MARKER))  # the manifest point of the marker
+
     def _marker(self) -> dict[str, Any] | None:
-        point_id = str(uuid.uuid5(MANIFEST_NAMESPACE, STORE_MARKER))
-        found = self.client.retrieve(self.manifest_collection, [point_id], with_payload=True)
+        found = self.client.retrieve(self.manifest_collection, [self._marker_id], with_payload=True)
         return found[0].payload if found else None
 
     def scheme(self) -> str | None:
@@ -245,12 +246,11 @@ class KnowledgeStore:
 
     def record_scheme(self, model: str = "") -> None:
         """Record how the vectors were made and by which model (`model_identity`)."""
-        point_id = str(uuid.uuid5(MANIFEST_NAMESPACE, STORE_MARKER))
         self.client.upsert(
             self.manifest_collection,
             points=[
                 models.PointStruct(
-                    id=point_id,
+                    id=self._marker_id,
                     vector={},
                     payload={"source": STORE_MARKER, "dense_scheme": DENSE_SCHEME, "model": model},
                 )

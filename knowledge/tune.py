@@ -198,9 +198,14 @@ def tune(
     model.max_seq_length = serving_length  # serve whole passages, as the base model does
     model.save(str(partial))
     (partial / MARKER).write_text(json.dumps(record, indent=2) + "\n")
+    previous = out.with_name(
+        out.name + ".previous"
+    )  # the old model stays whole until the new one is in place
+    shutil.rmtree(previous, ignore_errors=True)
     if out.exists():
-        shutil.rmtree(out)
+        out.rename(previous)
     partial.rename(out)
+    shutil.rmtree(previous, ignore_errors=True)
     return record
 
 

@@ -134,6 +134,16 @@ def test_tuning_the_real_model_moves_questions_towards_their_answers(tuned_model
     assert not Path(str(folder) + ".partial").exists()
 
 
+def test_tuning_again_replaces_the_model_whole(tuned_model, tmp_path):
+    """A second run into the same folder leaves the new model there and nothing beside it."""
+    out = tmp_path / "model"
+    (out / "old").mkdir(parents=True)
+    examples = [Example(q, f"d{i}", [p]) for i, (q, p, _) in enumerate(PAIRS)]
+    record = tune.tune(str(tuned_model[0]), examples, out, TuneOptions(epochs=1, batch_size=4))
+    assert json.loads((out / tune.MARKER).read_text())["data"] == record["data"]
+    assert not (out / "old").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
 def test_pointing_a_real_store_at_the_tuned_model_rebuilds_it_with_its_weight(
     tuned_model, tmp_path, monkeypatch
 ):
