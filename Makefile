@@ -9,7 +9,7 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 setup:  ## create both venvs and install Redis, if missing (idempotent)
-	@$(PYTHON) bot/bootstrap.py
+	@$(PYTHON) bot/stack/bootstrap.py
 
 run: setup  ## set up what is missing, train what is stale, start everything
 	@$(TANDEM) train
@@ -20,7 +20,7 @@ up down status train:  ## the `tandem` commands of the same name
 	@$(TANDEM) $@
 
 test: setup lint  ## set up what is missing and run every test (unit, Rasa, conversations, browser)
-	@$(PYTHON) bot/bootstrap.py --browser
+	@$(PYTHON) bot/stack/bootstrap.py --browser
 	@.venv/bin/python -m pytest -ra tests
 
 test-unit: setup  ## only the fast unit tests

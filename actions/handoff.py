@@ -2,7 +2,7 @@
 
 A failed turn is one the bot could not act on: NLU fallback (low confidence), an
 out-of-scope message, or no confident next action. After `handoff.failed_turns_before_handoff` of them in a row
-(bot/brand/policy.yml), or when the customer asks, the conversation is handed to a person:
+(the brand's policy.yml), or when the customer asks, the conversation is handed to a person:
 the customer is told, the conversation is paused (Rasa stores the customer's messages
 but the bot stops replying) and listed for agents, until `tandem handoff back` resumes it.
 """
@@ -18,7 +18,7 @@ from rasa_sdk.events import ConversationPaused, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import redis_client
-from bot import policy
+from bot.core import policy
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
-"""Scripted answers to account, payment and policy questions (bot/brand/answers.yml).
+"""Scripted answers to account, payment and policy questions (the brand's answers.yml).
 
-Answers are templates over bot/brand/brand.yml and bot/brand/policy.yml: a policy edit
+Answers are templates over the brand's brand.yml and policy.yml: a policy edit
 shows in the next answer, with nothing retrained.
 """
 
@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import logging
 
-import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import policy
-from bot.settings import BRAND_DIR
+from bot.core import policy
+from bot.core.settings import current_brand
 
 logger = logging.getLogger(__name__)
 
 
 def render_answer(intent: str) -> dict | None:
     """The answer (text and buttons) for an intent, or None when there is none."""
-    answers = yaml.safe_load((BRAND_DIR / "answers.yml").read_text())
+    answers = current_brand().answers()
     answer = answers.get(intent)
     if answer is None:
         return None
-    text = answer["text"].format(brand=policy.load_brand(), policy=policy.load_policy())
+    text = answer["text"].format(brand=current_brand().facts(), policy=policy.load_policy())
     return {"text": text, "buttons": answer.get("buttons", [])}
 
 

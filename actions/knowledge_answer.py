@@ -1,7 +1,8 @@
 """`action_answer_from_knowledge`: the gate and the grounded answer, for every turn that is
 not a confident scripted flow (questions, NLU fallback, out of scope, mid-form questions).
 
-Thin glue: the decision is bot/gate.py, the answer knowledge/answer.py. The route and the
+Thin glue: the decision is bot/gate/, the answer knowledge/answer.py, the brand's flow and
+small-talk intents its flows.yml. The route and the
 scores travel with the reply as a `custom` message:
 ``{"route": ..., "reason": ..., "citations": [...], "scores": {...}}``.
 """
@@ -20,22 +21,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.handoff import consecutive_failed_turns, hand_over
 from actions.info import render_answer
 from actions.services import redis_client
-from bot import gate, policy
-from bot.gate import CHITCHAT_INTENTS, Evidence
-from bot.seed.rules import FLOWS
+from bot.core import policy
+from bot.core.settings import current_brand
+from bot.gate.decide import decide, unanswered
+from bot.gate.evidence import gather, nlu_ranking
+from bot.gate.thresholds import load_thresholds
 
 logger = logging.getLogger(__name__)
 gate_log = logging.getLogger("tandem.gate")
-
-CHITCHAT_RESPONSES = {
-    "greet": "utter_greet",
-    "goodbye": "utter_goodbye",
-    "thank": "utter_you_are_welcome",
-    "bot_challenge": "utter_iamabot",
-    "affirm": "utter_anything_else",
-    "deny": "utter_anything_else",
-    "stop": "utter_anything_else",
-}
 
 
 def user_history(tracker: Tracker, turns: int = 3) -> list[str]:
@@ -45,15 +38,11 @@ def user_history(tracker: Tracker, turns: int = 3) -> list[str]:
 
 
 def intent_ranking(tracker: Tracker) -> list[tuple[str, float]]:
-    ranking = tracker.latest_message.get("intent_ranking") or []
-    pairs = [
-        (r["name"], float(r.get("confidence") or 0.0)) for r in ranking if r.get("name") != "nlu_fallback"
-    ]
-    if not pairs:
-        intent = tracker.latest_message.get("intent") or {}
-        if intent.get("name") and intent["name"] != "nlu_fallback":
-            pairs = [(intent["name"], float(intent.get("confidence") or 0.0))]
-    return sorted(pairs, key=lambda p: -p[1])
+    pairs = nlu_ranking(tracker.latest_message.get("intent_ranking") or [])
+    intent = tracker.latest_message.get("intent") or {}
+    if not pairs and intent.get("name"):
+        pairs = nlu_ranking([intent])
+    return pairs
 
 
 def _knowledge():
@@ -63,7 +52,7 @@ def _knowledge():
 
 
 def _voice_for_answers():
-    """The voice model when it is loaded and writes knowledge answers (bot/brand/voice.yml)."""
+    """The voice model when it is loaded and writes knowledge answers (the brand's voice.yml)."""
     from adapters.serve import loaded_voice_model
 
     voice = loaded_voice_model()
@@ -74,8 +63,8 @@ def _voice_for_answers():
 
 def embedding_opinion(question: str):
     """The nearest NLU training example and the embedding classifier's ranking
-    (bot/neighbours.py), or None without a sentence model; blocking."""
-    from bot.neighbours import nlu_neighbours
+    (bot/gate/neighbours.py), or None without a sentence model; blocking."""
+    from bot.gate.neighbours import nlu_neighbours
 
     kb = _knowledge()
     if kb.embeddings is None:
@@ -85,6 +74,7 @@ def embedding_opinion(question: str):
 
 def build_answer(question: str, history: list[str], min_support: float) -> tuple[Any, Any]:
     """(retrieval, answer or None); blocking: run in a thread."""
+    brand = current_brand()
     from knowledge.answer import VERSION, answer, embedding_scorer, retrieve
     from knowledge.answer_cache import AnswerCache
 
@@ -105,7 +95,7 @@ def build_answer(question: str, history: list[str], min_support: float) -> tuple
         question,
         retrieval,
         min_support,
-        policy.product_names(),
+        brand.product_names(),
         generator=generator,
         history=history,
         scorer=scorer,
@@ -122,10 +112,11 @@ class ActionAnswerFromKnowledge(Action):
         return "action_answer_from_knowledge"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
-        thresholds = gate.load_thresholds()
+        brand = current_brand()
+        thresholds, flows = load_thresholds(brand.gate_file), brand.flows()
         question = tracker.latest_message.get("text") or ""
         history = user_history(tracker)
-        min_support = float(thresholds["verification"]["min_sentence_support"])
+        min_support = float(thresholds.verification.min_sentence_support)
         retrieval, found = None, None
         try:
             retrieval, found = await asyncio.get_running_loop().run_in_executor(
@@ -138,27 +129,20 @@ class ActionAnswerFromKnowledge(Action):
             opinion = await asyncio.get_running_loop().run_in_executor(None, embedding_opinion, question)
         except Exception:
             logger.exception("no embedding opinion on the message; deciding without it")
-        evidence = Evidence(
-            text=question,
-            intent_ranking=intent_ranking(tracker),
+        evidence = gather(
+            question,
+            intent_ranking(tracker),
+            numbers=brand.order_numbers(),
+            retrieval=retrieval,
+            opinion=opinion,
             active_form=(tracker.active_loop or {}).get("name"),
             failed_turns=consecutive_failed_turns(tracker.events) - 1,
         )
-        if opinion is not None:
-            evidence.nn_intent, evidence.nn_similarity = opinion.nn_intent, opinion.nn_similarity
-            evidence.clf_ranking = opinion.ranking
-        if retrieval is not None:
-            evidence.dense_top = retrieval.dense_top
-            evidence.dense_margin = retrieval.dense_margin
-            evidence.sparse_top = retrieval.sparse_top
-            evidence.agree = retrieval.agree
-            evidence.top_sources = retrieval.sources()[:3]
-            evidence.top_titles = retrieval.titles()[:3]
         handoff_after = int(policy.load_policy()["handoff"]["failed_turns_before_handoff"])
-        decision = gate.decide(evidence, thresholds, handoff_after)
+        decision = decide(evidence, thresholds, flows, handoff_after)
         if decision.route == "knowledge" and found is None:  # close, but no answer: do not guess
             sections = retrieval.sections() if retrieval is not None else []
-            decision = gate.unanswered(evidence, thresholds, handoff_after, sections)
+            decision = unanswered(evidence, thresholds, flows, handoff_after, sections)
         record = decision.to_dict()
         gate_log.info("gate %s", json.dumps(record, ensure_ascii=False))
         meta = {"route": decision.route, "reason": decision.reason, "scores": _scores(decision, retrieval)}
@@ -168,12 +152,15 @@ class ActionAnswerFromKnowledge(Action):
         """The reply and events of the route. `gate_flow` tells the rules whether to start
         (or switch to) the flow of the message's own intent: flow intents reach the forms only
         through this gate (bot/seed/rules.py)."""
+        flows = current_brand().flows()
         message_intent = (tracker.latest_message.get("intent") or {}).get("name")
-        starts = decision.route == "flow" and decision.intent == message_intent and message_intent in FLOWS
-        events = self._reply(dispatcher, tracker, decision, found, meta, starts)
+        starts = (
+            decision.route == "flow" and decision.intent == message_intent and message_intent in flows.forms
+        )
+        events = self._reply(dispatcher, tracker, decision, found, meta, starts, flows)
         return [SlotSet("gate_flow", starts), *events]
 
-    def _reply(self, dispatcher, tracker, decision, found, meta, starts: bool) -> list[dict[str, Any]]:
+    def _reply(self, dispatcher, tracker, decision, found, meta, starts: bool, flows) -> list[dict[str, Any]]:
         route = decision.route
         if route == "knowledge":
             dispatcher.utter_message(text=found["text"])
@@ -186,10 +173,10 @@ class ActionAnswerFromKnowledge(Action):
             dispatcher.utter_message(json_message={**meta, "intent": intent})
             if starts:
                 return []  # the rules start the form (gate_flow)
-            if intent in FLOWS and not tracker.active_loop.get("name"):
-                return [FollowupAction(FLOWS[intent][0])]
-            if intent in CHITCHAT_INTENTS:
-                dispatcher.utter_message(response=CHITCHAT_RESPONSES[intent])
+            if intent in flows.forms and not tracker.active_loop.get("name"):
+                return [FollowupAction(flows.forms[intent].form)]
+            if intent in flows.chitchat:
+                dispatcher.utter_message(response=flows.chitchat[intent])
                 return []
             scripted = render_answer(intent)
             if scripted is not None:

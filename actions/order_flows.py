@@ -1,4 +1,9 @@
-"""What each order form does once it has everything: look up, cancel, re-address, return."""
+"""What each order form does once it has everything: look up, cancel, re-address, return.
+
+Each action asks the order back end (bot/core/orders/) once more: the order may have
+moved on since the form checked it. A back end that fails or refuses is reported to the
+customer; the flow ends either way, its slots cleared.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.order_forms import item_list
-from actions.services import orders_db
-from bot import policy
-from bot.orders import Order
+from actions.order_forms import BackendFailed, ask_backend, item_list
+from actions.services import order_backend
+from bot.core import policy
+from bot.core.orders import Order
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +36,26 @@ def end_of_flow() -> list[dict[str, Any]]:
     return [SlotSet(slot, None) for slot in FLOW_SLOTS]
 
 
-def verified_order(tracker: Tracker) -> Order | None:
-    """The form's order, or None when the flow was blocked or the order vanished."""
+def verified_order(tracker: Tracker, dispatcher: CollectingDispatcher) -> Order | None:
+    """The form's order, or None when the flow was blocked, the order vanished or the back
+    end failed (the customer has been told)."""
     if tracker.get_slot("flow_blocked"):
         return None
     number = tracker.get_slot("order_number")
-    return orders_db().get(number) if number else None
+    try:
+        return ask_backend(dispatcher, order_backend().find, number) if number else None
+    except BackendFailed:
+        return None
+
+
+def change(dispatcher: CollectingDispatcher, call, *args) -> bool:
+    """Make a change through the back end; False when it failed or refused (the customer
+    has been told which)."""
+    try:
+        ask_backend(dispatcher, call, *args)
+    except BackendFailed:
+        return False
+    return True
 
 
 def order_total(order: Order) -> str:
@@ -48,7 +67,7 @@ class ActionTrackOrder(Action):
         return "action_track_order"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
-        order = verified_order(tracker)
+        order = verified_order(tracker, dispatcher)
         if order is not None:
             dispatcher.utter_message(
                 response=f"utter_order_status_{order.status}",
@@ -70,7 +89,7 @@ class ActionCancelOrder(Action):
         return "action_cancel_order"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
-        order = verified_order(tracker)
+        order = verified_order(tracker, dispatcher)
         if order is None:
             return end_of_flow()
         if not tracker.get_slot("confirm_cancel"):
@@ -79,14 +98,13 @@ class ActionCancelOrder(Action):
             dispatcher.utter_message(
                 response="utter_cannot_cancel_now", order_number=order.number, status=order.status_text
             )
-        else:
-            orders_db().set_status(order.number, "cancelled")
+        elif change(dispatcher, order_backend().cancel, order.number):
             logger.info("cancelled order %s for %s", order.number, tracker.sender_id)
             dispatcher.utter_message(
                 response="utter_cancelled",
                 order_number=order.number,
                 total=order_total(order),
-                refund_days=policy.load_policy()["returns"]["refund_days"],
+                refund_days=(policy.load_policy().get("returns") or {}).get("refund_days", ""),
             )
         return end_of_flow()
 
@@ -96,7 +114,7 @@ class ActionChangeAddress(Action):
         return "action_change_address"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
-        order = verified_order(tracker)
+        order = verified_order(tracker, dispatcher)
         if order is None:
             return end_of_flow()
         address = tracker.get_slot("new_address")
@@ -108,8 +126,7 @@ class ActionChangeAddress(Action):
             dispatcher.utter_message(
                 response="utter_cannot_change_address", order_number=order.number, status=order.status_text
             )
-        else:
-            orders_db().set_address(order.number, address)
+        elif change(dispatcher, order_backend().change_address, order.number, address):
             logger.info("changed address of %s for %s", order.number, tracker.sender_id)
             dispatcher.utter_message(
                 response="utter_address_changed", order_number=order.number, address=address
@@ -122,7 +139,7 @@ class ActionStartReturn(Action):
         return "action_start_return"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
-        order = verified_order(tracker)
+        order = verified_order(tracker, dispatcher)
         if order is None:
             return end_of_flow()
         item = next((i for i in order.items if i.name == tracker.get_slot("return_item")), None)
@@ -130,16 +147,23 @@ class ActionStartReturn(Action):
             dispatcher.utter_message(response="utter_return_failed", order_number=order.number)
             return end_of_flow()
         rules = policy.load_policy()
-        return_number = orders_db().create_return(
-            order.number, item.sku, tracker.get_slot("return_reason") or ""
-        )
+        try:
+            return_number = ask_backend(
+                dispatcher,
+                order_backend().create_return,
+                order.number,
+                item.sku,
+                tracker.get_slot("return_reason") or "",
+            )
+        except BackendFailed:
+            return end_of_flow()
         logger.info("return %s opened on %s for %s", return_number, order.number, tracker.sender_id)
         dispatcher.utter_message(
             response="utter_return_started",
             return_number=return_number,
             item=item.name,
             order_number=order.number,
-            email=order.email,
+            email=tracker.get_slot("email") or order.email,
             refund_days=rules["returns"]["refund_days"],
         )
         return end_of_flow()
@@ -152,7 +176,11 @@ class ActionAskReturnItem(Action):
         return "action_ask_return_item"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
-        order = orders_db().get(tracker.get_slot("order_number") or "")
+        try:
+            order = order_backend().find(tracker.get_slot("order_number") or "")
+        except Exception:  # the question is still worth asking; the answer is checked later
+            logger.warning("could not list the items of the order", exc_info=True)
+            order = None
         buttons = [{"title": i.name, "payload": i.name} for i in order.items] if order else []
         dispatcher.utter_message(response="utter_ask_return_item", buttons=buttons)
         return []
@@ -164,8 +192,11 @@ class ActionRecoverPassword(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
         email = tracker.get_slot("email")
-        if email and orders_db().customer_exists(email):
-            orders_db().record_password_reset(email)
+        try:
+            if email:
+                ask_backend(dispatcher, order_backend().request_password_reset, email)
+        except BackendFailed:
+            return end_of_flow()
         # the same words whether or not the account exists: nobody learns who is a customer
         dispatcher.utter_message(
             response="utter_password_reset_sent",

@@ -1,32 +1,56 @@
 """Validation of the order forms: the order must exist, the email must match it, and the
-store's policy (bot/brand/policy.yml) must allow what the customer asks for."""
+store's policy (the brand's policy.yml) must allow what the customer asks for.
+
+The order back end (bot/core/orders/) may be a team's own API: when it does not answer,
+the customer is told so and the flow ends cleanly (nothing half done, nothing to retype
+into a broken form); they can ask again, or for a person.
+"""
 
 from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.services import orders_db
-from bot import policy
-from bot.orders import Order, find_email, normalise_order_number
+from actions.services import order_backend
+from bot.core import policy
+from bot.core.orders import Order, OrderBackendError, OrderRefused, find_email
+from bot.core.settings import current_brand
 
 logger = logging.getLogger(__name__)
 
-# A message with one of these intents starts something else: never read it as a slot value.
-OTHER_FLOW_INTENTS = {
-    "cancel_order",
-    "change_shipping_address",
-    "get_refund",
-    "recover_password",
-    "contact_human_agent",
-    "stop",
-    "track_order",
-}
+T = TypeVar("T")
+STOP_INTENT = "stop"  # "never mind": ends a form (flows.yml's chit-chat answers it)
+
+
+class BackendFailed(Exception):
+    """The order back end failed; the customer has been told (utter_orders_unavailable)."""
+
+
+def ask_backend(dispatcher: CollectingDispatcher, call: Callable[..., T], *args: Any) -> T:
+    """`call(*args)` on the order back end (a change's first argument is the order number);
+    on failure, tell the customer which (refused, or not answering) and raise BackendFailed:
+    the caller ends the flow."""
+    try:
+        return call(*args)
+    except OrderRefused as error:
+        logger.warning("order back end refused: %s", error)
+        dispatcher.utter_message(response="utter_order_change_refused", order_number=args[0])
+        raise BackendFailed from error
+    except OrderBackendError as error:
+        logger.warning("order back end failed: %s", error)
+        dispatcher.utter_message(response="utter_orders_unavailable")
+        raise BackendFailed from error
+
+
+def other_flow_intents() -> frozenset[str]:
+    """Intents that start something else: a message with one is never read as a slot value."""
+    return current_brand().flows().intents | {STOP_INTENT}
 
 
 def _intent(tracker: Tracker) -> str | None:
@@ -54,11 +78,14 @@ class EmailExtraction(FormValidationAction):
 class OrderFormValidation(EmailExtraction):
     """Shared steps of every order form: find the order, verify the email, check policy."""
 
-    trigger_intent = ""  # the intent that starts this form
-
     @abstractmethod
     def name(self) -> str:
         """The action's name in the domain."""
+
+    @property
+    def trigger_intent(self) -> str | None:
+        """The intent that starts this form (flows.yml)."""
+        return current_brand().flows().intent_of_form(self.form_name())
 
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
         # policy said no: end the form now (the validator has told the customer why)
@@ -81,28 +108,31 @@ class OrderFormValidation(EmailExtraction):
         """Pick an order number out of any reply to the question, whatever its intent."""
         if tracker.get_slot("requested_slot") != "order_number":
             return {}
-        if _intent(tracker) in OTHER_FLOW_INTENTS - {self.trigger_intent}:
+        if _intent(tracker) in other_flow_intents() - {self.trigger_intent}:
             return {}
-        number = normalise_order_number(tracker.latest_message.get("text") or "")
+        number = current_brand().order_numbers().find(tracker.latest_message.get("text") or "")
         return {"order_number": number} if number else {}
 
     def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        number = normalise_order_number(str(value or ""))
+        number = current_brand().order_numbers().find(str(value or ""))
         if number is None:
             dispatcher.utter_message(response="utter_order_number_malformed")
             return {"order_number": None}
-        order = orders_db().get(number)
-        if order is None:
-            dispatcher.utter_message(response="utter_order_not_found", order_number=number)
-            return {"order_number": None}
-        email = find_email(str(tracker.get_slot("email") or ""))
-        if email is None:
-            return {"order_number": number}
-        if email != order.email.lower():
-            # an email from earlier in the conversation, for another order: ask again
-            return {"order_number": number, "email": None}
+        try:
+            order = ask_backend(dispatcher, order_backend().find, number)
+            if order is None:
+                dispatcher.utter_message(response="utter_order_not_found", order_number=number)
+                return {"order_number": None}
+            email = find_email(str(tracker.get_slot("email") or ""))
+            if email is None:
+                return {"order_number": number}
+            if not ask_backend(dispatcher, order_backend().email_matches, number, email):
+                # an email from earlier in the conversation, for another order: ask again
+                return {"order_number": number, "email": None}
+        except BackendFailed:
+            return {"order_number": None, "flow_blocked": True}
         return {"order_number": number, "email": email, **self._verified(order, dispatcher)}
 
     def validate_email(
@@ -113,25 +143,24 @@ class OrderFormValidation(EmailExtraction):
             dispatcher.utter_message(response="utter_email_malformed")
             return {"email": None}
         number = tracker.get_slot("order_number")
-        order = orders_db().get(number) if number else None
-        if order is None:
-            return {"email": email}
-        if email != order.email.lower():
-            dispatcher.utter_message(response="utter_email_mismatch", order_number=order.number)
-            return {"email": None}
+        try:
+            order = ask_backend(dispatcher, order_backend().find, number) if number else None
+            if order is None:
+                return {"email": email}
+            if not ask_backend(dispatcher, order_backend().email_matches, number, email):
+                dispatcher.utter_message(response="utter_email_mismatch", order_number=order.number)
+                return {"email": None}
+        except BackendFailed:
+            return {"email": None, "flow_blocked": True}
         return {"email": email, **self._verified(order, dispatcher)}
 
 
 class ValidateTrackOrderForm(OrderFormValidation):
-    trigger_intent = "track_order"
-
     def name(self) -> str:
         return "validate_track_order_form"
 
 
 class ValidateCancelOrderForm(OrderFormValidation):
-    trigger_intent = "cancel_order"
-
     def name(self) -> str:
         return "validate_cancel_order_form"
 
@@ -146,14 +175,12 @@ class ValidateCancelOrderForm(OrderFormValidation):
             cancellable=" or ".join(
                 s.replace("_", " ") for s in rules["cancellation"]["cancellable_statuses"]
             ),
-            window_days=rules["returns"]["window_days"],
+            window_days=(rules.get("returns") or {}).get("window_days", ""),  # a store without returns
         )
         return False
 
 
 class ValidateChangeAddressForm(OrderFormValidation):
-    trigger_intent = "change_shipping_address"
-
     def name(self) -> str:
         return "validate_change_address_form"
 
@@ -175,8 +202,6 @@ class ValidateChangeAddressForm(OrderFormValidation):
 
 
 class ValidateReturnForm(OrderFormValidation):
-    trigger_intent = "get_refund"
-
     def name(self) -> str:
         return "validate_return_form"
 
@@ -203,7 +228,10 @@ class ValidateReturnForm(OrderFormValidation):
         return {"return_item": order.items[0].name} if len(order.items) == 1 else {}
 
     def validate_return_item(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
-        order = orders_db().get(tracker.get_slot("order_number") or "")
+        try:
+            order = ask_backend(dispatcher, order_backend().find, tracker.get_slot("order_number") or "")
+        except BackendFailed:
+            return {"return_item": None, "flow_blocked": True}
         if order is None:
             return {"return_item": None}
         item = match_item(order, str(value or ""))

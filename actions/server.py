@@ -5,16 +5,19 @@
 The action server owns the local knowledge store (Qdrant local mode allows one process),
 so refreshing while the assistant runs goes through it:
 
-- ``POST /kb/refresh`` (``{"rebuild": false}``) syncs the store with knowledge/sources/
+- ``POST /kb/refresh`` (``{"rebuild": false}``) syncs the store with the brand's sources/
 - ``GET /kb/status`` and ``GET /kb/search?q=...&k=5&mode=hybrid``
 
 They need ``Authorization: Bearer <token>`` (the stack's API token, $TANDEM_HOME/rasa-token).
 
-``POST /nlg`` renders Rasa's responses (Rasa's NLG endpoint protocol; bot/nlg.py) and
+``POST /nlg`` renders Rasa's responses (Rasa's NLG endpoint protocol; actions/nlg.py) and
 rephrases the ones marked for it in the brand's voice (adapters/serve.py).
 
 It also serves the web widget's static files (``/widget/tandem-widget.js`` and what it
-loads) and the sample brand's demo site (``/demo/``), which embeds the widget.
+loads) and the brand's demo site (``/demo/``: the pages of its site/ folder), which embeds
+the widget.
+
+Its actions are this package's and, when the brand has one, those of its own actions.py.
 """
 
 from __future__ import annotations
@@ -23,16 +26,19 @@ import argparse
 import asyncio
 import dataclasses
 import hmac
+import importlib.util
 import logging
 import os
+import sys
 import threading
+from pathlib import Path
 
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic, response
 from sanic.request import Request
 
-from bot.settings import BOT_DIR, get_settings
+from bot.core.settings import BOT_DIR, current_brand, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +108,7 @@ WIDGET_FILES = {  # name -> (file, content type); nothing else under /widget is 
         "text/javascript",
     ),
 }
-DEMO_PAGES = {"index.html": "text/html", "help.html": "text/html", "site.css": "text/css"}
+SITE_TYPES = {".html": "text/html", ".css": "text/css"}  # what /demo/ serves from the brand's site/
 
 
 def public_rasa_url() -> str:
@@ -125,11 +131,12 @@ def add_widget_routes(app: Sanic) -> None:
         return await response.file(path, mime_type=content_type, headers=headers)
 
     def page(name: str):
-        if name not in DEMO_PAGES:
+        path = current_brand().site_dir / name
+        if "/" in name or name.startswith(".") or path.suffix not in SITE_TYPES or not path.is_file():
             return response.text("not found", status=404)
-        text = (WIDGET_DIR / "demo" / name).read_text()
+        text = path.read_text()
         text = text.replace("{{RASA_URL}}", public_rasa_url()).replace("{{WIDGET_URL}}", "/widget")
-        return response.text(text, content_type=f"{DEMO_PAGES[name]}; charset=utf-8", headers=headers)
+        return response.text(text, content_type=f"{SITE_TYPES[path.suffix]}; charset=utf-8", headers=headers)
 
     @app.get("/demo/")
     async def demo_index(request: Request):
@@ -141,7 +148,7 @@ def add_widget_routes(app: Sanic) -> None:
 
 
 def add_nlg_route(app: Sanic) -> None:
-    from bot import nlg
+    from actions import nlg
 
     @app.post("/nlg")
     async def render_response(request: Request):
@@ -171,9 +178,25 @@ def _rephrase(template: str, values: list[str]) -> str:
         return template
 
 
+def brand_actions(path: Path):
+    """The brand's own actions module (its actions.py), imported from its folder, or None."""
+    if not path.is_file():
+        return None
+    name = f"tandem_brand_actions_{path.parent.name}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def build_app(actions_package: str = "actions") -> Sanic:
     executor = ActionExecutor()
     executor.register_package(actions_package)
+    own = brand_actions(current_brand().actions_file)
+    if own is not None:
+        executor.register_package(own)
+        logger.info("the brand's own actions: %s", current_brand().actions_file)
     app = create_app(executor, cors_origins=None)
     add_knowledge_routes(app)
     add_widget_routes(app)
@@ -183,11 +206,11 @@ def build_app(actions_package: str = "actions") -> Sanic:
 
 def _warm_up() -> None:
     """Open the knowledge store, load the embedding model, embed the NLU examples and fit
-    the gate's embedding classifier (bot/neighbours.py; cached on disk after the first
+    the gate's embedding classifier (bot/gate/neighbours.py; cached on disk after the first
     start), and load the voice model now, not on the first question. Until the voice model
     is loaded, answers are extractive and responses are sent as written."""
     try:
-        from bot.neighbours import nlu_neighbours
+        from bot.gate.neighbours import nlu_neighbours
         from knowledge.base import knowledge_base
 
         kb = knowledge_base()

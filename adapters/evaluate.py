@@ -214,7 +214,7 @@ def report(result: dict, adapter_dir: Path, shown: int = 30) -> str:
         f"# Brand-voice adapter: evaluation of `{adapter_dir.name}`",
         "",
         f"Held-out set: {result['examples']} customer messages with the team's replies "
-        f"(bot/brand/voice/heldout.jsonl); perplexity on all of them, greedy generation (at most "
+        f"(the brand's voice/heldout.jsonl); perplexity on all of them, greedy generation (at most "
         f"{GENERATION['max_new_tokens']} new tokens) for {result['samples']}. "
         "Command: `tandem adapter eval --save`.",
         "",
@@ -226,7 +226,7 @@ def report(result: dict, adapter_dir: Path, shown: int = 30) -> str:
         "## Rephrasing audit",
         "",
         f"The opening sentences of each of the {audit['templates']} held-out replies, rephrased by the "
-        "adapter as the serving path does (bot/brand/voice.yml), then checked: "
+        "adapter as the serving path does (the brand's voice.yml), then checked: "
         f"{audit['rephrasings_sent']} rephrasings would be sent, {audit['templates_sent_as_written']} "
         f"templates sent as written (rejections by reason: {audit['rejections_by_reason']}). "
         f"Facts dropped in what would be sent: **{audit['dropped_facts_sent']}**; "

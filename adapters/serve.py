@@ -1,6 +1,6 @@
 """The voice model at run time: base model plus the brand's adapter, merged, loaded once.
 
-Settings are data (bot/brand/voice.yml): which adapter, generation settings, and whether
+Settings are data (the brand's voice.yml): which adapter, generation settings, and whether
 the model writes knowledge answers and rephrases the responses marked for it. What it
 writes is checked before use: a knowledge answer by knowledge.verify (in knowledge.answer),
 a rephrasing by adapters.guards (every fact and slot value kept, no placeholder, close in
@@ -22,15 +22,14 @@ import yaml
 from adapters import base_model
 from adapters.guards import missing_facts, placeholders
 from adapters.voice_data import messages
-from bot.settings import BRAND_DIR, ROOT
+from bot.core.settings import current_brand
 
 logger = logging.getLogger(__name__)
 
-VOICE_FILE = BRAND_DIR / "voice.yml"
 
-
-def load_voice_settings(path: Path = VOICE_FILE) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text()) or {}
+def load_voice_settings(path: Path | None = None) -> dict[str, Any]:
+    """The brand's voice.yml (or the file at `path`)."""
+    return yaml.safe_load((path or current_brand().voice_file).read_text()) or {}
 
 
 @dataclass
@@ -59,7 +58,7 @@ class VoiceModel:
             settings.get("base_model", base_model.DEFAULT_BASE), device, str(settings.get("dtype", "auto"))
         )
         adapter = settings.get("adapter")
-        adapter_path = (ROOT / adapter) if adapter and not Path(adapter).is_absolute() else adapter
+        adapter_path = current_brand().path(adapter) if adapter else None  # relative: to the brand folder
         if adapter_path and (Path(adapter_path) / "adapter_config.json").exists():
             from peft import PeftModel
 

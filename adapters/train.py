@@ -23,14 +23,14 @@ from pathlib import Path
 from adapters import base_model
 from adapters.config import TrainConfig
 from adapters.voice_data import collate, encode, file_sha256, read_examples, system_prompt
-from bot.settings import ROOT
+from bot.core.settings import current_brand
 
 CHECKPOINT = "checkpoint"
 
 
 def _path(value: str) -> Path:
-    path = Path(value)
-    return path if path.is_absolute() else ROOT / path
+    """A path of the recipe: absolute, or relative to the brand's folder."""
+    return current_brand().path(value)
 
 
 def lora_model(model, config: TrainConfig):

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.policy import load_brand
+from bot.core.settings import current_brand
 
 
 class VoiceDataError(ValueError):
@@ -69,7 +69,7 @@ def file_sha256(path: Path | str) -> str:
 
 
 def system_prompt(brand: dict | None = None) -> str:
-    brand = brand or load_brand()
+    brand = brand or current_brand().facts()
     return (
         f"You are {brand['name']}'s customer support assistant. Answer the customer helpfully, "
         f"politely and briefly, in {brand['name']}'s voice."

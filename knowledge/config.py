@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from bot.settings import ROOT, get_settings
+from bot.core.settings import ROOT, current_brand, get_settings
 
-SOURCES_DIR = ROOT / "knowledge" / "sources"
+MARKER = "tandem-tuned.json"  # what `tandem kb tune` wrote, last: a folder without it is unfinished
 
 
 def default_embedding_model() -> str:
@@ -41,11 +43,18 @@ def configured_model(value: str | None) -> str:
     return value
 
 
+def tuned_record(name_or_path: str) -> dict[str, Any] | None:
+    """What a tuned model was trained on, or None for a model that was not tuned here."""
+    marker = Path(name_or_path) / MARKER
+    try:
+        return json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def model_identity(name_or_path: str) -> str:
     """What made a store's vectors: the model's name, and for a model tuned here
     (`tandem kb tune`) when and on what it was tuned: another tuning is another model."""
-    from knowledge.tune import tuned_record
-
     identity = PACKAGED_MODEL if model_label(name_or_path) == PACKAGED_MODEL else name_or_path
     record = tuned_record(name_or_path)
     if record:
@@ -55,7 +64,10 @@ def model_identity(name_or_path: str) -> str:
 
 @dataclass(frozen=True)
 class KnowledgeSettings:
-    sources: Path = field(default_factory=lambda: Path(os.environ.get("TANDEM_KB_SOURCES", SOURCES_DIR)))
+    # the brand's documents (TANDEM_KB_SOURCES overrides the brand's sources/ folder)
+    sources: Path = field(
+        default_factory=lambda: Path(os.environ.get("TANDEM_KB_SOURCES") or current_brand().sources)
+    )
     embedding_model: str = field(
         default_factory=lambda: configured_model(os.environ.get("TANDEM_EMBEDDING_MODEL"))
     )
@@ -64,7 +76,9 @@ class KnowledgeSettings:
     )
     qdrant_url: str | None = field(default_factory=lambda: os.environ.get("QDRANT_URL") or None)
     qdrant_path: Path = field(
-        default_factory=lambda: Path(os.environ.get("TANDEM_QDRANT_PATH") or get_settings().home / "qdrant")
+        default_factory=lambda: Path(
+            os.environ.get("TANDEM_QDRANT_PATH") or get_settings().home / "qdrant" / current_brand().name
+        )
     )
     collection: str = field(default_factory=lambda: os.environ.get("TANDEM_KB_COLLECTION", "knowledge"))
     # hybrid search's fusion of the dense and sparse lists: zscore (default) or rrf
@@ -80,14 +94,15 @@ class KnowledgeSettings:
 
     @property
     def dense_weight(self) -> float:
-        from knowledge.tune import tuned_record
-
         if self.dense_weight_setting:
             return float(self.dense_weight_setting)
         record = tuned_record(self.embedding_model) or {}
         return float(record.get("dense_weight", 0.5))
 
-    # public address of the documents, for links a customer can open
+    # public address of the documents, for links a customer can open (brand.yml `knowledge_base_url`)
     base_url: str = field(
-        default_factory=lambda: os.environ.get("TANDEM_KB_BASE_URL", "https://brightbay.example/kb")
+        default_factory=lambda: (
+            os.environ.get("TANDEM_KB_BASE_URL")
+            or str(current_brand().facts().get("knowledge_base_url") or "")
+        )
     )

@@ -2,7 +2,7 @@
 
 Markdown, HTML, plain text, PDF, and FAQ files (YAML or CSV question/answer pairs).
 Documents may quote the store's policy and brand facts as ``{{policy.returns.window_days}}``
-or ``{{brand.support_email}}``: they are filled from bot/brand/*.yml when read, so the
+or ``{{brand.support_email}}``: they are filled from the brand's policy.yml and brand.yml when read, so the
 flows and the knowledge base say the same thing. A file that cannot be used is reported
 in :class:`LoadProblem` and skipped; the rest are still read.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from bot import policy
+from bot.core.settings import current_brand
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +62,14 @@ class SourceDocument:
         return hashlib.sha256(f"{self.title}\0{self.content_hash}".encode()).hexdigest()[:16]
 
 
+def brand_facts() -> dict[str, Any]:
+    """What ``{{policy.…}}`` and ``{{brand.…}}`` refer to: the brand's policy.yml and brand.yml."""
+    brand = current_brand()
+    return {"policy": brand.policy(), "brand": brand.facts()}
+
+
 def fill_facts(text: str, facts: dict[str, Any] | None = None) -> str:
-    facts = facts or {"policy": policy.load_policy(), "brand": policy.load_brand()}
+    facts = facts or brand_facts()
 
     def lookup(match: re.Match) -> str:
         value: Any = facts[match.group(1)]
@@ -72,7 +78,7 @@ def fill_facts(text: str, facts: dict[str, Any] | None = None) -> str:
                 value = value[int(part)] if isinstance(value, list) else value[part]
             except (KeyError, IndexError, ValueError, TypeError):
                 raise LoadError(
-                    f"unknown fact {match.group(0)} (see bot/brand/{match.group(1)}.yml)"
+                    f"unknown fact {match.group(0)} (see the brand's {match.group(1)}.yml)"
                 ) from None
         if isinstance(value, list):
             items = [str(v) for v in value]
@@ -184,7 +190,7 @@ def load_file(path: Path, root: Path, max_bytes: int, facts: dict[str, Any] | No
 
 def load_sources(root: Path, max_bytes: int) -> tuple[list[SourceDocument], list[LoadProblem]]:
     """Every usable document under `root`, and a problem for each file that was skipped."""
-    facts = {"policy": policy.load_policy(), "brand": policy.load_brand()}
+    facts = brand_facts()
     documents: list[SourceDocument] = []
     problems: list[LoadProblem] = []
     seen: dict[str, str] = {}

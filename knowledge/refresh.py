@@ -55,7 +55,7 @@ class RefreshReport:
         }
 
 
-def _publish_document(
+def publish_document(
     store: KnowledgeStore,
     document: SourceDocument,
     chunks: list[Chunk],
@@ -63,6 +63,8 @@ def _publish_document(
     batch_size: int,
     report: RefreshReport,
 ) -> None:
+    """Write one document's chunks (embedding only those not in `existing`: chunk id ->
+    revisions) and switch the document to its new revision in one manifest write."""
     revision = document.revision
     new = [c for c in chunks if c.id not in existing]
     reused = [c for c in chunks if c.id in existing]
@@ -120,7 +122,7 @@ def refresh(
         )
         store.begin_changes()  # searches filter on live revisions until the sweep is done
         for document, chunks, known in changed:
-            _publish_document(store, document, chunks, existing, settings.embedding_batch_size, report)
+            publish_document(store, document, chunks, existing, settings.embedding_batch_size, report)
             (report.updated if known else report.added).append(document.path)
     finally:
         store.forget_prepared()

@@ -29,10 +29,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from knowledge.config import MARKER
+
 if TYPE_CHECKING:  # the CLI reads TuneOptions' defaults without loading the store
     from knowledge.store import KnowledgeStore
 
-MARKER = "tandem-tuned.json"  # written last: a folder without it is an unfinished run
 SCALE = 20.0  # cosine similarities times this are the logits (sentence-transformers' default)
 
 Progress = Callable[[int, int], None]
@@ -207,12 +208,3 @@ def tune(
     partial.rename(out)
     shutil.rmtree(previous, ignore_errors=True)
     return record
-
-
-def tuned_record(name_or_path: str) -> dict[str, Any] | None:
-    """What a tuned model was trained on, or None for a model that was not tuned here."""
-    marker = Path(name_or_path) / MARKER
-    try:
-        return json.loads(marker.read_text())
-    except (OSError, ValueError):
-        return None

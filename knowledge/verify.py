@@ -7,7 +7,7 @@ Two checks, both needed for an answer to be sent:
 2. **Support**: each sentence of the answer must be supported by the passages: the share
    of its content words (lightly stemmed) found in them, or, when an embedding model is
    given, the best cosine similarity to one passage sentence, whichever is higher. The
-   threshold is data (bot/brand/gate.yml, `verification.min_sentence_support`).
+   threshold is data (the brand's gate.yml, `verification.min_sentence_support`).
 
 Nothing here generates text: a failed check makes the caller fall back to an extractive
 answer (:func:`extractive_answer`) or to clarify/handoff.

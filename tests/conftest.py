@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
-from bot import stack as stack_module
-from bot import training
-from bot.settings import Settings
+from bot.core.brand import Brand
+from bot.core.settings import Settings
+from bot.stack import processes as stack_module
+from bot.stack import training
 
 
 def free_port() -> int:
@@ -20,32 +24,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def model():
-    """The current Rasa model, trained first if the domain, data or config changed."""
-    path, seconds = training.train(Settings())
-    if seconds is not None:
-        print(f"\ntrained the Rasa model in {seconds:.0f} s")
-    return path
-
-
-@pytest.fixture(scope="session")
-def stack(model, tmp_path_factory):
-    """The real stack (Redis, action server, Rasa server) on free ports, with its own
-    state folder and its own copy of knowledge/sources/ (conversation tests edit a
-    document and refresh), so it never touches a stack a developer is running."""
-    from knowledge.config import SOURCES_DIR
-
-    sources = tmp_path_factory.mktemp("kb") / "sources"
-    shutil.copytree(SOURCES_DIR, sources)
-    saved_sources = os.environ.get("TANDEM_KB_SOURCES")
-    os.environ["TANDEM_KB_SOURCES"] = str(sources)
+@contextlib.contextmanager
+def running_stack(brand: Brand, home: Path, sources: Path) -> Iterator[Settings]:
+    """The real stack of `brand` (Redis, action server, Rasa server) on free ports, with its
+    own state folder and its own copy of the brand's documents at `sources` (conversation
+    tests edit a document and refresh), so it never touches a stack a developer is running.
+    The brand's model is trained first if its domain, data or config changed."""
+    shutil.copytree(brand.sources, sources)
     settings = Settings(
-        home=tmp_path_factory.mktemp("tandem-home"),
-        redis_port=free_port(),
-        actions_port=free_port(),
-        rasa_port=free_port(),
+        home=home, redis_port=free_port(), actions_port=free_port(), rasa_port=free_port(), brand=brand
     )
+    _, seconds = training.train(settings)
+    if seconds is not None:
+        print(f"\ntrained the Rasa model of {brand.name} in {seconds:.0f} s")
+    saved_sources = os.environ.get("TANDEM_KB_SOURCES")
+    os.environ["TANDEM_KB_SOURCES"] = str(sources)  # what the action server reads
     try:
         try:
             stack_module.up(settings)
@@ -61,14 +54,37 @@ def stack(model, tmp_path_factory):
             os.environ["TANDEM_KB_SOURCES"] = saved_sources
 
 
-@pytest.fixture(scope="session")
-def kb_stack(stack):
-    """The real stack with its knowledge base built from knowledge/sources/."""
+def refresh_knowledge(settings: Settings) -> None:
+    """Build the running stack's knowledge base from its documents; every file must load."""
     reply = requests.post(
-        f"{stack.actions_url}/kb/refresh",
+        f"{settings.actions_url}/kb/refresh",
         json={},
-        headers={"Authorization": f"Bearer {stack.rasa_token}"},
+        headers={"Authorization": f"Bearer {settings.rasa_token}"},
         timeout=600,
     )
     assert reply.ok and reply.json()["problems"] == [], reply.text
+
+
+@pytest.fixture(scope="session")
+def model():
+    """The current Rasa model of the sample brand, trained first if its inputs changed."""
+    path, seconds = training.train(Settings())
+    if seconds is not None:
+        print(f"\ntrained the Rasa model in {seconds:.0f} s")
+    return path
+
+
+@pytest.fixture(scope="session")
+def stack(model, tmp_path_factory):
+    """The sample brand's real stack (see running_stack). While it runs, this process's
+    TANDEM_KB_SOURCES is its copy of the documents."""
+    home = tmp_path_factory.mktemp("tandem-home")
+    with running_stack(Settings().brand, home, tmp_path_factory.mktemp("kb") / "sources") as settings:
+        yield settings
+
+
+@pytest.fixture(scope="session")
+def kb_stack(stack):
+    """The real stack with its knowledge base built from the brand's sources/."""
+    refresh_knowledge(stack)
     return stack

@@ -1,4 +1,4 @@
-"""Generate ``bot/brand/gate_labelled.jsonl``: messages labelled with the route they need,
+"""Generate the sample brand's ``gate_labelled.jsonl``: messages labelled with the route they need,
 split into calibration and test halves (output committed).
 
     python -m bot.seed.gate_set
@@ -6,7 +6,7 @@ split into calibration and test halves (output committed).
 Labels: ``flow`` (a scripted flow: track, cancel, change address, return, password,
 human), ``knowledge`` (a question the documents answer), ``out_of_scope``, ``chitchat``.
 - flow: Bitext rows of the flow intents that are *not* NLU training examples;
-- knowledge: the brand's QA set (knowledge/eval/brand_qa.jsonl) plus Bitext policy
+- knowledge: the brand's QA set (qa.jsonl) plus Bitext policy
   questions not used for training;
 - out_of_scope: CLINC150's out-of-scope *test* queries (training uses oos_train), except
   those that are in a shop's scope (`IN_SCOPE_HERE`: they are knowledge questions);
@@ -20,10 +20,9 @@ import json
 import random
 import re
 
-from bot.gate import FLOW_INTENTS
-from bot.seed.nlu import DATASETS, NLU_DIR, ROOT, UNSAFE
+from bot.core.settings import current_brand
+from bot.seed.nlu import DATASETS, UNSAFE
 
-OUT = ROOT / "bot" / "brand" / "gate_labelled.jsonl"
 POLICY_INTENTS = (
     "check_refund_policy",
     "check_cancellation_fee",
@@ -60,7 +59,8 @@ CHITCHAT = [
 
 
 def _training_examples() -> set[str]:
-    text = (NLU_DIR / "bitext.yml").read_text() + (NLU_DIR / "flows.yml").read_text()
+    nlu_dir = current_brand().nlu_dir
+    text = (nlu_dir / "bitext.yml").read_text() + (nlu_dir / "flows.yml").read_text()
     examples = re.findall(r"^\s+- (.+)$", text, re.MULTILINE)
     return {re.sub(r"\[([^\]]+)\]\([a-z_]+\)", r"\1", e).strip().lower() for e in examples}
 
@@ -86,10 +86,9 @@ def _bitext(intents: tuple[str, ...] | frozenset[str], per_intent: int, rng: ran
 
 def build(seed: int = 11) -> list[dict]:
     rng = random.Random(seed)
-    rows = [{"text": t, "label": "flow", "from": "bitext"} for t in _bitext(FLOW_INTENTS, 10, rng)]
-    qa = [
-        json.loads(line) for line in (ROOT / "knowledge" / "eval" / "brand_qa.jsonl").read_text().splitlines()
-    ]
+    brand = current_brand()
+    rows = [{"text": t, "label": "flow", "from": "bitext"} for t in _bitext(brand.flows().intents, 10, rng)]
+    qa = [json.loads(line) for line in brand.qa_file.read_text().splitlines()]
     rows += [{"text": q["question"], "label": "knowledge", "from": "brand_qa"} for q in qa]
     rows += [{"text": t, "label": "knowledge", "from": "bitext"} for t in _bitext(POLICY_INTENTS, 3, rng)]
     clinc = json.load(open(DATASETS / "clinc150" / "data_full.json", encoding="utf-8"))
@@ -110,11 +109,12 @@ def build(seed: int = 11) -> list[dict]:
 
 def main() -> None:
     rows = build()
-    OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    out = current_brand().gate_labelled
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["label"]] = counts.get(row["label"], 0) + 1
-    print(f"wrote {len(rows)} labelled messages to {OUT}: {counts}")
+    print(f"wrote {len(rows)} labelled messages to {out}: {counts}")
 
 
 if __name__ == "__main__":

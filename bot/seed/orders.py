@@ -1,4 +1,4 @@
-"""Generate the sample brand's order seed, ``bot/brand/orders.json``.
+"""Generate the sample brand's order seed, ``orders.json`` (the brand's, `TANDEM_BRAND`).
 
 Deterministic (fixed seed), so the committed file is reproducible:
 
@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
-from bot import policy
-
-BRAND_DIR = Path(__file__).resolve().parent.parent / "brand"
+from bot.core.settings import current_brand
 
 FIRST = [
     "Ana",
@@ -89,7 +86,7 @@ def _between(rng: random.Random, lo_hi: tuple[int, int] | None) -> int | None:
 
 def generate(seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
-    products = policy.load_products()
+    products = current_brand().products()
     customers = []
     for i in range(30):
         first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
@@ -134,7 +131,7 @@ def generate(seed: int = 7) -> list[dict]:
 
 def main() -> None:
     orders = generate()
-    out = BRAND_DIR / "orders.json"
+    out = current_brand().orders_seed
     out.write_text(json.dumps(orders, indent=1) + "\n")
     print(f"wrote {len(orders)} orders to {out}")
 

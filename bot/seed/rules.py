@@ -1,10 +1,14 @@
-"""Generate ``bot/data/rules/forms.yml``: the same behaviour for every scripted flow.
+"""Generate a brand's ``data/rules/forms.yml``: the same behaviour for every scripted flow.
 
-    python -m bot.seed.rules
+    python -m bot.seed.rules                      # the brand TANDEM_BRAND names (default brightbay)
 
-For each form: activation, submission, a question mid-form (answered, then the form
-resumes), switching to another flow, stopping or saying no, asking for a human, and an
-out-of-scope message mid-form. Edit FLOWS below, not the generated file.
+For each form of the brand's flows.yml: activation, submission, a question mid-form
+(answered, then the form resumes), switching to another flow, stopping or saying no,
+asking for a human, and an out-of-scope message mid-form. Edit flows.yml, not the
+generated file. The rules use the intents every brand's domain has (`tandem new`
+scaffolds them): stop, deny, goodbye, bot_challenge, out_of_scope, contact_human_agent;
+and the questions a form answers mid-way are the intents of the core rule named
+"questions about ..." (data/rules/core.yml).
 
 A flow intent never starts (or switches to) a form by itself: the gate
 (action_answer_from_knowledge) decides first and sets ``gate_flow``. True starts the form;
@@ -14,30 +18,25 @@ question about returns, not a request to start one), and the conversation goes o
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "bot" / "data" / "rules" / "forms.yml"
-
-# trigger intent -> (form, submit action)
-FLOWS = {
-    "track_order": ("track_order_form", "action_track_order"),
-    "cancel_order": ("cancel_order_form", "action_cancel_order"),
-    "change_shipping_address": ("change_address_form", "action_change_address"),
-    "get_refund": ("return_form", "action_start_return"),
-    "recover_password": ("password_form", "action_recover_password"),
-}
+from bot.core.brand import Brand, Flow
+from bot.core.settings import current_brand
 
 
-def info_intents() -> list[str]:
-    core = yaml.safe_load((ROOT / "bot" / "data" / "rules" / "core.yml").read_text())
-    rule = next(r for r in core["rules"] if r["rule"].startswith("questions about"))
-    return [step["intent"] for step in rule["steps"][0]["or"]]
+def info_intents(brand: Brand) -> list[str]:
+    """The intents of questions the brand answers (its core rule "questions about ...")."""
+    core = yaml.safe_load((brand.data / "rules" / "core.yml").read_text())
+    rule = next((r for r in core["rules"] if r["rule"].startswith("questions about")), None)
+    if rule is None:
+        return []
+    first = rule["steps"][0]
+    return [step["intent"] for step in first["or"]] if "or" in first else [first["intent"]]
 
 
-def form_rules(trigger: str, form: str, submit: str, questions: list[str]) -> list[dict]:
+def form_rules(
+    trigger: str, form: str, submit: str, questions: list[str], forms: dict[str, Flow]
+) -> list[dict]:
     cond = [{"active_loop": form}]
     resume = [{"action": form}, {"active_loop": form}]
     stop = [{"action": "action_deactivate_loop"}, {"active_loop": None}]
@@ -63,15 +62,23 @@ def form_rules(trigger: str, form: str, submit: str, questions: list[str]) -> li
                 {"action": submit},
             ],
         },
-        {
-            "rule": f"{form}: question mid-form, answer then resume",
-            "condition": cond,
-            "steps": [
-                {"or": [{"intent": q} for q in questions]},
-                *answered,
-                *resume,
-            ],
-        },
+        *(
+            [
+                {
+                    "rule": f"{form}: question mid-form, answer then resume",
+                    "condition": cond,
+                    "steps": [
+                        {"or": [{"intent": q} for q in questions]}
+                        if len(questions) > 1
+                        else {"intent": questions[0]},
+                        *answered,
+                        *resume,
+                    ],
+                }
+            ]
+            if questions
+            else []
+        ),
         {
             "rule": f"{form}: bot challenge mid-form",
             "condition": cond,
@@ -97,7 +104,8 @@ def form_rules(trigger: str, form: str, submit: str, questions: list[str]) -> li
             "steps": [{"intent": "contact_human_agent"}, *stop, {"action": "action_handoff"}],
         },
     ]
-    for other, (other_form, _) in FLOWS.items():
+    for other, flow in forms.items():
+        other_form = flow.form
         if other_form != form:
             rules.append(
                 {
@@ -123,16 +131,24 @@ def form_rules(trigger: str, form: str, submit: str, questions: list[str]) -> li
     return rules
 
 
-def main() -> None:
-    questions = info_intents()
+def rules_text(brand: Brand) -> str:
+    """The generated forms.yml of the brand's flows."""
+    forms = brand.flows().forms
+    questions = info_intents(brand)
     rules = [
-        r for trigger, (form, submit) in FLOWS.items() for r in form_rules(trigger, form, submit, questions)
+        r for trigger, f in forms.items() for r in form_rules(trigger, f.form, f.action, questions, forms)
     ]
-    header = "# Generated by `python -m bot.seed.rules`; edit FLOWS there, not this file.\n"
+    header = "# Generated by `python -m bot.seed.rules` from flows.yml; edit flows.yml, not this file.\n"
     dumper = type("NoAliases", (yaml.SafeDumper,), {"ignore_aliases": lambda self, data: True})
-    text = yaml.dump({"version": "3.1", "rules": rules}, Dumper=dumper, sort_keys=False, width=100)
-    OUT.write_text(header + text)
-    print(f"wrote {len(rules)} rules to {OUT}")
+    return header + yaml.dump({"version": "3.1", "rules": rules}, Dumper=dumper, sort_keys=False, width=100)
+
+
+def main() -> None:
+    brand = current_brand()
+    out = brand.data / "rules" / "forms.yml"
+    text = rules_text(brand)
+    out.write_text(text)
+    print(f"wrote {text.count('- rule:')} rules to {out}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Seed the brand's voice examples from Bitext's customer-support replies.
 
-    .venv/bin/python -m bot.seed.voice      # writes bot/brand/voice/{train,heldout}.jsonl
+    .venv/bin/python -m bot.seed.voice      # writes the brand's voice/{train,heldout}.jsonl
 
 Bitext (CDLA-Sharing 1.0, ../shared/datasets/bitext/) is an e-commerce support assistant
-written in one consistent voice. Its ``{{Placeholders}}`` are filled from bot/brand/brand.yml
+written in one consistent voice. Its ``{{Placeholders}}`` are filled from the brand's brand.yml
 (``placeholders`` and ``ui_labels``); a row with any other placeholder is left out, so no
 example teaches the model to write one. The held-out split is fixed by a hash of the
 customer's message, so it does not move when rows are added or removed.
@@ -16,18 +16,16 @@ import hashlib
 import json
 import re
 
-from bot.policy import load_brand
-from bot.settings import BRAND_DIR, ROOT
+from bot.core.settings import ROOT, current_brand
 
 DATASET = ROOT.parent / "shared" / "datasets" / "bitext" / "bitext_support_dev.csv"
-VOICE_DIR = BRAND_DIR / "voice"
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 HELDOUT_PERCENT = 10
 
 
 def placeholder_values(brand: dict | None = None) -> dict[str, str]:
     """Placeholder name -> the brand's value (fields of brand.yml filled in)."""
-    brand = brand or load_brand()
+    brand = brand or current_brand().facts()
     fields = {k: v for k, v in brand.items() if isinstance(v, str)}
     values = {name: str(value).format(**fields) for name, value in (brand.get("placeholders") or {}).items()}
     values.update({label: label for label in brand.get("ui_labels") or []})
@@ -66,9 +64,10 @@ def main() -> None:
     with open(DATASET, encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     train, heldout, dropped = build(rows, placeholder_values())
-    VOICE_DIR.mkdir(parents=True, exist_ok=True)
+    voice_dir = current_brand().voice_dir
+    voice_dir.mkdir(parents=True, exist_ok=True)
     for name, examples in (("train", train), ("heldout", heldout)):
-        with open(VOICE_DIR / f"{name}.jsonl", "w", encoding="utf-8") as out:
+        with open(voice_dir / f"{name}.jsonl", "w", encoding="utf-8") as out:
             for example in examples:
                 out.write(json.dumps(example, ensure_ascii=False) + "\n")
     print(f"{len(train)} train, {len(heldout)} held out, {dropped} left out (unknown placeholder or repeat)")

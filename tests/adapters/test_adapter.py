@@ -8,19 +8,20 @@ import json
 import pytest
 import torch
 
+from actions import nlg
 from adapters import base_model
 from adapters import config as cfg
 from adapters.guards import missing_facts, placeholders
 from adapters.serve import VoiceModel, check_rephrasing
 from adapters.train import train
 from adapters.voice_data import messages, read_examples
-from bot import nlg
+from bot.core.brand import brand_from
 from bot.seed.voice import fill, placeholder_values
-from bot.settings import ROOT
 from tests.fakes import MemoryRedis
 
-VOICE = ROOT / "bot" / "brand" / "voice"
-COMMITTED = ROOT / "adapters" / "brightbay"
+BRAND = brand_from("brightbay")
+VOICE = BRAND.voice_dir
+COMMITTED = BRAND.root / "adapter"
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +127,7 @@ def test_a_recipe_with_a_mistake_is_refused_with_the_fields():
         cfg.load(None, ["epoch=2"])
     with pytest.raises(cfg.ConfigError, match="not a valid int"):
         cfg.load(None, ["lora_r=big"])
-    recipe = cfg.load(ROOT / "adapters" / "train.yml", ["epochs=2"])
+    recipe = cfg.load(VOICE / "train.yml", ["epochs=2"])
     assert recipe.epochs == 2.0 and recipe.lora_r == 8
 
 

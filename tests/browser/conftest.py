@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from bot.settings import ROOT
+from bot.core.settings import ROOT
 
 CHROMIUM = os.environ.get("TANDEM_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("TANDEM_SCREENSHOTS", ROOT / "results" / "screenshots"))
@@ -23,7 +23,7 @@ def browser():
     """Module scope: Playwright's sync API runs an event loop while it is open, which
     would break the asyncio tests that run after the browser tests."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `python3 bot/bootstrap.py --browser` installs Chromium")
+        pytest.fail(f"{CHROMIUM} is missing: `python3 bot/stack/bootstrap.py --browser` installs Chromium")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from bot import stack as stack_module
+from bot.stack import processes as stack_module
 from tests.integration.conversation import email_of, tracker
 
 pytestmark = pytest.mark.stack

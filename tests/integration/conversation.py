@@ -9,9 +9,9 @@ import uuid
 import requests
 import socketio
 
-from bot.chat import tracker  # noqa: F401  (the tests' helper, re-exported)
-from bot.orders import OrdersDB
-from bot.settings import Settings
+from bot.core.orders.sqlite import SQLiteOrders
+from bot.core.settings import Settings
+from bot.stack.client import tracker  # noqa: F401  (the tests' helper, re-exported)
 
 
 def rest(settings: Settings, sender: str, text: str) -> list[dict]:
@@ -27,7 +27,7 @@ def texts(messages: list[dict]) -> str:
 
 
 def email_of(settings: Settings, number: str) -> str:
-    return OrdersDB(settings.orders_db_path).get(number).email
+    return SQLiteOrders(settings.orders_db_path).find(number).email
 
 
 class SocketClient:

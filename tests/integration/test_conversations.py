@@ -1,13 +1,14 @@
-"""The sample brand's end-to-end conversations (tests/conversations/) on the real stack,
+"""The sample brand's end-to-end conversations (its tests/conversations/) on the real stack,
 one test each: the same runner as `tandem test`."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot import conversation_tests as ct
+from bot.core.settings import Settings
+from bot.tandem import conversation_tests as ct
 
-CONVERSATIONS = ct.load([ct.CONVERSATIONS_DIR])
+CONVERSATIONS = ct.load([Settings().brand.conversations_dir])
 
 pytestmark = pytest.mark.stack
 

@@ -14,8 +14,9 @@ import pytest
 import redis
 import requests
 
-from bot import stack as stack_module
-from bot.settings import ROOT
+from bot.core.orders.sqlite import SQLiteOrders
+from bot.core.settings import ROOT
+from bot.stack import processes as stack_module
 from tests.integration.conversation import SocketClient, email_of, rest, texts, tracker
 
 
@@ -61,7 +62,7 @@ def test_cancel_flow_over_rest_changes_the_order_and_lives_in_redis(stack):
     assert "Shall I cancel order BB-100013" in texts(confirm)
     assert [b["payload"] for b in confirm[0]["buttons"]] == ["/affirm", "/deny"]
     assert "is cancelled" in texts(rest(stack, sender, "yes"))
-    assert stack_module.OrdersDB(stack.orders_db_path).get("BB-100013").status == "cancelled"
+    assert SQLiteOrders(stack.orders_db_path).find("BB-100013").status == "cancelled"
     stored = redis.Redis(host=stack.host, port=stack.redis_port, db=0).get(f"tandem:tracker:{sender}")
     assert stored is not None and b"BB-100013" in stored
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from knowledge.evaluation import build_store, evaluate, load_corpus, query_text
+from bot.bench.evaluation import build_store, evaluate, load_corpus, query_text
 from tests.knowledge.conftest import FakeEmbeddings
 
 
@@ -54,7 +54,7 @@ def test_a_question_answered_by_several_documents_counts_the_best_ranked(corpus_
 
 
 def test_covid_qa_counts_an_entry_that_asks_the_very_question_as_an_answer():
-    from knowledge.evaluation import DATASETS, covid_qa_corpus
+    from bot.bench.evaluation import DATASETS, covid_qa_corpus
 
     if not (DATASETS / "covid_qa").is_dir():
         pytest.skip("../shared/datasets/covid_qa is not here")

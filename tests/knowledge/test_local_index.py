@@ -7,7 +7,7 @@ from qdrant_client import QdrantClient
 from qdrant_client.hybrid.fusion import reciprocal_rank_fusion
 from qdrant_client.models import ScoredPoint
 
-from knowledge.bench_ingest import write_document
+from bot.bench.ingest import write_document
 from knowledge.local_index import LocalIndex
 from knowledge.store import Hit, KnowledgeStore
 from tests.knowledge.conftest import FakeEmbeddings

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge import evaluation, tune
+from bot.bench import evaluation
+from bot.bench.evaluation import CrossValidation, build_store, load_corpus
+from knowledge import ranking, tune
 from knowledge.config import KnowledgeSettings, model_identity
-from knowledge.evaluation import CrossValidation, build_store, load_corpus
 from knowledge.tune import Example, TuneOptions, mine_examples
 from tests.knowledge.conftest import FakeEmbeddings
 from tests.knowledge.test_evaluation import corpus_dir  # noqa: F401  (fixture)
@@ -212,8 +213,8 @@ def test_the_fitted_dense_weight_is_the_best_on_the_questions_and_is_used_with_t
 ):
     corpus = load_corpus(corpus_dir)
     store, _ = build_store(corpus, FakeEmbeddings())
-    weight, mrr = evaluation.fit_dense_weight(store, corpus.questions)
-    for other in evaluation.WEIGHTS:
+    weight, mrr = ranking.fit_dense_weight(store, corpus.questions)
+    for other in ranking.WEIGHTS:
         store.dense_weight = other
         assert evaluation.evaluate(store, corpus.questions, "hybrid", False)["mrr"] <= round(mrr, 3) + 1e-9
     model = tmp_path / "tuned"
@@ -227,7 +228,7 @@ def test_the_fitted_dense_weight_is_the_best_on_the_questions_and_is_used_with_t
 
 
 def test_kb_tune_names_what_is_wrong_with_the_questions_file(tmp_path, sources, monkeypatch, capsys):
-    from bot.cli import main
+    from bot.tandem.cli import main
 
     monkeypatch.setenv("TANDEM_KB_SOURCES", str(sources))
     bad = tmp_path / "bad.jsonl"

@@ -7,14 +7,14 @@ import json
 import subprocess
 import sys
 
-from bot.settings import ROOT
+from bot.core.settings import ROOT
 
 DATA = ROOT / "tests" / "data" / "clinc150_tiny.json"
 
 
 def bench(*args: str) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "bench", "gate", "--dataset", str(DATA), *args],
+        [sys.executable, "-m", "bot.tandem.cli", "bench", "gate", "--dataset", str(DATA), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

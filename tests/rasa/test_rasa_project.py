@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 
-from bot.conversation_tests import run_stories
-from bot.settings import BOT_DIR, ROOT, Settings
+from bot.core.settings import ROOT, Settings
+from bot.tandem.conversation_tests import run_stories
+
+BRAND = Settings().brand
 
 RASA = Settings().rasa_venv / "bin" / "rasa"
 ENV = {"PATH": "/usr/bin:/bin", "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -17,7 +19,14 @@ def run_rasa(*args: str) -> subprocess.CompletedProcess:
 
 def test_rasa_data_validate():
     result = run_rasa(
-        "data", "validate", "--config", "config.yml", "--domain", "bot/domain", "--data", "bot/data"
+        "data",
+        "validate",
+        "--config",
+        str(BRAND.config),
+        "--domain",
+        str(BRAND.domain),
+        "--data",
+        str(BRAND.data),
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
@@ -32,9 +41,9 @@ def test_domain_forms_have_a_submit_rule_and_validation():
     """Every form in the domain is wired: a generated rule set and a validation action."""
     import yaml
 
-    forms = yaml.safe_load((BOT_DIR / "domain" / "forms.yml").read_text())["forms"]
-    rules = (BOT_DIR / "data" / "rules" / "forms.yml").read_text()
-    actions = yaml.safe_load((BOT_DIR / "domain" / "core.yml").read_text())["actions"]
+    forms = yaml.safe_load((BRAND.domain / "forms.yml").read_text())["forms"]
+    rules = (BRAND.data / "rules" / "forms.yml").read_text()
+    actions = yaml.safe_load((BRAND.domain / "core.yml").read_text())["actions"]
     for form in forms:
         assert f"'{form}: submit'" in rules
         assert f"validate_{form}" in actions

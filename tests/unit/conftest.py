@@ -12,8 +12,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
-from bot.orders import OrdersDB
-from bot.settings import BOT_DIR
+from bot.core.orders.sqlite import SQLiteOrders
+from bot.core.settings import current_brand
 
 TRACKERS = Path(__file__).parent / "trackers"
 
@@ -77,7 +77,7 @@ def tracker_from_events(events: list[dict[str, Any]], sender: str = "test-user")
 @pytest.fixture(scope="session")
 def domain() -> dict[str, Any]:
     merged: dict[str, Any] = {}
-    for path in sorted((BOT_DIR / "domain").glob("*.yml")):
+    for path in sorted(current_brand().domain.glob("*.yml")):
         for key, value in yaml.safe_load(path.read_text()).items():
             if isinstance(value, dict):
                 merged.setdefault(key, {}).update(value)
@@ -89,15 +89,15 @@ def domain() -> dict[str, Any]:
 
 
 @pytest.fixture
-def orders(tmp_path, monkeypatch) -> OrdersDB:
-    """A fresh orders database from the committed seed, used by every action."""
+def orders(tmp_path, monkeypatch) -> SQLiteOrders:
+    """A fresh sample store from the brand's committed seed, used by every action."""
     path = tmp_path / "orders.sqlite"
     monkeypatch.setenv("TANDEM_ORDERS_DB", str(path))
-    services.orders_db.cache_clear()
-    db = OrdersDB(path)
+    services.order_backend.cache_clear()
+    db = SQLiteOrders(path, current_brand().orders_seed)
     db.reset()
     yield db
-    services.orders_db.cache_clear()
+    services.order_backend.cache_clear()
 
 
 class FakeRedis:

@@ -16,7 +16,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bot.settings import get_settings  # noqa: E402
+from bot.core.settings import get_settings  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "trackers"
 
@@ -63,9 +63,7 @@ CONVERSATIONS = {
 
 def main() -> None:
     settings = get_settings()
-    seed = {
-        o["number"]: o for o in json.loads((Path(__file__).parents[2] / "bot/brand/orders.json").read_text())
-    }
+    seed = {o["number"]: o for o in json.loads(settings.brand.orders_seed.read_text())}
     OUT.mkdir(exist_ok=True)
     for name, turns in CONVERSATIONS.items():
         sender = f"record-{name}"

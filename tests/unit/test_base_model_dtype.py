@@ -1,4 +1,4 @@
-"""The voice model's weight precision (`dtype` in bot/brand/voice.yml)."""
+"""The voice model's weight precision (`dtype` in the brand's voice.yml)."""
 
 from __future__ import annotations
 

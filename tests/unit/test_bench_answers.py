@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.bench_answers import judge
+from bot.bench.answers import judge
 
 TEXTS = {"policies/returns.md": "You can return items within 30 days. Refunds take 5 to 7 business days."}
 ROW = {"question": "how long do I have to return stuff", "doc_id": "policies/returns.md", "fact": "30 days"}

@@ -7,9 +7,11 @@ import json
 import pytest
 import yaml
 
-from bot import bench_gate
-from bot.bench_gate import OOS, DatasetError, load_dataset, scores, training_rows, write_nlu
-from bot.gate import Evidence, load_thresholds
+from bot.bench import gate as bench_gate
+from bot.bench.gate import OOS, DatasetError, load_dataset, scores, training_rows, write_nlu
+from bot.core.brand import brand_from
+from bot.gate.evidence import Evidence
+from bot.gate.thresholds import load_thresholds
 
 
 def dataset(tmp_path, **changes):
@@ -66,7 +68,8 @@ def test_scores_count_the_right_intent_and_out_of_scope_recall():
 
 
 def test_the_gate_turns_a_hesitant_or_far_message_out_of_scope():
-    t = load_thresholds()
+    brand = brand_from("brightbay")
+    t = load_thresholds(brand.gate_file)
     confident = Evidence(
         "weather tomorrow?",
         [("weather", 0.95), ("book_flight", 0.01)],
@@ -79,4 +82,4 @@ def test_the_gate_turns_a_hesitant_or_far_message_out_of_scope():
     hesitant = Evidence(
         "hmm", [("weather", 0.3), ("book_flight", 0.28)], nn_intent="book_flight", nn_similarity=0.5
     )
-    assert bench_gate.gate_predictions([confident, far, hesitant], t) == ["weather", OOS, OOS]
+    assert bench_gate.gate_predictions([confident, far, hesitant], t, brand.flows()) == ["weather", OOS, OOS]

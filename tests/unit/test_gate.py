@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from bot.gate import Evidence, decide, load_thresholds
+from bot.core.brand import brand_from
+from bot.gate import decide as gate
+from bot.gate.decide import blend
+from bot.gate.evidence import Evidence, gather
+from bot.gate.thresholds import NLU, Clarify, load_thresholds
 
-T = load_thresholds()
+BRAND = brand_from("brightbay")
+T = load_thresholds(BRAND.gate_file)
+FLOWS = BRAND.flows()
+
+
+def decide(evidence: Evidence, thresholds, handoff_after: int) -> gate.Decision:
+    """The gate with the sample brand's flows.yml."""
+    return gate.decide(evidence, thresholds, FLOWS, handoff_after)
 
 
 def ev(ranking=(), **kwargs) -> Evidence:
@@ -28,7 +41,7 @@ def test_a_close_passage_gives_a_knowledge_answer():
 
 
 def test_dense_and_sparse_agreeing_lower_the_bar():
-    below = T["knowledge"]["min_dense"] - 0.05
+    below = T.knowledge.min_dense - 0.05
     assert route(ev([], dense_top=below, agree=True)) == "knowledge"
     assert route(ev([], dense_top=below, agree=False)) != "knowledge"
 
@@ -43,7 +56,7 @@ def test_out_of_scope_when_nlu_says_so_and_no_passage_is_close():
 
 
 def test_several_likely_topics_are_offered_as_buttons():
-    thresholds = {**T, "clarify": {"min_candidate": 0.1, "max_buttons": 3}}
+    thresholds = replace(T, clarify=Clarify(min_candidate=0.1, max_buttons=3))
     decision = decide(
         ev([("track_order", 0.35), ("get_refund", 0.3), ("cancel_order", 0.2)], dense_top=0.2), thresholds, 3
     )
@@ -52,7 +65,7 @@ def test_several_likely_topics_are_offered_as_buttons():
 
 
 def test_documents_are_offered_only_when_their_passages_are_close_enough():
-    thresholds = {**T, "clarify": {"min_candidate": 0.3, "max_buttons": 3, "min_dense_titles": 0.35}}
+    thresholds = replace(T, clarify=Clarify(min_candidate=0.3, max_buttons=3, min_dense_titles=0.35))
     titles = ["Payments", "Shipping"]
     near = decide(ev([("greet", 0.2)], dense_top=0.4, top_titles=titles), thresholds, 3)
     assert near.route == "clarify" and [b["title"] for b in near.buttons] == titles
@@ -82,7 +95,8 @@ def test_every_route_is_reachable_and_explains_itself(route_):
 
 
 def q(text, ranking=(), **kwargs) -> Evidence:
-    return Evidence(text=text, intent_ranking=list(ranking), **kwargs)
+    """The evidence of a message as the action server gathers it (how it is phrased)."""
+    return replace(gather(text, list(ranking), numbers=BRAND.order_numbers()), **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +115,7 @@ def test_a_question_is_told_from_a_request(text, question):
 
 
 def test_a_question_about_a_flow_topic_that_a_passage_answers_gets_the_answer():
-    limit = T["knowledge"]["min_dense_flow_question"]
+    limit = T.knowledge.min_dense_flow_question
     ranking = [("get_refund", 0.99), ("x", 0.0)]
     asked = decide(q("how long do i have to return stuff", ranking, dense_top=limit + 0.02), T, 2)
     assert asked.route == "knowledge"
@@ -117,7 +131,7 @@ def test_a_question_that_is_a_flow_example_word_for_word_follows_the_flow():
     """'where is my order?' is phrased as a question and the tracking help page is close, but
     it is one of track_order's own examples: it asks to act."""
     ranking = [("track_order", 0.99), ("x", 0.0)]
-    close = T["knowledge"]["min_dense_flow_question"] + 0.1
+    close = T.knowledge.min_dense_flow_question + 0.1
     decision = decide(
         q("where is my order?", ranking, dense_top=close, nn_intent="track_order", nn_similarity=1.0), T, 2
     )
@@ -132,19 +146,19 @@ def test_a_question_that_is_a_flow_example_word_for_word_follows_the_flow():
 
 def test_far_from_every_training_example_is_out_of_scope_not_clarify():
     hesitant = [("create_account", 0.34), ("delete_account", 0.28), ("x", 0.1)]
-    near = T["neighbours"]["max_similarity_out_of_scope"]
+    near = T.neighbours.max_similarity_out_of_scope
     far = decide(
         q("create emergency phone numbers list", hesitant, dense_top=0.3, nn_similarity=near - 0.1), T, 3
     )
     assert far.route == "out_of_scope"
-    loose = {**T, "clarify": {"min_candidate": 0.1, "max_buttons": 3}}
+    loose = replace(T, clarify=Clarify(min_candidate=0.1, max_buttons=3))
     close = decide(q("create an account pls", hesitant, dense_top=0.3, nn_similarity=near + 0.1), loose, 3)
     assert close.route == "clarify"
 
 
 def test_a_close_training_example_settles_small_talk_the_nlu_hesitates_on():
-    trust = T["neighbours"]["min_similarity_intent"]
-    below = T["flow"]["min_confidence"] - 0.1
+    trust = T.neighbours.min_similarity_intent
+    below = T.flow.min_confidence - 0.1
     hesitant = [("thank", below), ("goodbye", 0.02)]
     decision = decide(q("cheers mate", hesitant, nn_intent="thank", nn_similarity=trust + 0.01), T, 3)
     assert (decision.route, decision.intent) == ("flow", "thank")
@@ -170,16 +184,14 @@ def test_a_question_clause_later_in_the_message_counts():
 
 
 def test_the_embedding_classifier_is_blended_into_the_ranking_by_its_weight():
-    from bot.gate import blend
-
     diet = [("cancel_order", 0.5), ("track_order", 0.45)]
     classifier = [("track_order", 0.9), ("cancel_order", 0.05)]
-    half = {**T, "nlu": {"embedding_weight": 0.5}}
+    half = replace(T, nlu=NLU(embedding_weight=0.5))
     mixed = blend(ev(diet, clf_ranking=classifier), half)
     assert mixed.intent == "track_order" and mixed.confidence == pytest.approx(0.675)
     assert mixed.nlu_ranking == diet  # DIET's own ranking is kept for the record
     assert blend(mixed, half) is mixed  # blending twice changes nothing
-    off = {**T, "nlu": {"embedding_weight": 0.0}}
+    off = replace(T, nlu=NLU(embedding_weight=0.0))
     assert blend(ev(diet, clf_ranking=classifier), off).intent == "cancel_order"
     # the blended ranking is what the gate decides on, and what it reports
     decision = decide(ev(diet, clf_ranking=classifier), half, 3)

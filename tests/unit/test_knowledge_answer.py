@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from rasa_sdk.events import ConversationPaused, FollowupAction, SlotSet
 
 from actions import knowledge_answer
 from actions.knowledge_answer import ActionAnswerFromKnowledge, consecutive_failed_turns
-from bot.gate import load_thresholds
+from bot.core.settings import current_brand
+from bot.gate.thresholds import Flow, load_thresholds
 from knowledge.store import Hit
 from tests.fakes import MemoryRedis
 from tests.unit.conftest import replay, tracker_from_events
@@ -171,9 +174,11 @@ async def test_unsure_between_topics_offers_buttons(kb, dispatcher, domain):
 
 
 async def test_a_flow_the_gate_picks_starts_its_form(kb, dispatcher, domain, monkeypatch):
-    thresholds = load_thresholds()
-    thresholds["flow"] = {"min_confidence": 0.3, "min_margin": 0.05}  # below the FallbackClassifier's
-    monkeypatch.setattr(knowledge_answer.gate, "load_thresholds", lambda: thresholds)
+    # below the FallbackClassifier's
+    thresholds = replace(
+        load_thresholds(current_brand().gate_file), flow=Flow(min_confidence=0.3, min_margin=0.05)
+    )
+    monkeypatch.setattr(knowledge_answer, "load_thresholds", lambda path: thresholds)
     kb.hits = []
     t = tracker(user("where's my stuff", "nlu_fallback", 0.4, [("track_order", 0.38), ("greet", 0.1)]))
     events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
@@ -189,7 +194,7 @@ async def test_a_flow_intent_starts_its_form_through_the_rules_when_the_gate_con
 
 
 async def test_a_question_about_a_flow_topic_is_answered_and_no_form_starts(kb, dispatcher, domain):
-    close = load_thresholds()["knowledge"]["min_dense_flow_question"] + 0.05
+    close = load_thresholds(current_brand().gate_file).knowledge.min_dense_flow_question + 0.05
     kb.hits = [
         Hit(
             RETURNS.text,

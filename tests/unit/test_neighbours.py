@@ -1,11 +1,11 @@
-"""The gate's nearest-training-example signal (bot/neighbours.py)."""
+"""The gate's nearest-training-example signal (bot/gate/neighbours.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from bot.neighbours import Neighbours, read_examples, strip_annotations
+from bot.gate.neighbours import Neighbours, read_examples, strip_annotations
 
 
 class BagOfWords:
@@ -70,7 +70,7 @@ def test_the_embedding_classifier_ranks_intents_and_knows_out_of_scope():
 
 
 def test_embeddings_and_classifier_are_cached_and_reloaded(tmp_path, monkeypatch):
-    from bot import neighbours as module
+    from bot.gate import neighbours as module
 
     (tmp_path / "nlu").mkdir()
     (tmp_path / "nlu" / "a.yml").write_text(

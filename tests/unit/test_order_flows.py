@@ -23,35 +23,35 @@ async def test_track_reports_the_status(orders, dispatcher, domain):
 
 
 async def test_confirmed_cancellation_cancels_the_order(orders, dispatcher, domain):
-    assert orders.get("BB-100010").status == "processing"
+    assert orders.find("BB-100010").status == "processing"
     await ActionCancelOrder().run(dispatcher, replay("cancel_processing", "action_cancel_order"), domain)
     assert responses(dispatcher) == ["utter_cancelled"]
-    assert orders.get("BB-100010").status == "cancelled"
+    assert orders.find("BB-100010").status == "cancelled"
 
 
 async def test_declined_cancellation_changes_nothing(orders, dispatcher, domain):
     await ActionCancelOrder().run(dispatcher, replay("cancel_denied", "action_cancel_order"), domain)
     assert responses(dispatcher) == ["utter_cancel_kept"]
-    assert orders.get("BB-100011").status == "processing"
+    assert orders.find("BB-100011").status == "processing"
 
 
 async def test_blocked_cancellation_says_nothing_more(orders, dispatcher, domain):
     await ActionCancelOrder().run(dispatcher, replay("cancel_shipped", "action_cancel_order"), domain)
     assert dispatcher.messages == []  # the form already explained why
-    assert orders.get("BB-100017").status == "shipped"
+    assert orders.find("BB-100017").status == "shipped"
 
 
 async def test_order_that_shipped_during_the_form_is_not_cancelled(orders, dispatcher, domain):
     orders.set_status("BB-100010", "shipped")
     await ActionCancelOrder().run(dispatcher, replay("cancel_processing", "action_cancel_order"), domain)
     assert responses(dispatcher) == ["utter_cannot_cancel_now"]
-    assert orders.get("BB-100010").status == "shipped"
+    assert orders.find("BB-100010").status == "shipped"
 
 
 async def test_address_change_is_saved(orders, dispatcher, domain):
     await ActionChangeAddress().run(dispatcher, replay("address_change", "action_change_address"), domain)
     assert responses(dispatcher) == ["utter_address_changed"]
-    assert orders.get("BB-100009").address == "12 Oak Street, Portland, ME 04101"
+    assert orders.find("BB-100009").address == "12 Oak Street, Portland, ME 04101"
 
 
 async def test_return_issues_a_return_number(orders, dispatcher, domain):

@@ -1,4 +1,4 @@
-"""The sample store's database and policy rules."""
+"""The sample store's database, the brand's order numbers and the policy rules."""
 
 from __future__ import annotations
 
@@ -8,8 +8,17 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot import policy
-from bot.orders import ORDER_STATUSES, SEED_FILE, OrdersDB, OrdersDBError, find_email, normalise_order_number
+from bot.core import policy
+from bot.core.brand import OrderNumbers, brand_from
+from bot.core.orders import ORDER_STATUSES, find_email
+from bot.core.orders.sqlite import OrdersDBError, SQLiteOrders
+
+BRAND = brand_from("brightbay")
+SEED_FILE = BRAND.orders_seed
+
+
+def sample_store(path) -> SQLiteOrders:
+    return SQLiteOrders(path, SEED_FILE)
 
 
 @pytest.mark.parametrize(
@@ -25,7 +34,13 @@ from bot.orders import ORDER_STATUSES, SEED_FILE, OrdersDB, OrdersDBError, find_
     ],
 )
 def test_order_numbers_are_found_in_free_text(text, expected):
-    assert normalise_order_number(text) == expected
+    assert BRAND.order_numbers().find(text) == expected
+
+
+def test_another_brand_writes_its_order_numbers_its_own_way():
+    numbers = OrderNumbers(pattern=r"(?:PL[\s-]?)?(\d{5})", format="PL-{}")
+    assert numbers.find("plate order pl 12345 please") == "PL-12345"
+    assert numbers.find("BB-100042") is None and not numbers.mentioned("BB-100042")
 
 
 def test_email_is_found_and_lowercased():
@@ -41,40 +56,40 @@ def test_seed_has_50_plus_orders_in_every_state():
 
 
 def test_reset_makes_dates_relative_to_today(tmp_path):
-    db = OrdersDB(tmp_path / "o.sqlite")
+    db = sample_store(tmp_path / "o.sqlite")
     db.reset(today=date(2030, 1, 31))
-    order = db.get("BB-100031")  # delivered 15 days before "today" in the seed
+    order = db.find("BB-100031")  # delivered 15 days before "today" in the seed
     assert order.delivered_on == date(2030, 1, 16)
 
 
 def test_reset_restores_changed_orders(tmp_path):
-    db = OrdersDB(tmp_path / "o.sqlite")
+    db = sample_store(tmp_path / "o.sqlite")
     db.reset()
     db.set_status("BB-100001", "cancelled")
     db.reset()
-    assert db.get("BB-100001").status == "pending"
+    assert db.find("BB-100001").status == "pending"
 
 
 def test_missing_database_says_how_to_create_it(tmp_path):
     with pytest.raises(OrdersDBError, match="tandem orders reset"):
-        OrdersDB(tmp_path / "none.sqlite").get("BB-100001")
+        sample_store(tmp_path / "none.sqlite").find("BB-100001")
 
 
 def test_return_window_edges(tmp_path):
-    db = OrdersDB(tmp_path / "o.sqlite")
+    db = sample_store(tmp_path / "o.sqlite")
     db.reset()
-    order = db.get("BB-100031")
+    order = db.find("BB-100031")
     window = policy.load_policy()["returns"]["window_days"]
     last_day = order.delivered_on + timedelta(days=window)
     assert policy.can_return(order, today=last_day)
     assert not policy.can_return(order, today=last_day + timedelta(days=1))
-    assert not policy.can_return(db.get("BB-100017"))  # shipped, not delivered
+    assert not policy.can_return(db.find("BB-100017"))  # shipped, not delivered
 
 
 def test_cancel_and_address_rules_follow_policy_file(tmp_path):
-    db = OrdersDB(tmp_path / "o.sqlite")
+    db = sample_store(tmp_path / "o.sqlite")
     db.reset()
     for number in db.orders_with_status("processing"):
-        assert policy.can_cancel(db.get(number)) and policy.can_change_address(db.get(number))
+        assert policy.can_cancel(db.find(number)) and policy.can_change_address(db.find(number))
     for number in db.orders_with_status("shipped"):
-        assert not policy.can_cancel(db.get(number)) and not policy.can_change_address(db.get(number))
+        assert not policy.can_cancel(db.find(number)) and not policy.can_change_address(db.find(number))

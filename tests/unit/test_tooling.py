@@ -9,9 +9,11 @@ import sys
 
 import pytest
 
-from bot import bootstrap, stack, training
-from bot.cli import build_parser, main
-from bot.settings import ROOT, Settings, get_settings
+from bot.core.brand import Brand
+from bot.core.settings import ROOT, Settings, get_settings
+from bot.stack import bootstrap, training
+from bot.stack import processes as stack
+from bot.tandem.cli import build_parser, main
 
 COMMANDS = [
     [],
@@ -115,13 +117,22 @@ def test_a_token_that_starts_with_a_dash_stays_one_argument(isolated, monkeypatc
     assert "-Xy_z" not in rasa.command
 
 
-def test_model_is_stale_when_an_input_changes(tmp_path, monkeypatch):
-    config = tmp_path / "config.yml"
-    config.write_text("pipeline: []\n")
-    monkeypatch.setattr(training, "CONFIG", config)
-    before = training.inputs_hash()
-    config.write_text("pipeline: [] # edited\n")
-    assert training.inputs_hash() != before
+def test_model_is_stale_when_an_input_changes(tmp_path):
+    brand = Brand(tmp_path / "acme")
+    (brand.domain).mkdir(parents=True)
+    (brand.data / "nlu").mkdir(parents=True)
+    brand.config.write_text("pipeline: []\n")
+    (brand.data / "nlu" / "a.yml").write_text("nlu: []\n")
+    before = training.inputs_hash(brand)
+    brand.config.write_text("pipeline: [] # edited\n")
+    edited = training.inputs_hash(brand)
+    (brand.data / "nlu" / "a.yml").write_text("nlu: [] # edited\n")
+    assert len({before, edited, training.inputs_hash(brand)}) == 3
+
+
+def test_a_model_is_named_after_its_brand_and_kept_per_brand(tmp_path):
+    settings = Settings(models_dir=tmp_path)
+    assert training.model_path(settings).name.startswith(f"{settings.brand.name}-")
 
 
 def test_missing_python_says_how_to_get_it(monkeypatch):
@@ -139,6 +150,8 @@ def test_python_from_the_environment_variable_is_used(monkeypatch):
 
 def test_setup_check_reports_nothing_missing_after_setup():
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bot" / "bootstrap.py"), "--check"], capture_output=True, text=True
+        [sys.executable, str(ROOT / "bot" / "stack" / "bootstrap.py"), "--check"],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout

@@ -1,0 +1,90 @@
+"""Rasa's responses, rendered by the action server (Rasa's NLG endpoint protocol).
+
+endpoints.yml points Rasa's `nlg` at the action server's ``POST /nlg``: Rasa sends the
+response name, its arguments and the tracker, and gets the message back. Rendering is
+Rasa's own for this domain (the variation for the channel and slot conditions, ``{slot}``
+filled from slots and arguments); a response marked ``metadata: {rephrase: true}`` is then
+rephrased in the brand's voice (adapters/serve.py), and sent as written when that fails a
+check or the voice model is not loaded yet.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.core.settings import current_brand
+
+SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def responses() -> dict[str, list[dict[str, Any]]]:
+    return _responses(current_brand().domain)
+
+
+@lru_cache(maxsize=4)
+def _responses(domain: Path) -> dict[str, list[dict[str, Any]]]:
+    """The responses of the brand's domain, read once per process (Rasa reads the domain
+    from the trained model, so an edit needs `tandem train` and a restart anyway)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(domain.glob("*.yml")):
+        found.update((yaml.safe_load(path.read_text()) or {}).get("responses") or {})
+    return found
+
+
+def interpolate(text: str, values: dict[str, Any]) -> str:
+    """`{name}` filled from values, as Rasa does; an unknown or unset name stays as written."""
+
+    def fill(match: re.Match) -> str:
+        value = values.get(match.group(1))
+        return match.group(0) if value is None else str(value)
+
+    return SLOT.sub(fill, text)
+
+
+def _matches(variation: dict[str, Any], slots: dict[str, Any]) -> bool:
+    for condition in variation.get("condition") or []:
+        if condition.get("type", "slot") == "slot" and slots.get(condition.get("name")) != condition.get(
+            "value"
+        ):
+            return False
+    return True
+
+
+def choose(variations: list[dict[str, Any]], channel: str | None, slots: dict[str, Any]) -> dict[str, Any]:
+    """Rasa's preference: conditions met over none, this channel over any channel."""
+    usable = [v for v in variations if v.get("channel") in (None, channel) and _matches(v, slots)]
+    if not usable:
+        return {}
+    return sorted(usable, key=lambda v: (not v.get("condition"), v.get("channel") is None))[0]
+
+
+def render(request: dict[str, Any]) -> tuple[dict[str, Any], list[str], bool]:
+    """(message for Rasa, the values filled into the text, whether to rephrase it)."""
+    name = request.get("response") or ""
+    slots = ((request.get("tracker") or {}).get("slots")) or {}
+    values = {**slots, **(request.get("arguments") or {})}
+    variation = choose(responses().get(name, []), (request.get("channel") or {}).get("name"), slots)
+    message: dict[str, Any] = {}
+    template = variation.get("text") or ""
+    if template:
+        message["text"] = interpolate(template, values)
+    if variation.get("buttons"):
+        message["buttons"] = [
+            {
+                **b,
+                "title": interpolate(str(b.get("title", "")), values),
+                "payload": interpolate(str(b.get("payload", "")), values),
+            }
+            for b in variation["buttons"]
+        ]
+    for key in ("image", "custom", "attachment", "elements"):
+        if variation.get(key) is not None:
+            message[key] = variation[key]
+    used = [str(values[n]) for n in SLOT.findall(template) if values.get(n) is not None]
+    rephrase = bool((variation.get("metadata") or {}).get("rephrase")) and bool(template)
+    return message, used, rephrase
