@@ -5,6 +5,9 @@
 - sparse.py    BM25-like sparse vectors computed locally (Qdrant applies the IDF)
 - store.py     Qdrant (local folder or server) through langchain-qdrant: hybrid search
 - refresh.py   incremental sync by content hash; documents flip atomically
+- answer.py, verify.py   grounded answers and their check against the passages
+- tune.py, ranking.py    tuning the embedder on labelled questions; the fusion weight
 
-Nothing here does work at import time; models and clients come from cached factories.
+Imports bot.core only (never Rasa, the gate, the tool or the benchmarks). Nothing here does
+work at import time; models and clients come from cached factories.
 """
