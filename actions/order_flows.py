@@ -32,8 +32,11 @@ FLOW_SLOTS = (
 )
 
 
-def end_of_flow() -> list[dict[str, Any]]:
-    return [SlotSet(slot, None) for slot in FLOW_SLOTS]
+def end_of_flow(domain: dict[str, Any]) -> list[dict[str, Any]]:
+    """Clear the slots of this run of a flow, those the brand's domain has (a brand that
+    only tracks and cancels has no address or return slots: setting one is an error)."""
+    declared = (domain or {}).get("slots") or {}
+    return [SlotSet(slot, None) for slot in FLOW_SLOTS if slot in declared]
 
 
 def verified_order(tracker: Tracker, dispatcher: CollectingDispatcher) -> Order | None:
@@ -81,7 +84,7 @@ class ActionTrackOrder(Action):
                 tracking_number=order.tracking_number or "",
                 address=order.address,
             )
-        return end_of_flow()
+        return end_of_flow(domain)
 
 
 class ActionCancelOrder(Action):
@@ -91,7 +94,7 @@ class ActionCancelOrder(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
         order = verified_order(tracker, dispatcher)
         if order is None:
-            return end_of_flow()
+            return end_of_flow(domain)
         if not tracker.get_slot("confirm_cancel"):
             dispatcher.utter_message(response="utter_cancel_kept", order_number=order.number)
         elif not policy.can_cancel(order):  # shipped since the form checked
@@ -106,7 +109,7 @@ class ActionCancelOrder(Action):
                 total=order_total(order),
                 refund_days=(policy.load_policy().get("returns") or {}).get("refund_days", ""),
             )
-        return end_of_flow()
+        return end_of_flow(domain)
 
 
 class ActionChangeAddress(Action):
@@ -116,7 +119,7 @@ class ActionChangeAddress(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
         order = verified_order(tracker, dispatcher)
         if order is None:
-            return end_of_flow()
+            return end_of_flow(domain)
         address = tracker.get_slot("new_address")
         if not tracker.get_slot("confirm_address"):
             dispatcher.utter_message(
@@ -131,7 +134,7 @@ class ActionChangeAddress(Action):
             dispatcher.utter_message(
                 response="utter_address_changed", order_number=order.number, address=address
             )
-        return end_of_flow()
+        return end_of_flow(domain)
 
 
 class ActionStartReturn(Action):
@@ -141,11 +144,11 @@ class ActionStartReturn(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
         order = verified_order(tracker, dispatcher)
         if order is None:
-            return end_of_flow()
+            return end_of_flow(domain)
         item = next((i for i in order.items if i.name == tracker.get_slot("return_item")), None)
         if item is None or not policy.can_return(order):
             dispatcher.utter_message(response="utter_return_failed", order_number=order.number)
-            return end_of_flow()
+            return end_of_flow(domain)
         rules = policy.load_policy()
         try:
             return_number = ask_backend(
@@ -156,7 +159,7 @@ class ActionStartReturn(Action):
                 tracker.get_slot("return_reason") or "",
             )
         except BackendFailed:
-            return end_of_flow()
+            return end_of_flow(domain)
         logger.info("return %s opened on %s for %s", return_number, order.number, tracker.sender_id)
         dispatcher.utter_message(
             response="utter_return_started",
@@ -166,7 +169,7 @@ class ActionStartReturn(Action):
             email=tracker.get_slot("email") or order.email,
             refund_days=rules["returns"]["refund_days"],
         )
-        return end_of_flow()
+        return end_of_flow(domain)
 
 
 class ActionAskReturnItem(Action):
@@ -196,11 +199,11 @@ class ActionRecoverPassword(Action):
             if email:
                 ask_backend(dispatcher, order_backend().request_password_reset, email)
         except BackendFailed:
-            return end_of_flow()
+            return end_of_flow(domain)
         # the same words whether or not the account exists: nobody learns who is a customer
         dispatcher.utter_message(
             response="utter_password_reset_sent",
             email=email,
             hours=policy.load_policy()["password_reset"]["link_valid_hours"],
         )
-        return end_of_flow()
+        return end_of_flow(domain)

@@ -76,3 +76,13 @@ async def test_password_reset_answers_the_same_for_unknown_emails(orders, dispat
     with orders._connect() as conn:
         resets = [r[0] for r in conn.execute("SELECT email FROM password_resets")]
     assert resets == ["ana.silva@example.com"]  # only a real account gets an email
+
+
+async def test_a_brand_without_some_flows_gets_only_its_own_slots_cleared(orders, dispatcher, domain):
+    """A help desk that only tracks and cancels has no address or return slots: clearing one
+    would be Rasa's "non existent slot" error at the end of every flow."""
+    slots = {k: v for k, v in domain["slots"].items() if k not in ("new_address", "confirm_address")}
+    events = await ActionTrackOrder().run(
+        dispatcher, replay("track_pending", "action_track_order"), {**domain, "slots": slots}
+    )
+    assert set(slot_events(events)) == set(FLOW_SLOTS) - {"new_address", "confirm_address"}
