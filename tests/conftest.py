@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,15 +26,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_stack(brand: Brand, home: Path, sources: Path) -> Iterator[Settings]:
+def running_stack(brand: Brand, home: Path, sources: Path, models: Path | None = None) -> Iterator[Settings]:
     """The real stack of `brand` (Redis, action server, Rasa server) on free ports, with its
     own state folder and its own copy of the brand's documents at `sources` (conversation
     tests edit a document and refresh), so it never touches a stack a developer is running.
-    The brand's model is trained first if its domain, data or config changed."""
+    The brand's model is trained first (into `models`, default models/) if its domain,
+    data or config changed."""
     shutil.copytree(brand.sources, sources)
     settings = Settings(
         home=home, redis_port=free_port(), actions_port=free_port(), rasa_port=free_port(), brand=brand
     )
+    if models is not None:
+        settings = replace(settings, models_dir=models)
     _, seconds = training.train(settings)
     if seconds is not None:
         print(f"\ntrained the Rasa model of {brand.name} in {seconds:.0f} s")
