@@ -13,7 +13,7 @@ Experiment, not in the product: how far COVID-QA recall@1 can go with what runs 
 3. A label ceiling: recall@1 if an entry whose question is close (MiniLM cosine of the two
    FAQ questions, chosen without the retrieval results) to the labelled one also counted.
 
-Writes docs/benchmarks/experiments/upr_rerank.md. About 20 minutes on 2 cores.
+Writes docs/benchmarks/experiments/upr_rerank.md and .json. About 20 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import torch
 
 from adapters.base_model import load
 from bot.bench.evaluation import CrossValidation, build_store, covid_qa_corpus
-from bot.core.settings import ROOT
+from bot.bench.report import OUT_DIR, provenance, write_report
 from knowledge.config import KnowledgeSettings
 from knowledge.embeddings import embedding_model
 from knowledge.ranking import WEIGHTS, answering_documents
@@ -99,7 +99,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--top", type=int, default=5)
-    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "experiments" / "upr_rerank.md"))
+    parser.add_argument(
+        "--out-dir", default=str(OUT_DIR / "experiments"), help="where upr_rerank.md and .json go"
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     settings = KnowledgeSettings()
@@ -109,6 +111,7 @@ def main() -> None:
     embeddings = embedding_model(settings.embedding_model)
     base_store, _ = build_store(corpus, embeddings)
     lines = [f"# COVID-QA recall@1: reranking and ceilings ({len(corpus.questions)} paraphrases)", ""]
+    data: dict = {**provenance(), "questions": len(corpus.questions), "top": args.top, "folds": args.folds}
 
     started = time.monotonic()
     untuned = [candidates(base_store, q, args.top) for q in corpus.questions]
@@ -116,6 +119,12 @@ def main() -> None:
         row["lm"] = reranker.scores(q["question"], row["ranked"])
     per_question = (time.monotonic() - started) / len(untuned)
     lam = best_lambda(untuned)
+    data["untuned"] = {
+        "recall@1": recall_at_1(untuned, 0),
+        "lambda_fitted_on_scored": lam,
+        "reranked_recall@1": recall_at_1(untuned, lam),
+        "seconds_per_question": round(per_question, 2),
+    }
     lines += [
         "Untuned model (hybrid at weight 0.5):",
         f"- recall@1 {recall_at_1(untuned, 0):.3f}; reranked top {args.top}, lambda {lam} "
@@ -149,6 +158,13 @@ def main() -> None:
         held_out_right += round(recall_at_1(test, lam) * len(test))
     n = len(tuned)
     best_weight = max(WEIGHTS, key=lambda w: weight_sweep[w])
+    data["tuned"] = {
+        "recall@1": recall_at_1(tuned, 0),
+        "lambdas_per_fold": lambdas,
+        "reranked_recall@1_cross_validated": held_out_right / n,
+        "reranked_recall@1_upper_bound": recall_at_1(tuned, best_lambda(tuned)),
+        "best_dense_weight_upper_bound": {"weight": best_weight, "recall@1": weight_sweep[best_weight] / n},
+    }
     lines += [
         f"Tuned model, {args.folds}-fold cross-validated (as `tandem bench retrieval --tune`):",
         f"- hybrid at the dense weight fitted on the training folds: recall@1 {recall_at_1(tuned, 0):.3f}",
@@ -168,13 +184,15 @@ def main() -> None:
     index = {d["id"]: i for i, d in enumerate(corpus.documents)}
     lines.append("Label ceiling, tuned hybrid: recall@1 if an entry whose FAQ question is this close to")
     lines.append("the labelled entry's question also counted (cosine, untuned MiniLM):")
+    data["label_ceiling"] = {}
     for threshold in (0.9, 0.85, 0.8, 0.75):
         right = sum(
             any(similar[index[row["ranked"][0]], index[w]] >= threshold for w in row["want"]) for row in tuned
         )
         pairs = int(((similar >= threshold).sum() - len(titles)) / 2)
         lines.append(f"- >= {threshold}: {right / n:.3f} ({pairs} pairs of entries that close)")
-    Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        data["label_ceiling"][str(threshold)] = {"recall@1": right / n, "pairs": pairs}
+    write_report("upr_rerank", "\n".join(lines), data, Path(args.out_dir))
     print("\n".join(lines))
 
 
