@@ -22,6 +22,7 @@ from actions.handoff import consecutive_failed_turns, hand_over
 from actions.info import render_answer
 from actions.services import redis_client
 from bot.core import policy
+from bot.core.brand import Flows
 from bot.core.settings import current_brand
 from bot.gate.decide import decide, unanswered
 from bot.gate.evidence import gather, nlu_ranking
@@ -146,13 +147,12 @@ class ActionAnswerFromKnowledge(Action):
         record = decision.to_dict()
         gate_log.info("gate %s", json.dumps(record, ensure_ascii=False))
         meta = {"route": decision.route, "reason": decision.reason, "scores": _scores(decision, retrieval)}
-        return self.reply(dispatcher, tracker, decision, found, meta)
+        return self.reply(dispatcher, tracker, decision, found, meta, flows)
 
-    def reply(self, dispatcher, tracker, decision, found, meta) -> list[dict[str, Any]]:
+    def reply(self, dispatcher, tracker, decision, found, meta, flows: Flows) -> list[dict[str, Any]]:
         """The reply and events of the route. `gate_flow` tells the rules whether to start
         (or switch to) the flow of the message's own intent: flow intents reach the forms only
         through this gate (bot/seed/rules.py)."""
-        flows = current_brand().flows()
         message_intent = (tracker.latest_message.get("intent") or {}).get("name")
         starts = (
             decision.route == "flow" and decision.intent == message_intent and message_intent in flows.forms
@@ -160,7 +160,9 @@ class ActionAnswerFromKnowledge(Action):
         events = self._reply(dispatcher, tracker, decision, found, meta, starts, flows)
         return [SlotSet("gate_flow", starts), *events]
 
-    def _reply(self, dispatcher, tracker, decision, found, meta, starts: bool, flows) -> list[dict[str, Any]]:
+    def _reply(
+        self, dispatcher, tracker, decision, found, meta, starts: bool, flows: Flows
+    ) -> list[dict[str, Any]]:
         route = decision.route
         if route == "knowledge":
             dispatcher.utter_message(text=found["text"])

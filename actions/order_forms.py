@@ -48,9 +48,11 @@ def ask_backend(dispatcher: CollectingDispatcher, call: Callable[..., T], *args:
         raise BackendFailed from error
 
 
-def other_flow_intents() -> frozenset[str]:
-    """Intents that start something else: a message with one is never read as a slot value."""
-    return current_brand().flows().intents | {STOP_INTENT}
+def interrupting_intents(form: str) -> frozenset[str]:
+    """Intents that start something other than `form` (another flow, or stopping): a message
+    with one is never read as one of the form's slot values. One read of flows.yml."""
+    flows = current_brand().flows()
+    return (flows.intents | {STOP_INTENT}) - {flows.intent_of_form(form)}
 
 
 def _intent(tracker: Tracker) -> str | None:
@@ -82,11 +84,6 @@ class OrderFormValidation(EmailExtraction):
     def name(self) -> str:
         """The action's name in the domain."""
 
-    @property
-    def trigger_intent(self) -> str | None:
-        """The intent that starts this form (flows.yml)."""
-        return current_brand().flows().intent_of_form(self.form_name())
-
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
         # policy said no: end the form now (the validator has told the customer why)
         return [] if tracker.get_slot("flow_blocked") else domain_slots
@@ -108,7 +105,7 @@ class OrderFormValidation(EmailExtraction):
         """Pick an order number out of any reply to the question, whatever its intent."""
         if tracker.get_slot("requested_slot") != "order_number":
             return {}
-        if _intent(tracker) in other_flow_intents() - {self.trigger_intent}:
+        if _intent(tracker) in interrupting_intents(self.form_name()):
             return {}
         number = current_brand().order_numbers().find(tracker.latest_message.get("text") or "")
         return {"order_number": number} if number else {}
