@@ -18,6 +18,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import identity
 from actions.handoff import consecutive_failed_turns, hand_over
 from actions.info import render_answer
 from actions.services import redis_client
@@ -147,9 +148,11 @@ class ActionAnswerFromKnowledge(Action):
         record = decision.to_dict()
         gate_log.info("gate %s", json.dumps(record, ensure_ascii=False))
         meta = {"route": decision.route, "reason": decision.reason, "scores": _scores(decision, retrieval)}
-        return self.reply(dispatcher, tracker, decision, found, meta, flows)
+        return self.reply(dispatcher, tracker, decision, found, meta, flows, domain)
 
-    def reply(self, dispatcher, tracker, decision, found, meta, flows: Flows) -> list[dict[str, Any]]:
+    def reply(
+        self, dispatcher, tracker, decision, found, meta, flows: Flows, domain=None
+    ) -> list[dict[str, Any]]:
         """The reply and events of the route. `gate_flow` tells the rules whether to start
         (or switch to) the flow of the message's own intent: flow intents reach the forms only
         through this gate (bot/seed/rules.py)."""
@@ -158,6 +161,10 @@ class ActionAnswerFromKnowledge(Action):
             decision.route == "flow" and decision.intent == message_intent and message_intent in flows.forms
         )
         events = self._reply(dispatcher, tracker, decision, found, meta, starts, flows)
+        forms = {flow.form for flow in flows.forms.values()}
+        if starts or any(e.get("event") == "followup" and e.get("name") in forms for e in events):
+            # a flow starts: the customer proves who they are again (actions/identity.py)
+            events = [*identity.forget(domain, identity.given_now(tracker), tracker), *events]
         return [SlotSet("gate_flow", starts), *events]
 
     def _reply(

@@ -14,6 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.identity import IDENTITY_SLOTS
 from actions.order_forms import BackendFailed, ask_backend, item_list
 from actions.services import order_backend
 from bot.core import policy
@@ -21,8 +22,10 @@ from bot.core.orders import Order
 
 logger = logging.getLogger(__name__)
 
-# Slots that belong to one run of a flow; order_number and email stay for the next flow.
+# Slots that belong to one run of a flow, the verified order among them: the next flow
+# asks for it again (actions/identity.py).
 FLOW_SLOTS = (
+    *IDENTITY_SLOTS,
     "confirm_cancel",
     "confirm_address",
     "new_address",

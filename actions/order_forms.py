@@ -17,6 +17,7 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import identity
 from actions.services import order_backend
 from bot.core import policy
 from bot.core.orders import Order, OrderBackendError, OrderRefused, find_email
@@ -64,11 +65,26 @@ def item_list(order: Order) -> str:
 
 
 class EmailExtraction(FormValidationAction):
-    """Reads an email address out of any reply to the email question."""
+    """Reads an email address out of any reply to the email question, and forgets a
+    verified order that has waited too long (actions/identity.py)."""
 
     @abstractmethod
     def name(self) -> str:
         """The action's name in the domain."""
+
+    async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
+        forgotten: list[dict[str, Any]] = []
+        if identity.expired(tracker):
+            # what this very message gives is checked as usual; what came before is not trusted
+            forgotten = identity.forget(domain, set(tracker.slots_to_validate()), tracker)
+            tracker.add_slots(forgotten)
+            if forgotten:
+                logger.info(
+                    "identity of %s expired after %.0f s idle",
+                    tracker.sender_id,
+                    identity.idle_seconds(tracker),
+                )
+        return [*forgotten, *await super().run(dispatcher, tracker, domain)]
 
     async def extract_email(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != "email":
@@ -113,6 +129,8 @@ class OrderFormValidation(EmailExtraction):
     def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if value is None:  # cleared (actions/identity.py), not answered: the form asks for it
+            return {"order_number": None}
         number = current_brand().order_numbers().find(str(value or ""))
         if number is None:
             dispatcher.utter_message(response="utter_order_number_malformed")
@@ -137,7 +155,8 @@ class OrderFormValidation(EmailExtraction):
     ) -> dict[str, Any]:
         email = find_email(str(value or ""))
         if email is None:
-            dispatcher.utter_message(response="utter_email_malformed")
+            if value is not None:  # None: cleared (actions/identity.py), not answered
+                dispatcher.utter_message(response="utter_email_malformed")
             return {"email": None}
         number = tracker.get_slot("order_number")
         try:
@@ -264,6 +283,6 @@ class ValidatePasswordForm(EmailExtraction):
 
     def validate_email(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         email = find_email(str(value or ""))
-        if email is None:
+        if email is None and value is not None:  # None: cleared, not answered
             dispatcher.utter_message(response="utter_email_malformed")
         return {"email": email}

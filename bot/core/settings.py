@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -24,15 +25,36 @@ def _env_path(name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_number(name: str, default: float, kind: type = int, what: str = "a port number") -> float:
     value = os.environ.get(name)
     if not value:
         return default
     try:
-        return int(value)
+        number = kind(value)
     except ValueError:
-        message = f"{name}={value!r} is not a port number; unset it or give an integer"
+        number = -1
+    if number <= 0:
+        message = f"{name}={value!r} is not {what}; unset it or give a positive {kind.__name__}"
         raise SystemExit(message) from None  # the user's to fix: no traceback
+    return number
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(_env_number(name, default))
+
+
+def _secret(path: Path) -> str:
+    """The secret kept in `path`, made (random, owner-only) the first time it is asked for."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it a moment ago
+            time.sleep(0.1)
+        else:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_hex(24))
+    return path.read_text().strip()
 
 
 @dataclass(frozen=True)
@@ -48,6 +70,14 @@ class Settings:
     rasa_venv: Path = field(default_factory=lambda: _env_path("TANDEM_RASA_VENV", ROOT / ".venv-rasa"))
     # the brand folder served: a name under bot/brands/ or a path ($TANDEM_BRAND)
     brand: Brand = field(default_factory=lambda: brand_from(os.environ.get("TANDEM_BRAND")))
+    # a longer customer message is refused before any model reads it (bot/rasa_side/guard.py)
+    max_message_chars: int = field(
+        default_factory=lambda: int(_env_number("TANDEM_MAX_MESSAGE_CHARS", 2000, int, "a length"))
+    )
+    # a verified order is forgotten after this long without a message (actions/identity.py)
+    identity_idle_minutes: float = field(
+        default_factory=lambda: _env_number("TANDEM_IDENTITY_IDLE_MINUTES", 15.0, float, "a duration")
+    )
 
     @property
     def logs_dir(self) -> Path:
@@ -77,15 +107,33 @@ class Settings:
     @property
     def rasa_token(self) -> str:
         """Token for Rasa's HTTP API: $TANDEM_RASA_TOKEN, else one generated per install."""
-        token = os.environ.get("TANDEM_RASA_TOKEN")
-        if token:
-            return token
-        path = self.home / "rasa-token"
-        if not path.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_hex(24))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        return os.environ.get("TANDEM_RASA_TOKEN") or _secret(self.home / "rasa-token")
+
+    @property
+    def session_key_file(self) -> Path:
+        """The key that signs the widget's conversation ids (made once per install)."""
+        path = self.home / "session-key"
+        _secret(path)
+        return path
+
+    @property
+    def rest_token_file(self) -> Path:
+        """The REST channel's token, needed where Rasa listens beyond loopback (made once)."""
+        path = self.home / "rest-token"
+        _secret(path)
+        return path
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """Origins whose pages may call Rasa from a browser: $TANDEM_CORS (space or comma
+        separated), else the demo site's own origin (the action server)."""
+        given = os.environ.get("TANDEM_CORS", "").replace(",", " ").split()
+        if given:
+            return given
+        origins = [self.actions_url]
+        if self.host == "127.0.0.1":
+            origins.append(f"http://localhost:{self.actions_port}")
+        return origins
 
     def env(self) -> dict[str, str]:
         """Variables that the processes of the stack read (endpoints.yml, actions)."""
@@ -97,6 +145,11 @@ class Settings:
             "TANDEM_RASA_PORT": str(self.rasa_port),
             "TANDEM_ORDERS_DB": str(self.orders_db_path),
             "TANDEM_BRAND": str(self.brand.root),
+            "TANDEM_MAX_MESSAGE_CHARS": str(self.max_message_chars),
+            "TANDEM_IDENTITY_IDLE_MINUTES": str(self.identity_idle_minutes),
+            "TANDEM_SESSION_KEY_FILE": str(self.session_key_file),
+            "TANDEM_REST_TOKEN_FILE": str(self.rest_token_file),
+            "TANDEM_CORS": " ".join(self.cors_origins),
         }
 
 

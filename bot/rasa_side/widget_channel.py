@@ -10,18 +10,29 @@ the stock ``socketio`` channel, with the same settings and the same name, so the
   ``{"custom": {...}}``: the route, citations and handoff flag the widget shows.
 - A text is sent as one message; Rasa splits it at blank lines, which would separate a
   knowledge answer from the citations that follow it.
+- The checks of guard.py (see :class:`WidgetSocketIO`): signed conversation ids, the
+  message size limit, the allowed origins, malformed payloads.
 
-Import nothing from the rest of ``bot/``: that code runs on the other venv.
+Import nothing from the rest of ``bot/`` but this folder: that code runs on the other venv.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
-from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
-from sanic import Blueprint
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
+
+from bot.rasa_side import guard
+
+logger = logging.getLogger(__name__)
 
 
 class WidgetOutput(SocketIOOutput):
@@ -41,7 +52,26 @@ class WidgetOutput(SocketIOOutput):
 
 
 class WidgetSocketIO(SocketIOInput):
-    """Rasa's socket.io input channel, answering through :class:`WidgetOutput`."""
+    """Rasa's socket.io input channel, answering through :class:`WidgetOutput`, with the
+    checks of guard.py on every event:
+
+    - ``session_request``: a token signed by this install continues its conversation;
+      anything else (none, forged, an id without its signature) starts a new one, whose
+      token ``session_confirm`` returns as ``{"session_id": token, "max_message_chars": n}``.
+    - ``user_uttered``: only from a socket that joined that conversation with its token;
+      a message over the size limit is answered at once and never reaches Rasa; a payload
+      that is not ``{"message": str, "session_id": str}`` gets a short reply, not a traceback.
+    - connecting from a browser page whose origin is not allowed ($TANDEM_CORS) is refused,
+      and socket.io's frame limit is lowered to a few times the message limit.
+    """
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WidgetSocketIO:
+        channel = super().from_credentials(credentials)
+        channel.too_long_reply = (credentials or {}).get("too_long_reply") or guard.TOO_LONG_REPLY
+        return channel
+
+    too_long_reply = guard.TOO_LONG_REPLY
 
     def get_output_channel(self) -> OutputChannel | None:
         if self.sio is None:
@@ -49,8 +79,100 @@ class WidgetSocketIO(SocketIOInput):
         return WidgetOutput(self.sio, self.bot_message_evt)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        async def answer_through_widget_output(message: UserMessage) -> None:
-            message.output_channel = WidgetOutput(self.sio, self.bot_message_evt)
+        signer = guard.SessionSigner.from_environment()  # fail at start-up, not on a message
+        limit = guard.max_message_chars()
+        # python-socketio's own CORS stays off, as in Rasa (sanic-cors answers polling
+        # requests); the origin is checked on connect instead
+        sio = AsyncServer(
+            async_mode="sanic", cors_allowed_origins=[], max_http_buffer_size=max(16_384, 8 * limit + 1024)
+        )
+        webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        self.sio = sio
+        joined: dict[str, str] = {}  # socket id -> the conversation it joined with a valid token
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: str, environ: dict, auth: Any = None) -> bool:
+            origin = environ.get("HTTP_ORIGIN")
+            if not guard.origin_allowed(origin, environ.get("HTTP_HOST")):
+                logger.warning("refused a socket.io connection from origin %r (not in TANDEM_CORS)", origin)
+                return False
+            return True
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: str) -> None:
+            joined.pop(sid, None)
+
+        async def tell(sid: str, text: str) -> None:
+            await sio.emit(self.bot_message_evt, {"text": text}, room=sid, namespace=self.namespace)
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: str, data: Any = None) -> None:
+            token = data.get("session_id") if isinstance(data, dict) else None
+            conversation_id = signer.verify(token)
+            if conversation_id is None:
+                if token:
+                    logger.warning(
+                        "socket.io: a session_request with an unsigned or forged id; new conversation"
+                    )
+                conversation_id, token = signer.issue()
+            previous = joined.get(sid)
+            if previous and previous != conversation_id:
+                sio.leave_room(sid, previous, namespace=self.namespace)
+            sio.enter_room(sid, conversation_id, namespace=self.namespace)
+            joined[sid] = conversation_id
+            confirm = {"session_id": token, "max_message_chars": limit}
+            await sio.emit("session_confirm", confirm, room=sid, namespace=self.namespace)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: str, data: Any = None) -> None:
+            if not isinstance(data, dict):
+                logger.warning(
+                    "socket.io: a %s payload that is not an object; ignored", self.user_message_evt
+                )
+                await tell(sid, guard.UNREADABLE_REPLY)
+                return
+            conversation_id = signer.verify(data.get("session_id"))
+            if conversation_id is None or joined.get(sid) != conversation_id:
+                logger.warning("socket.io: a message for a conversation this socket has not joined; refused")
+                await sio.emit(
+                    "session_refused",
+                    {"reason": "send session_request first"},
+                    room=sid,
+                    namespace=self.namespace,
+                )
+                return
+            text = data.get("message")
+            if not isinstance(text, str):
+                logger.warning("socket.io: a message that is not text (%s); ignored", type(text).__name__)
+                await tell(sid, guard.UNREADABLE_REPLY)
+                return
+            reply = guard.too_long(text, self.too_long_reply)
+            if reply is not None:
+                logger.warning("socket.io: refused a message over the size limit: %s", guard.preview(text))
+                await tell(sid, reply)
+                return
+            message = UserMessage(
+                text,
+                WidgetOutput(sio, self.bot_message_evt),
+                conversation_id,
+                input_channel=self.name(),
+                metadata=_metadata(data.get(self.metadata_key)),
+            )
             await on_new_message(message)
 
-        return super().blueprint(answer_through_widget_output)
+        return webhook
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    """A message's metadata: an object, or JSON text of one; anything else is dropped."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            logger.warning("socket.io: metadata that is not JSON; dropped")
+            return {}
+    return value if isinstance(value, dict) else {}

@@ -20,10 +20,16 @@ def require_running(settings: Settings) -> None:
         ) from None
 
 
+def rest_headers(settings: Settings) -> dict[str, str]:
+    """The REST channel's token (needed where Rasa listens beyond loopback)."""
+    return {"Authorization": f"Bearer {settings.rest_token_file.read_text().strip()}"}
+
+
 def send(settings: Settings, sender: str, text: str, timeout: float = 60) -> list[dict]:
     response = requests.post(
         f"{settings.rasa_url}/webhooks/rest/webhook",
         json={"sender": sender, "message": text},
+        headers=rest_headers(settings),
         timeout=timeout,
     )
     response.raise_for_status()

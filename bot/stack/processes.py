@@ -148,8 +148,8 @@ def components(settings: Settings, model: Path | None = None) -> list[Component]
                 # One argument with "=": a token that starts with "-" would otherwise be
                 # read by argparse as another option, and Rasa would refuse to start.
                 f"--auth-token={settings.rasa_token}",
-                "--cors",
-                os.environ.get("TANDEM_CORS", "*"),
+                "--cors",  # the widget's pages only (bot/core/settings.py: cors_origins)
+                *settings.cors_origins,
                 "--endpoints",
                 str(BOT_DIR / "endpoints.yml"),
                 "--credentials",
@@ -168,6 +168,9 @@ def components(settings: Settings, model: Path | None = None) -> list[Component]
                 "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
                 "TF_CPP_MIN_LOG_LEVEL": "2",
                 "SANIC_WORKERS": "1",
+                # no request body over 1 MB is read at all; a chat message has a far smaller
+                # limit of its own (bot/rasa_side/guard.py)
+                "SANIC_REQUEST_MAX_SIZE": str(1_000_000),
             },
             hint="If the model does not load, retrain it with `tandem train --force`.",
         ),

@@ -32,9 +32,11 @@
   var TYPING_TIMEOUT_MS = 60000;
 
   // ---- state, kept in localStorage --------------------------------------------------
+  // ids of messages on this page only; the conversation's id comes from the server, signed
+  var messageCount = 0;
   function newId() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "");
-    return String(Date.now()) + Math.random().toString(16).slice(2);
+    messageCount += 1;
+    return "m" + Date.now().toString(36) + "-" + messageCount + Math.random().toString(36).slice(2, 6);
   }
 
   function loadState() {
@@ -45,7 +47,9 @@
       saved = null;
     }
     var state = saved && typeof saved === "object" ? saved : {};
-    state.sessionId = typeof state.sessionId === "string" ? state.sessionId : newId();
+    // the signed token the server gave this conversation (session_confirm); none yet: the
+    // server starts a conversation and sends one
+    state.sessionId = typeof state.sessionId === "string" ? state.sessionId : null;
     state.messages = Array.isArray(state.messages) ? state.messages : [];
     state.outbox = Array.isArray(state.outbox) ? state.outbox : [];
     state.turn = typeof state.turn === "number" ? state.turn : 0;
@@ -367,12 +371,22 @@
       setStatus("connecting", "Connecting…");
       socket.emit("session_request", { session_id: state.sessionId });
     });
-    socket.on("session_confirm", function () {
+    socket.on("session_confirm", function (session) {
+      if (session && typeof session.session_id === "string") {
+        state.sessionId = session.session_id;
+        save();
+      }
+      if (session && session.max_message_chars) input.maxLength = session.max_message_chars;
       online = true;
       setStatus("online", "Online");
       flush();
     });
     socket.on("bot_uttered", receive);
+    // the server did not recognise this socket's conversation: ask for it again
+    socket.on("session_refused", function () {
+      online = false;
+      socket.emit("session_request", { session_id: state.sessionId });
+    });
     socket.on("disconnect", function () {
       online = false;
       showTyping(false);

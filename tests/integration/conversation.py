@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import queue
-import uuid
 
 import requests
 import socketio
@@ -31,24 +29,45 @@ def email_of(settings: Settings, number: str) -> str:
 
 
 class SocketClient:
-    """A socket.io client of Rasa's socketio channel with session persistence."""
+    """A socket.io client of the widget's channel, as the widget is: it asks for a session
+    with the token it was given (`session_id`; none starts a new conversation) and keeps
+    the token the server confirms."""
 
-    def __init__(self, settings: Settings, session_id: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        session_id: str | None = None,
+        headers: dict | None = None,
+        transports: tuple[str, ...] = ("websocket",),
+    ) -> None:
         self.settings = settings
-        self.session_id = session_id or uuid.uuid4().hex
+        self.session_id = session_id
+        self.headers = headers or {}
+        self.transports = list(transports)
         self.replies: queue.Queue[dict] = queue.Queue()
-        self.confirmed: queue.Queue[str] = queue.Queue()
+        self.confirmed: queue.Queue[dict] = queue.Queue()
+        self.refused: queue.Queue[dict] = queue.Queue()
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("bot_uttered", self.replies.put)
-        self.sio.on("session_confirm", lambda data: self.confirmed.put(json.dumps(data)))
+        self.sio.on("session_confirm", self.confirmed.put)
+        self.sio.on("session_refused", self.refused.put)
 
     def __enter__(self) -> SocketClient:
         self.sio.connect(
-            self.settings.rasa_url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=10
+            self.settings.rasa_url,
+            socketio_path="/socket.io",
+            transports=self.transports,
+            wait_timeout=10,
+            headers=self.headers,
         )
         self.sio.emit("session_request", {"session_id": self.session_id})
-        self.confirmed.get(timeout=10)
+        self.session_id = self.confirmed.get(timeout=10)["session_id"]
         return self
+
+    @property
+    def conversation_id(self) -> str:
+        """The conversation's own id (the tracker's sender): the token without its signature."""
+        return self.session_id.split(".")[0]
 
     def __exit__(self, *exc) -> None:
         self.sio.disconnect()
@@ -56,6 +75,10 @@ class SocketClient:
     def say(self, text: str, expect: int = 1, timeout: float = 60) -> list[dict]:
         """Send a message and collect `expect` bot messages (then any that follow at once)."""
         self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})
+        return self.listen(expect, timeout)
+
+    def listen(self, expect: int = 1, timeout: float = 60) -> list[dict]:
+        """Collect `expect` bot messages, then any that follow at once."""
         messages = [self.replies.get(timeout=timeout) for _ in range(expect)]
         while True:
             try:

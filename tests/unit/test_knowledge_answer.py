@@ -193,6 +193,28 @@ async def test_a_flow_intent_starts_its_form_through_the_rules_when_the_gate_con
     assert events == [SlotSet("gate_flow", True)] and routes(dispatcher) == ["flow"]
 
 
+VERIFIED_BEFORE = [  # an order verified by an earlier form that was left without finishing
+    {"event": "slot", "name": "order_number", "value": "BB-100021"},
+    {"event": "slot", "name": "email", "value": "someone@example.com"},
+]
+
+
+async def test_a_flow_starts_without_the_order_an_earlier_form_verified(kb, dispatcher, domain):
+    kb.hits = []
+    t = tracker(*VERIFIED_BEFORE, user("I want to cancel my order", "cancel_order", 0.99, [("track_order", 0.0)]))
+    events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    forget = [SlotSet("order_number", None), SlotSet("email", None)]
+    assert events == [SlotSet("gate_flow", True), *forget]
+
+
+async def test_a_flow_keeps_the_order_number_its_first_message_gives(kb, dispatcher, domain):
+    kb.hits = []
+    message = user("cancel order BB-100010", "cancel_order", 0.99, [("track_order", 0.0)])
+    message["parse_data"]["entities"] = [{"entity": "order_number", "value": "BB-100010"}]
+    events = await ActionAnswerFromKnowledge().run(dispatcher, tracker(*VERIFIED_BEFORE, message), domain)
+    assert events == [SlotSet("gate_flow", True), SlotSet("email", None)]
+
+
 async def test_a_question_about_a_flow_topic_is_answered_and_no_form_starts(kb, dispatcher, domain):
     close = load_thresholds(current_brand().gate_file).knowledge.min_dense_flow_question + 0.05
     kb.hits = [

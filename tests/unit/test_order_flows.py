@@ -19,7 +19,7 @@ async def test_track_reports_the_status(orders, dispatcher, domain):
     assert responses(dispatcher) == ["utter_order_status_pending"]
     assert dispatcher.messages[0]["order_number"] == "BB-100001"
     assert "Trail Runner Shoes" in dispatcher.messages[0]["items"]
-    assert slot_events(events) == dict.fromkeys(FLOW_SLOTS)  # flow slots cleared, order kept
+    assert slot_events(events) == dict.fromkeys(FLOW_SLOTS)  # flow slots cleared, the verified order too
 
 
 async def test_confirmed_cancellation_cancels_the_order(orders, dispatcher, domain):

@@ -1,0 +1,86 @@
+"""The checks the Rasa channels make before Rasa reads a message (bot/rasa_side/guard.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.rasa_side import guard
+
+
+@pytest.fixture
+def signer() -> guard.SessionSigner:
+    return guard.SessionSigner(b"k" * 32)
+
+
+def test_an_issued_token_verifies_to_its_conversation(signer):
+    conversation_id, token = signer.issue()
+    assert token.startswith(conversation_id + ".") and signer.verify(token) == conversation_id
+    assert len(conversation_id) == 32 and signer.issue()[0] != conversation_id
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda cid, token: cid,  # the id alone, as a tracker or a log shows it
+        lambda cid, token: f"{cid}.",
+        lambda cid, token: f"{cid}.{token.split('.')[1][:-1]}A",
+        lambda cid, token: f"{'0' * 32}.{token.split('.')[1]}",  # another id, this signature
+        lambda cid, token: token + ".x",
+        lambda cid, token: None,
+        lambda cid, token: 42,
+        lambda cid, token: {"session_id": token},
+    ],
+    ids=["bare-id", "empty-signature", "altered-signature", "other-id", "extra-part", "none", "number", "object"],
+)
+def test_anything_but_the_issued_token_is_refused(signer, forge):
+    conversation_id, token = signer.issue()
+    assert signer.verify(forge(conversation_id, token)) is None
+
+
+def test_a_token_of_another_install_is_refused(signer):
+    _, token = guard.SessionSigner(b"z" * 32).issue()
+    assert signer.verify(token) is None
+
+
+def test_the_key_comes_from_the_file_tandem_up_makes(tmp_path, monkeypatch):
+    monkeypatch.delenv("TANDEM_SESSION_KEY_FILE", raising=False)
+    with pytest.raises(guard.GuardError, match="tandem up"):
+        guard.SessionSigner.from_environment()
+    key = tmp_path / "session-key"
+    key.write_text("s" * 48)
+    monkeypatch.setenv("TANDEM_SESSION_KEY_FILE", str(key))
+    _, token = guard.SessionSigner.from_environment().issue()
+    assert guard.SessionSigner(b"s" * 48).verify(token)
+
+
+def test_a_message_over_the_limit_gets_the_shorten_reply(monkeypatch):
+    monkeypatch.setenv("TANDEM_MAX_MESSAGE_CHARS", "100")
+    assert guard.too_long("x" * 100) is None
+    reply = guard.too_long("x" * 101)
+    assert "101 characters" in reply and "100" in reply
+    assert guard.too_long("y" * 150, "{length}/{limit}") == "150/100"
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "lots"])
+def test_a_bad_limit_is_refused_with_its_name(monkeypatch, value):
+    monkeypatch.setenv("TANDEM_MAX_MESSAGE_CHARS", value)
+    with pytest.raises(guard.GuardError, match="TANDEM_MAX_MESSAGE_CHARS"):
+        guard.max_message_chars()
+
+
+def test_a_log_preview_never_holds_the_whole_message():
+    secret = "card 4111 1111 1111 1111 " + "x" * 500
+    assert len(guard.preview(secret)) < 70 and "525 characters" in guard.preview(secret)
+    assert guard.preview("short") == "'short'"
+
+
+def test_only_configured_origins_may_open_a_socket(monkeypatch):
+    monkeypatch.setenv("TANDEM_CORS", "http://127.0.0.1:5055 https://shop.example/")
+    assert guard.origin_allowed("https://shop.example")
+    assert guard.origin_allowed("http://127.0.0.1:5055")
+    assert not guard.origin_allowed("https://evil.example")
+    assert guard.origin_allowed(None)  # not a browser: the signed session id still applies
+    assert guard.origin_allowed("http://127.0.0.1:5005", host="127.0.0.1:5005")  # same origin
+    assert not guard.origin_allowed("https://evil.example", host="127.0.0.1:5005")
+    monkeypatch.setenv("TANDEM_CORS", "*")
+    assert guard.origin_allowed("https://anywhere.example")
