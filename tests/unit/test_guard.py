@@ -30,7 +30,16 @@ def test_an_issued_token_verifies_to_its_conversation(signer):
         lambda cid, token: 42,
         lambda cid, token: {"session_id": token},
     ],
-    ids=["bare-id", "empty-signature", "altered-signature", "other-id", "extra-part", "none", "number", "object"],
+    ids=[
+        "bare-id",
+        "empty-signature",
+        "altered-signature",
+        "other-id",
+        "extra-part",
+        "none",
+        "number",
+        "object",
+    ],
 )
 def test_anything_but_the_issued_token_is_refused(signer, forge):
     conversation_id, token = signer.issue()

@@ -201,7 +201,9 @@ VERIFIED_BEFORE = [  # an order verified by an earlier form that was left withou
 
 async def test_a_flow_starts_without_the_order_an_earlier_form_verified(kb, dispatcher, domain):
     kb.hits = []
-    t = tracker(*VERIFIED_BEFORE, user("I want to cancel my order", "cancel_order", 0.99, [("track_order", 0.0)]))
+    t = tracker(
+        *VERIFIED_BEFORE, user("I want to cancel my order", "cancel_order", 0.99, [("track_order", 0.0)])
+    )
     events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
     forget = [SlotSet("order_number", None), SlotSet("email", None)]
     assert events == [SlotSet("gate_flow", True), *forget]
