@@ -22,7 +22,7 @@ from actions import identity
 from actions.handoff import consecutive_failed_turns, hand_over
 from actions.info import render_answer
 from actions.services import redis_client
-from bot.core import policy
+from bot.core import policy, privacy
 from bot.core.brand import Flows
 from bot.core.settings import current_brand
 from bot.gate.decide import decide, unanswered
@@ -34,9 +34,10 @@ gate_log = logging.getLogger("tandem.gate")
 
 
 def user_history(tracker: Tracker, turns: int = 3) -> list[str]:
-    """Earlier user messages of this conversation, newest first (the current one excluded)."""
+    """Earlier user messages of this conversation, newest first (the current one excluded),
+    their personal data masked."""
     texts = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
-    return [t for t in reversed(texts[:-1]) if t and not t.startswith("/")][:turns]
+    return [privacy.mask(t) for t in reversed(texts[:-1]) if t and not t.startswith("/")][:turns]
 
 
 def intent_ranking(tracker: Tracker) -> list[tuple[str, float]]:
@@ -116,7 +117,8 @@ class ActionAnswerFromKnowledge(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list:
         brand = current_brand()
         thresholds, flows = load_thresholds(brand.gate_file), brand.flows()
-        question = tracker.latest_message.get("text") or ""
+        # what the knowledge base, the models, the cache and the log see: personal data masked
+        question = privacy.mask(tracker.latest_message.get("text") or "")
         history = user_history(tracker)
         min_support = float(thresholds.verification.min_sentence_support)
         retrieval, found = None, None
@@ -146,7 +148,7 @@ class ActionAnswerFromKnowledge(Action):
             sections = retrieval.sections() if retrieval is not None else []
             decision = unanswered(evidence, thresholds, flows, handoff_after, sections)
         record = decision.to_dict()
-        gate_log.info("gate %s", json.dumps(record, ensure_ascii=False))
+        gate_log.info("gate %s", json.dumps(privacy.mask_value(record), ensure_ascii=False))
         meta = {"route": decision.route, "reason": decision.reason, "scores": _scores(decision, retrieval)}
         return self.reply(dispatcher, tracker, decision, found, meta, flows, domain)
 

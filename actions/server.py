@@ -9,6 +9,8 @@ so refreshing while the assistant runs goes through it:
 - ``GET /kb/status`` and ``GET /kb/search?q=...&k=5&mode=hybrid``
 
 They need ``Authorization: Bearer <token>`` (the stack's API token, $TANDEM_HOME/rasa-token).
+``/webhook``, ``/actions`` and ``/nlg`` are Rasa's alone: they need the internal token
+($TANDEM_HOME/actions-token) that endpoints.yml sends as ``?token=``.
 
 ``POST /nlg`` renders Rasa's responses (Rasa's NLG endpoint protocol; actions/nlg.py) and
 rephrases the ones marked for it in the brand's voice (adapters/serve.py).
@@ -46,6 +48,30 @@ logger = logging.getLogger(__name__)
 def _authorised(request: Request) -> bool:
     given = (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
     return bool(given) and hmac.compare_digest(given, get_settings().rasa_token)
+
+
+# What only the Rasa server may call: it sends the internal token as `?token=`
+# (endpoints.yml). rasa-sdk checks no token of its own.
+INTERNAL_ROUTES = ("/webhook", "/nlg", "/actions")
+
+
+def require_internal_token(app: Sanic) -> None:
+    expected = get_settings().actions_token
+
+    @app.on_request
+    async def check_token(request: Request):
+        if request.path.rstrip("/") not in INTERNAL_ROUTES:
+            return None
+        given = (
+            request.args.get("token")
+            or (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        )
+        if given and hmac.compare_digest(given, expected):
+            return None
+        logger.warning("refused %s %s without the internal token", request.method, request.path)
+        return response.json(
+            {"error": "this endpoint is internal: the stack's token is required"}, status=401
+        )
 
 
 def add_knowledge_routes(app: Sanic) -> None:
@@ -198,6 +224,7 @@ def build_app(actions_package: str = "actions") -> Sanic:
         executor.register_package(own)
         logger.info("the brand's own actions: %s", current_brand().actions_file)
     app = create_app(executor, cors_origins=None)
+    require_internal_token(app)
     add_knowledge_routes(app)
     add_widget_routes(app)
     add_nlg_route(app)

@@ -110,6 +110,11 @@ class Settings:
         return os.environ.get("TANDEM_RASA_TOKEN") or _secret(self.home / "rasa-token")
 
     @property
+    def actions_token(self) -> str:
+        """What Rasa sends the action server (/webhook, /nlg): internal, made once per install."""
+        return _secret(self.home / "actions-token")
+
+    @property
     def session_key_file(self) -> Path:
         """The key that signs the widget's conversation ids (made once per install)."""
         path = self.home / "session-key"
@@ -149,6 +154,7 @@ class Settings:
             "TANDEM_IDENTITY_IDLE_MINUTES": str(self.identity_idle_minutes),
             "TANDEM_SESSION_KEY_FILE": str(self.session_key_file),
             "TANDEM_REST_TOKEN_FILE": str(self.rest_token_file),
+            "TANDEM_ACTIONS_TOKEN": self.actions_token,
             "TANDEM_CORS": " ".join(self.cors_origins),
         }
 

@@ -21,8 +21,11 @@ import hashlib
 import hmac
 import logging
 import os
+import time
 import uuid
 from pathlib import Path
+
+from bot.core import privacy
 
 logger = logging.getLogger(__name__)
 
@@ -117,3 +120,104 @@ class SessionSigner:
         if not conversation_id or not hmac.compare_digest(signature, self._signature(conversation_id)):
             return None
         return conversation_id
+
+
+RATE_LIMITED_REPLY = (
+    "You're sending messages faster than I can read them. Please wait a few seconds and try again."
+)
+
+
+def _per_minute(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    try:
+        rate = int(value) if value else default
+    except ValueError:
+        raise GuardError(f"{name}={value!r} is not a whole number of messages per minute") from None
+    if rate <= 0:
+        raise GuardError(f"{name}={value!r} must be positive")
+    return rate
+
+
+class RateLimiter:
+    """Token buckets by key: each key may send `per_minute` messages a minute, in bursts of
+    up to `per_minute`. In memory, per Rasa process (one process per replica; replicas
+    behind a load balancer each count their own share)."""
+
+    def __init__(self, per_minute: int, max_keys: int = 100_000) -> None:
+        self.capacity = float(per_minute)
+        self.refill = per_minute / 60.0  # tokens a second
+        self.max_keys = max_keys
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        tokens, at = self._buckets.get(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - at) * self.refill)
+        allowed = tokens >= 1.0
+        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+        if len(self._buckets) > self.max_keys:
+            self._forget_full(now)
+        return allowed
+
+    def _forget_full(self, now: float) -> None:
+        """Drop keys whose bucket has refilled (they would start full anyway)."""
+        for key, (tokens, at) in list(self._buckets.items()):
+            if tokens + (now - at) * self.refill >= self.capacity:
+                del self._buckets[key]
+
+
+class MessageLimits:
+    """Per-conversation and per-client rate limits ($TANDEM_RATE_PER_CONVERSATION, default
+    30 a minute; $TANDEM_RATE_PER_CLIENT, default 120 a minute, by the client's address)."""
+
+    def __init__(self) -> None:
+        self.conversations = RateLimiter(_per_minute("TANDEM_RATE_PER_CONVERSATION", 30))
+        self.clients = RateLimiter(_per_minute("TANDEM_RATE_PER_CLIENT", 120))
+
+    def allow(self, conversation_id: str, client: str | None) -> bool:
+        if client and not self.clients.allow(client):
+            logger.warning("rate limit: client %s sends too fast", client)
+            return False
+        if not self.conversations.allow(conversation_id):
+            logger.warning("rate limit: conversation %s sends too fast", conversation_id)
+            return False
+        return True
+
+
+CARD_HIDDEN_REPLY = (
+    "For your safety I've hidden the card details you typed: please never share a card number "
+    "or security code in chat."
+)
+
+
+class MessageGuard:
+    """Every check a channel makes on a customer's message before Rasa reads it.
+
+    Replies come from the channel's settings in credentials.yml (``too_long_reply``,
+    ``rate_limited_reply``, ``card_hidden_reply``), else the defaults above.
+    """
+
+    def __init__(self, credentials: dict | None = None) -> None:
+        given = credentials or {}
+        self.too_long_reply = given.get("too_long_reply") or TOO_LONG_REPLY
+        self.rate_limited_reply = given.get("rate_limited_reply") or RATE_LIMITED_REPLY
+        self.card_hidden_reply = given.get("card_hidden_reply") or CARD_HIDDEN_REPLY
+        self.limit = max_message_chars()  # a bad setting stops Rasa at start-up
+        self.limits = MessageLimits()
+
+    def screen(self, text: str, conversation_id: str, client: str | None) -> tuple[str | None, list[str]]:
+        """(the text Rasa may read, or None when it must not read it; replies to send now).
+
+        Card numbers, security codes and phone numbers, which no flow needs, are masked
+        here, so they never reach Rasa, its logs or the stored conversation."""
+        if not self.limits.allow(conversation_id, client):
+            return None, [self.rate_limited_reply]
+        reply = too_long(text, self.too_long_reply)
+        if reply is not None:
+            logger.warning("refused a message over the size limit: %s", privacy.mask(preview(text)))
+            return None, [reply]
+        masked, found = privacy.mask_counted(text, privacy.NOT_NEEDED)
+        if found:
+            logger.info("masked %s in a message of %s", dict(found), conversation_id)
+        hidden = found.get("card") or found.get("cvv")
+        return masked, [self.card_hidden_reply] if hidden else []

@@ -61,13 +61,13 @@ class GuardedRestInput(RestInput):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> GuardedRestInput:
         channel = cls()
-        channel.too_long_reply = (credentials or {}).get("too_long_reply") or guard.TOO_LONG_REPLY
+        channel.credentials = credentials or {}
         return channel
 
-    too_long_reply = guard.TOO_LONG_REPLY
+    credentials: dict[str, Any] = {}
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        guard.max_message_chars()  # a bad setting stops Rasa at start-up, not on a message
+        checks = guard.MessageGuard(self.credentials)  # a bad setting stops Rasa at start-up
         expected_token = channel_token() if token_required() else None
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
 
@@ -98,19 +98,19 @@ class GuardedRestInput(RestInput):
                 return _error(400, "`message` must be a string")
             if metadata is not None and not isinstance(metadata, dict):
                 return _error(400, "`metadata` must be a JSON object")
-            reply = guard.too_long(text, self.too_long_reply)
-            if reply is not None:
-                logger.warning("rest: refused a message over the size limit: %s", guard.preview(text))
-                return response.json([{"recipient_id": sender, "text": reply}])
+            text, replies = checks.screen(text, sender, request.remote_addr or request.ip)
+            notes = [{"recipient_id": sender, "text": reply} for reply in replies]
+            if text is None:
+                return response.json(notes)
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(
                     UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
                 )
             except CancelledError:
-                logger.error("rest: the message of %s timed out: %s", sender, guard.preview(text))
+                logger.error("rest: the message of %s timed out", sender)
             except Exception:
-                logger.exception("rest: the message of %s failed: %s", sender, guard.preview(text))
-            return response.json(collector.messages)
+                logger.exception("rest: the message of %s failed", sender)
+            return response.json(notes + collector.messages)
 
         return webhook

@@ -68,10 +68,10 @@ class WidgetSocketIO(SocketIOInput):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WidgetSocketIO:
         channel = super().from_credentials(credentials)
-        channel.too_long_reply = (credentials or {}).get("too_long_reply") or guard.TOO_LONG_REPLY
+        channel.credentials = credentials or {}
         return channel
 
-    too_long_reply = guard.TOO_LONG_REPLY
+    credentials: dict[str, Any] = {}
 
     def get_output_channel(self) -> OutputChannel | None:
         if self.sio is None:
@@ -80,7 +80,8 @@ class WidgetSocketIO(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         signer = guard.SessionSigner.from_environment()  # fail at start-up, not on a message
-        limit = guard.max_message_chars()
+        checks = guard.MessageGuard(self.credentials)
+        limit = checks.limit
         # python-socketio's own CORS stays off, as in Rasa (sanic-cors answers polling
         # requests); the origin is checked on connect instead
         sio = AsyncServer(
@@ -89,6 +90,7 @@ class WidgetSocketIO(SocketIOInput):
         webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
         joined: dict[str, str] = {}  # socket id -> the conversation it joined with a valid token
+        clients: dict[str, str] = {}  # socket id -> the client's address (rate limits)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -100,11 +102,13 @@ class WidgetSocketIO(SocketIOInput):
             if not guard.origin_allowed(origin, environ.get("HTTP_HOST")):
                 logger.warning("refused a socket.io connection from origin %r (not in TANDEM_CORS)", origin)
                 return False
+            clients[sid] = environ.get("REMOTE_ADDR") or ""
             return True
 
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: str) -> None:
             joined.pop(sid, None)
+            clients.pop(sid, None)
 
         async def tell(sid: str, text: str) -> None:
             await sio.emit(self.bot_message_evt, {"text": text}, room=sid, namespace=self.namespace)
@@ -150,10 +154,10 @@ class WidgetSocketIO(SocketIOInput):
                 logger.warning("socket.io: a message that is not text (%s); ignored", type(text).__name__)
                 await tell(sid, guard.UNREADABLE_REPLY)
                 return
-            reply = guard.too_long(text, self.too_long_reply)
-            if reply is not None:
-                logger.warning("socket.io: refused a message over the size limit: %s", guard.preview(text))
+            text, replies = checks.screen(text, conversation_id, clients.get(sid))
+            for reply in replies:
                 await tell(sid, reply)
+            if text is None:
                 return
             message = UserMessage(
                 text,

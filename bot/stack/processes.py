@@ -223,7 +223,7 @@ def start(component: Component, settings: Settings) -> None:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with open(log_file, "ab") as log:
+    with open(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
         log.write(f"\n--- starting {component.name} at {time.ctime()} ---\n".encode())
         log.flush()
         process = subprocess.Popen(
@@ -234,6 +234,7 @@ def start(component: Component, settings: Settings) -> None:
             stdin=subprocess.DEVNULL,
             env={**os.environ, **component.env},
             start_new_session=True,
+            umask=0o077,  # what a component writes (logs, Redis' files) is the owner's alone
         )
     pid_file.write_text(str(process.pid))
     deadline = started + component.start_timeout
@@ -299,8 +300,8 @@ def up(settings: Settings, only: set[str] | None = None) -> None:
             f"there is no trained model for the current domain, data and config.yml of brand "
             f"{settings.brand.name}: run `tandem train` (or `make run`, which trains what is stale)"
         )
-    settings.run_dir.mkdir(parents=True, exist_ok=True)
-    (settings.home / "redis").mkdir(parents=True, exist_ok=True)
+    for folder in (settings.home, settings.run_dir, settings.logs_dir, settings.home / "redis"):
+        private_folder(folder)
     sample_store = settings.brand.orders().get("backend", "sqlite") == "sqlite"
     if sample_store and settings.brand.orders_seed.exists() and not settings.orders_db_path.exists():
         SQLiteOrders(settings.orders_db_path, settings.brand.orders_seed).reset()
@@ -309,6 +310,16 @@ def up(settings: Settings, only: set[str] | None = None) -> None:
     for component in components(settings, model):
         if only is None or component.name in only:
             start(component, settings)
+
+
+def private_folder(path: Path) -> None:
+    """Make `path` (0700), or close an existing one to others: it holds conversations,
+    orders, logs and secrets. Files already in it are closed too (an older install's)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    for child in path.iterdir():
+        if child.is_file() and child.stat().st_mode & 0o077:
+            child.chmod(0o600)
 
 
 def down(settings: Settings, only: set[str] | None = None) -> list[str]:

@@ -442,7 +442,9 @@
     open: function () { setOpen(true); },
     close: function () { setOpen(false); },
     send: function (text) { submit(text); },
+    // the signed token the widget keeps, and the conversation's own id (the tracker's name)
     sessionId: function () { return state.sessionId; },
+    conversationId: function () { return state.sessionId ? state.sessionId.split(".")[0] : null; },
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

@@ -24,7 +24,7 @@ def test_a_flow_completed_by_typing(desktop, kb_stack):
     w.shot("asked-email")
     w.type(email_of(kb_stack, "BB-100001"))
     assert "BB-100001" in w.page.locator(".tw-log").inner_text()
-    assert tracker(kb_stack, w.page.evaluate("TandemWidget.sessionId()"))["latest_action_name"] in (
+    assert tracker(kb_stack, w.page.evaluate("TandemWidget.conversationId()"))["latest_action_name"] in (
         "action_listen",
         "action_track_order",
     )
@@ -86,7 +86,9 @@ def test_the_conversation_survives_a_reload_and_another_page(desktop, kb_stack):
     expect(w.page.locator(".tw-log .tw-user")).to_have_count(1)
     w.type("how long is a gift card valid?")
     w.shot("other-page")
-    said = [e["text"] for e in tracker(kb_stack, session)["events"] if e["event"] == "user"]
+    conversation = w.page.evaluate("TandemWidget.conversationId()")
+    assert session.startswith(conversation + ".")  # the token the server signed
+    said = [e["text"] for e in tracker(kb_stack, conversation)["events"] if e["event"] == "user"]
     assert said == ["hi", "how long is a gift card valid?"]
 
 

@@ -142,7 +142,7 @@ def test_an_abandoned_form_leaves_no_verified_order_for_the_next_flow(stack):
     rest(stack, sender, "BB-100010")
     assert "Shall I cancel" in texts(rest(stack, sender, email_of(stack, "BB-100010")))
     rest(stack, sender, "never mind")
-    asked = texts(rest(stack, sender, "I need to change the delivery address of my order"))
+    asked = texts(rest(stack, sender, "I need to change the address on my order"))
     assert "order number" in asked, asked
     assert tracker(stack, sender)["slots"]["email"] is None
 

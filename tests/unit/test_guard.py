@@ -93,3 +93,29 @@ def test_only_configured_origins_may_open_a_socket(monkeypatch):
     assert not guard.origin_allowed("https://evil.example", host="127.0.0.1:5005")
     monkeypatch.setenv("TANDEM_CORS", "*")
     assert guard.origin_allowed("https://anywhere.example")
+
+
+def test_a_rate_limit_allows_a_burst_then_the_steady_rate():
+    limiter = guard.RateLimiter(per_minute=6)
+    assert [limiter.allow("c", now=0.0) for _ in range(7)] == [True] * 6 + [False]
+    assert not limiter.allow("c", now=5.0)  # one message every 10 s
+    assert limiter.allow("c", now=11.0) and not limiter.allow("c", now=11.5)
+    assert limiter.allow("other", now=11.5)  # keys are counted apart
+
+
+def test_a_rate_limiter_forgets_idle_keys_beyond_its_size():
+    limiter = guard.RateLimiter(per_minute=60, max_keys=10)
+    for number in range(11):
+        limiter.allow(f"k{number}", now=0.0)
+    limiter.allow("late", now=120.0)
+    assert len(limiter._buckets) == 1
+
+
+def test_conversation_and_client_limits_apply_together(monkeypatch):
+    monkeypatch.setenv("TANDEM_RATE_PER_CONVERSATION", "2")
+    monkeypatch.setenv("TANDEM_RATE_PER_CLIENT", "3")
+    limits = guard.MessageLimits()
+    assert limits.allow("a", "10.0.0.1") and limits.allow("a", "10.0.0.1")
+    assert not limits.allow("a", "10.0.0.1")  # the conversation's limit
+    assert not limits.allow("b", "10.0.0.1")  # the client's limit (3 sent)
+    assert limits.allow("b", "10.0.0.2")
