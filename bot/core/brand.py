@@ -172,6 +172,20 @@ class Brand:
         """brand.yml `orders`: the back end (`sqlite` or `http` and its settings) and `number`."""
         return self.facts().get("orders") or {}
 
+    def retention_days(self) -> float:
+        """brand.yml `privacy: retention_days`: how long conversations, the handoff list and
+        logs are kept (default 30)."""
+        value = (self.facts().get("privacy") or {}).get("retention_days", 30)
+        try:
+            days = float(value)
+        except (TypeError, ValueError):
+            days = -1.0
+        if days <= 0:
+            raise BrandError(
+                f"{self.root / 'brand.yml'}: `privacy.retention_days` must be a positive number of days"
+            )
+        return days
+
     def order_numbers(self) -> OrderNumbers:
         spec = self.orders().get("number") or {}
         if not spec.get("pattern") or not spec.get("format"):

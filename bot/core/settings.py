@@ -93,8 +93,18 @@ class Settings:
         return _env_path("TANDEM_ORDERS_DB", self.home / f"orders-{self.brand.name}.sqlite")
 
     @property
+    def redis_password(self) -> str:
+        """Redis' password: $TANDEM_REDIS_PASSWORD, else one generated per install."""
+        return os.environ.get("TANDEM_REDIS_PASSWORD") or _secret(self.home / "redis-password")
+
+    @property
     def redis_url(self) -> str:
-        return f"redis://{self.host}:{self.redis_port}/0"
+        return f"redis://:{self.redis_password}@{self.host}:{self.redis_port}/0"
+
+    @property
+    def retention_days(self) -> float:
+        """How long conversations, the handoff list and logs are kept (brand.yml `privacy`)."""
+        return self.brand.retention_days()
 
     @property
     def rasa_url(self) -> str:
@@ -155,6 +165,8 @@ class Settings:
             "TANDEM_SESSION_KEY_FILE": str(self.session_key_file),
             "TANDEM_REST_TOKEN_FILE": str(self.rest_token_file),
             "TANDEM_ACTIONS_TOKEN": self.actions_token,
+            "TANDEM_REDIS_PASSWORD": self.redis_password,
+            "TANDEM_RETENTION_SECONDS": str(int(self.retention_days * 86400)),
             "TANDEM_CORS": " ".join(self.cors_origins),
         }
 

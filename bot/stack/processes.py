@@ -1,7 +1,9 @@
 """Start, stop and inspect the running assistant: Redis, the action server, the Rasa server.
 
-Each component runs as its own process group, with its pid in ``$TANDEM_HOME/run`` and its
-log in ``$TANDEM_HOME/logs``. Everything binds to ``settings.host`` (127.0.0.1 by default).
+The components run under the stack's supervisor (bot/stack/supervisor.py: supervisord),
+which restarts one that crashes and rotates its log in ``$TANDEM_HOME/logs``. `up` starts
+them in order and waits for each to be healthy. Everything binds to ``settings.host``
+(127.0.0.1 by default).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import requests
 from bot.core.orders.sqlite import SQLiteOrders
 from bot.core.settings import BOT_DIR, ROOT, Settings
 from bot.stack import training
+from bot.stack.supervisor import Program, Supervisor, SupervisorError
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +45,6 @@ class Component:
     env: dict[str, str]
     hint: str = ""  # what usually mends a failed start
 
-    def pid_file(self, settings: Settings) -> Path:
-        return settings.run_dir / f"{self.name}.pid"
-
     def log_file(self, settings: Settings) -> Path:
         return settings.logs_dir / f"{self.name}.log"
 
@@ -58,12 +57,31 @@ def _http_ok(url: str, headers: dict[str, str] | None = None) -> bool:
 
 
 def _redis_ok(settings: Settings) -> bool:
+    password = settings.redis_password.encode()
+    auth = b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(password), password)
     try:
         with socket.create_connection((settings.host, settings.redis_port), timeout=1) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
+            conn.sendall(auth + b"PING\r\n")
+            replies = b""
+            while replies.count(b"\r\n") < 2:
+                chunk = conn.recv(64)
+                if not chunk:
+                    break
+                replies += chunk
+            return replies.startswith(b"+OK") and b"+PONG" in replies
     except OSError:
         return False
+
+
+def redis_config(settings: Settings) -> Path:
+    """Redis' settings file, owner-only: the password is in it, not on the command line."""
+    path = settings.run_dir / "redis.conf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(f"requirepass {settings.redis_password}\n")
+    path.chmod(0o600)
+    return path
 
 
 def _rasa_ready(settings: Settings) -> bool:
@@ -90,15 +108,15 @@ def redis_binary() -> str:
 
 def components(settings: Settings, model: Path | None = None) -> list[Component]:
     env = settings.env()
-    rasa_bin = settings.rasa_venv / "bin" / "rasa"
     redis_dir = settings.home / "redis"
     return [
         Component(
             name="redis",
             port=settings.redis_port,
-            url=settings.redis_url,
+            url=f"redis://{settings.host}:{settings.redis_port}",  # no password: it is printed
             command=[
                 shutil.which("redis-server") or "redis-server",
+                str(settings.run_dir / "redis.conf"),  # written by up(): the password
                 "--port",
                 str(settings.redis_port),
                 "--bind",
@@ -138,16 +156,15 @@ def components(settings: Settings, model: Path | None = None) -> list[Component]
             port=settings.rasa_port,
             url=settings.rasa_url,
             command=[
-                str(rasa_bin),
+                str(settings.rasa_venv / "bin" / "python"),
+                "-m",
+                "bot.rasa_side.launch",  # adds the token from the environment, not from here
                 "run",
                 "--interface",
                 settings.host,
                 "--port",
                 str(settings.rasa_port),
                 "--enable-api",
-                # One argument with "=": a token that starts with "-" would otherwise be
-                # read by argparse as another option, and Rasa would refuse to start.
-                f"--auth-token={settings.rasa_token}",
                 "--cors",  # the widget's pages only (bot/core/settings.py: cors_origins)
                 *settings.cors_origins,
                 "--endpoints",
@@ -165,6 +182,7 @@ def components(settings: Settings, model: Path | None = None) -> list[Component]
             # in docs/benchmarks/stack.md. Scale out with replicas only once the lock is atomic.
             env={
                 **env,
+                "TANDEM_RASA_TOKEN": settings.rasa_token,
                 "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
                 "TF_CPP_MIN_LOG_LEVEL": "2",
                 "SANIC_WORKERS": "1",
@@ -175,20 +193,6 @@ def components(settings: Settings, model: Path | None = None) -> list[Component]
             hint="If the model does not load, retrain it with `tandem train --force`.",
         ),
     ]
-
-
-def read_pid(path: Path) -> int | None:
-    try:
-        pid = int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -208,88 +212,88 @@ def _log_tail(path: Path, lines: int = 25) -> str:
         return "(no log)"
 
 
+def programs(settings: Settings, model: Path | None = None) -> list[Program]:
+    return [Program(c.name, c.command, c.env, start_seconds=1) for c in components(settings, model)]
+
+
+def pid_of(component: Component, settings: Settings) -> int | None:
+    """The component's process id, as its supervisor knows it, or None."""
+    return Supervisor(settings).pid(component.name)
+
+
+def kill_and_wait_for_restart(component: Component, settings: Settings) -> float | None:
+    """kill -9 the component and wait for its supervisor to have a new one healthy: the
+    seconds that took, or None when it was not back within its start timeout. (For the
+    fault tests and `tandem bench security`.)"""
+    before = pid_of(component, settings)
+    if before is None:
+        raise StackError(f"{component.name} is not running")
+    os.kill(before, signal.SIGKILL)
+    started = time.monotonic()
+    while time.monotonic() - started < component.start_timeout:
+        after = pid_of(component, settings)
+        if after and after != before and component.healthy():
+            return time.monotonic() - started
+        time.sleep(0.2)
+    return None
+
+
 def start(component: Component, settings: Settings) -> None:
-    pid_file, log_file = component.pid_file(settings), component.log_file(settings)
-    if read_pid(pid_file) and component.healthy():
+    """Have the supervisor start the component and wait until it is healthy."""
+    supervisor = Supervisor(settings)
+    state = (supervisor.info(component.name) or {}).get("statename")
+    if state == "RUNNING" and component.healthy():
         print(f"  {component.name:8} already running at {component.url}")
         return
-    if port_in_use(settings.host, component.port):
+    if state not in ("RUNNING", "STARTING", "BACKOFF") and port_in_use(settings.host, component.port):
         variable = f"TANDEM_{component.name.upper()}_PORT"
         raise StackError(
             f"port {component.port} on {settings.host} is taken by another program, so {component.name} "
             f"cannot start. Stop that program (`ss -ltnp 'sport = :{component.port}'` shows it) "
             f"or choose another port: {variable}=<port> tandem up"
         )
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    log_file = component.log_file(settings)
     started = time.monotonic()
-    with open(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
-        log.write(f"\n--- starting {component.name} at {time.ctime()} ---\n".encode())
-        log.flush()
-        process = subprocess.Popen(
-            component.command,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **component.env},
-            start_new_session=True,
-            umask=0o077,  # what a component writes (logs, Redis' files) is the owner's alone
-        )
-    pid_file.write_text(str(process.pid))
+    try:
+        supervisor.start(component.name)
+    except SupervisorError as error:
+        raise StackError(str(error)) from None
     deadline = started + component.start_timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pid_file.unlink(missing_ok=True)
+        state = (supervisor.info(component.name) or {}).get("statename")
+        if state in ("BACKOFF", "EXITED", "FATAL"):
+            supervisor.stop(component.name)  # not a crash loop in the background
             raise StackError(
-                f"{component.name} exited during start-up (code {process.returncode}). "
+                f"{component.name} exited during start-up. "
                 f"Last lines of {log_file}:\n{_log_tail(log_file)}\n{component.hint}".rstrip()
             )
         if component.healthy():
             print(f"  {component.name:8} up at {component.url} ({time.monotonic() - started:.1f} s)")
             return
         time.sleep(0.3)
-    stop(component, settings)
+    supervisor.stop(component.name)
     raise StackError(
         f"{component.name} did not become healthy within {component.start_timeout:.0f} s. "
         f"Last lines of {log_file}:\n{_log_tail(log_file)}\n{component.hint}".rstrip()
     )
 
 
-def stop(component: Component, settings: Settings, timeout: float = 15) -> bool:
-    """Stop a component that we started; returns whether something was running."""
-    pid_file = component.pid_file(settings)
-    pid = read_pid(pid_file)
-    pid_file.unlink(missing_ok=True)
-    if pid is None:
-        return False
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if read_pid_alive(pid) is False:
-            return True
-        time.sleep(0.2)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    return True
+def stop(component: Component, settings: Settings) -> bool:
+    """Stop a component (its supervisor keeps it stopped); whether it was running."""
+    return Supervisor(settings).stop(component.name)
 
 
-def read_pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie child of ours counts as gone
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-        return state != "Z"
-    except OSError:
-        return False
+def _stop_unsupervised(settings: Settings) -> None:
+    """Components started by an older `tandem up`, before the supervisor: a pid file each."""
+    for pid_file in settings.run_dir.glob("*.pid"):
+        if pid_file.name == "supervisord.pid":
+            continue
+        try:
+            os.killpg(int(pid_file.read_text().strip()), signal.SIGTERM)
+            time.sleep(2)
+        except (OSError, ValueError):
+            pass
+        pid_file.unlink(missing_ok=True)
 
 
 def up(settings: Settings, only: set[str] | None = None) -> None:
@@ -307,6 +311,12 @@ def up(settings: Settings, only: set[str] | None = None) -> None:
         SQLiteOrders(settings.orders_db_path, settings.brand.orders_seed).reset()
         print(f"  orders   database created at {settings.orders_db_path}")
     redis_binary()
+    redis_config(settings)
+    _stop_unsupervised(settings)
+    try:
+        Supervisor(settings).ensure_running(programs(settings, model))
+    except SupervisorError as error:
+        raise StackError(str(error)) from None
     for component in components(settings, model):
         if only is None or component.name in only:
             start(component, settings)
@@ -323,17 +333,22 @@ def private_folder(path: Path) -> None:
 
 
 def down(settings: Settings, only: set[str] | None = None) -> list[str]:
-    stopped = []
-    for component in reversed(components(settings)):
-        if (only is None or component.name in only) and stop(component, settings):
-            stopped.append(component.name)
+    """Stop the components (all, or `only`); with all of them, the supervisor too."""
+    supervisor = Supervisor(settings)
+    stopped = [
+        component.name
+        for component in reversed(components(settings))
+        if (only is None or component.name in only) and supervisor.stop(component.name)
+    ]
+    if only is None:
+        supervisor.shutdown()
     return stopped
 
 
 def status(settings: Settings) -> list[dict]:
     rows = []
     for component in components(settings):
-        pid = read_pid(component.pid_file(settings))
+        pid = pid_of(component, settings)
         healthy = component.healthy()
         rows.append(
             {

@@ -5,10 +5,14 @@ folder (the help desk's one action is its actions.py)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import requests
 
 from bot.core.brand import BRANDS_DIR, brand_from
 from bot.stack import training
+from bot.stack.client import rest_headers
 from bot.tandem import conversation_tests as ct
 from bot.tandem.new import scaffold
 from tests.conftest import refresh_knowledge, running_stack
@@ -21,10 +25,26 @@ DMV_CONVERSATIONS = ct.load([DMV.conversations_dir])
 
 @pytest.fixture(scope="module")
 def dmv_stack(tmp_path_factory):
+    """The help desk's stack, with its REST channel requiring its token, as it does where
+    Rasa listens beyond loopback: every conversation test below sends it (bot/stack/client.py)."""
     sources = tmp_path_factory.mktemp("dmv-kb") / "sources"
-    with running_stack(DMV, tmp_path_factory.mktemp("dmv-home"), sources) as settings:
-        refresh_knowledge(settings)
-        yield settings, sources
+    os.environ["TANDEM_REST_REQUIRE_TOKEN"] = "1"
+    try:
+        with running_stack(DMV, tmp_path_factory.mktemp("dmv-home"), sources) as settings:
+            refresh_knowledge(settings)
+            yield settings, sources
+    finally:
+        os.environ.pop("TANDEM_REST_REQUIRE_TOKEN", None)
+
+
+def test_a_rest_channel_that_requires_its_token_refuses_a_request_without_it(dmv_stack):
+    settings, _ = dmv_stack
+    url = f"{settings.rasa_url}/webhooks/rest/webhook"
+    body = {"sender": "no-token", "message": "hello"}
+    assert requests.post(url, json=body, timeout=30).status_code == 401
+    wrong = {"Authorization": "Bearer not-the-token"}
+    assert requests.post(url, json=body, headers=wrong, timeout=30).status_code == 401
+    assert requests.post(url, json=body, headers=rest_headers(settings), timeout=60).status_code == 200
 
 
 def test_the_help_desk_s_stories_pass(dmv_stack, tmp_path):

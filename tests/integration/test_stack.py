@@ -11,12 +11,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import redis
 import requests
 
 from bot.core.orders.sqlite import SQLiteOrders
 from bot.core.settings import ROOT
 from bot.stack import processes as stack_module
+from bot.stack.retention import redis_for
 from tests.integration.conversation import SocketClient, email_of, rest, texts, tracker
 
 
@@ -63,8 +63,8 @@ def test_cancel_flow_over_rest_changes_the_order_and_lives_in_redis(stack):
     assert [b["payload"] for b in confirm[0]["buttons"]] == ["/affirm", "/deny"]
     assert "is cancelled" in texts(rest(stack, sender, "yes"))
     assert SQLiteOrders(stack.orders_db_path).find("BB-100013").status == "cancelled"
-    stored = redis.Redis(host=stack.host, port=stack.redis_port, db=0).get(f"tandem:tracker:{sender}")
-    assert stored is not None and b"BB-100013" in stored
+    stored = redis_for(stack).get(f"tandem:tracker:{sender}")
+    assert stored is not None and "BB-100013" in stored
 
 
 def test_track_flow_over_socketio_survives_a_reconnect(stack):
@@ -166,8 +166,8 @@ def test_invalid_utf8_and_malformed_json_are_refused_cleanly(stack):
 def test_unusual_sender_ids_are_just_conversations(stack, sender):
     assert "order number" in texts(rest(stack, sender, "track my order"))
     assert "email" in texts(rest(stack, sender, "BB-100003"))  # the same conversation goes on
-    store = redis.Redis(host=stack.host, port=stack.redis_port, db=0)
-    assert store.exists(f"tandem:tracker:{sender}".encode())
+    store = redis_for(stack)
+    assert store.exists(f"tandem:tracker:{sender}")
 
 
 def test_many_messages_at_once_on_one_conversation(stack):
@@ -217,3 +217,17 @@ def test_turns_keep_working_during_a_knowledge_rebuild(stack):
         replies = [rest(stack, f"during-{i}", "which payment methods do you accept?") for i in range(10)]
         assert rebuild.result().ok
     assert all("Visa" in texts(r) for r in replies)
+
+
+@pytest.mark.parametrize("name", ["redis", "actions", "rasa"])
+def test_the_supervisor_restarts_a_component_killed_mid_conversation(stack, name):
+    """kill -9 of any component: its supervisor starts it again, and the form goes on."""
+    sender = f"crash-{name}-{uuid.uuid4().hex[:6]}"
+    rest(stack, sender, "where is my order")
+    assert "email" in texts(rest(stack, sender, "BB-100021"))
+    component = next(c for c in stack_module.components(stack) if c.name == name)
+    seconds = stack_module.kill_and_wait_for_restart(component, stack)
+    assert seconds is not None, f"{name} was not restarted within {component.start_timeout:.0f} s"
+    print(f"\n{name} back in {seconds:.1f} s")
+    reply = texts(rest(stack, sender, email_of(stack, "BB-100021")))
+    assert "Order BB-100021" in reply, reply

@@ -11,8 +11,10 @@ import pytest
 
 from bot.core.brand import Brand
 from bot.core.settings import ROOT, Settings, get_settings
+from bot.rasa_side import launch
 from bot.stack import bootstrap, training
 from bot.stack import processes as stack
+from bot.stack.supervisor import Program, Supervisor
 from bot.tandem.cli import build_parser, main
 
 COMMANDS = [
@@ -94,11 +96,26 @@ def test_a_component_that_dies_at_start_shows_its_log(isolated):
         url="-",
         command=[sys.executable, "-c", "import sys; print('boom: bad config'); sys.exit(3)"],
         healthy=lambda: False,
-        start_timeout=10,
+        start_timeout=20,
         env={},
     )
-    with pytest.raises(stack.StackError, match="boom: bad config"):
-        stack.start(broken, isolated)
+    for folder in (isolated.run_dir, isolated.logs_dir):
+        stack.private_folder(folder)
+    supervisor = Supervisor(isolated)
+    supervisor.ensure_running([Program(broken.name, broken.command, broken.env, start_seconds=1)])
+    try:
+        with pytest.raises(stack.StackError, match="boom: bad config"):
+            stack.start(broken, isolated)
+        # and the supervisor does not go on restarting it in the background
+        assert supervisor.info("broken")["statename"] in ("STOPPED", "EXITED", "FATAL")
+    finally:
+        supervisor.shutdown()
+
+
+def test_without_its_supervisor_a_component_cannot_start(isolated):
+    rasa = next(c for c in stack.components(isolated) if c.name == "rasa")
+    with pytest.raises(stack.StackError, match="tandem up"):
+        stack.start(rasa, isolated)
 
 
 def test_api_token_is_generated_once_and_private(isolated, monkeypatch):
@@ -108,13 +125,19 @@ def test_api_token_is_generated_once_and_private(isolated, monkeypatch):
     assert (isolated.home / "rasa-token").stat().st_mode & 0o077 == 0
 
 
-def test_a_token_that_starts_with_a_dash_stays_one_argument(isolated, monkeypatch):
-    # argparse reads "--auth-token -x" as a missing value followed by an option: Rasa
-    # refused to start whenever the generated token happened to start with "-".
+def test_the_token_reaches_rasa_through_its_environment_as_one_argument(isolated, monkeypatch):
+    # never on the command line (`ps` shows it to every user); and one argument with "=":
+    # argparse read "--auth-token -x" as a missing value, and Rasa refused to start
     monkeypatch.setenv("TANDEM_RASA_TOKEN", "-Xy_z")
     rasa = next(c for c in stack.components(isolated) if c.name == "rasa")
-    assert "--auth-token=-Xy_z" in rasa.command
-    assert "-Xy_z" not in rasa.command
+    assert not any("-Xy_z" in argument for argument in rasa.command)
+    assert rasa.env["TANDEM_RASA_TOKEN"] == "-Xy_z"
+    assert launch.rasa_argv(["run", "--enable-api"], "-Xy_z") == [
+        "rasa",
+        "run",
+        "--enable-api",
+        "--auth-token=-Xy_z",
+    ]
 
 
 def test_model_is_stale_when_an_input_changes(tmp_path):
