@@ -19,12 +19,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import redis_client
 from bot.core import policy
+from bot.stack.retention import HANDOFF_KEY  # hash: sender id -> "time reason"
 
 logger = logging.getLogger(__name__)
 
 FALLBACK_ACTION = "action_fallback"
 RULE_FALLBACK_INTENTS = {"nlu_fallback", "out_of_scope"}  # intents whose rules call action_fallback
-HANDOFF_KEY = "tandem:handoffs"  # hash: sender id -> time of handoff and reason
 
 
 FAILED_ROUTES = {"clarify", "out_of_scope"}  # gate routes that mean the bot could not help

@@ -260,6 +260,24 @@ def _warm_up() -> None:
         logger.exception("voice model not loaded: responses are sent as written, answers are extractive")
 
 
+def _sweep_forever(interval: float) -> None:
+    """Enforce the brand's retention every `interval` seconds (bot/stack/retention.py):
+    old handoff entries and rotated logs go, and Redis' file is rewritten."""
+    import time
+
+    from bot.stack import retention
+
+    while True:
+        time.sleep(interval)
+        try:
+            settings = get_settings()
+            report = retention.sweep(settings, settings.retention_days)
+            if report.removed_anything:
+                logger.info("retention sweep: %s", report.to_dict())
+        except Exception:
+            logger.warning("the retention sweep failed; it runs again in %.0f s", interval, exc_info=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -270,6 +288,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-8s %(name)s - %(message)s")
     app = build_app(args.actions)
     threading.Thread(target=_warm_up, name="kb-warm-up", daemon=True).start()
+    sweep_every = float(os.environ.get("TANDEM_SWEEP_SECONDS") or 3600)
+    threading.Thread(target=_sweep_forever, args=(sweep_every,), name="retention", daemon=True).start()
     host = os.environ.get("SANIC_HOST", get_settings().host)
     logger.info("action server on http://%s:%s", host, args.port)
     app.run(host=host, port=args.port, single_process=True, access_log=False, motd=False)

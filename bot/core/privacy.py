@@ -33,7 +33,9 @@ _CVV = re.compile(r"(?i)\b(cvv2?|cvc2?|csc|security\s+code|card\s+code)(\s*(?:is
 _PHONE = re.compile(r"(?<![\w+])(\+?\(?\d[\d ().-]{5,20}\d)(?![\w-])")
 _DATE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
 # every repeat is bounded: a long run of letters costs linear time, not quadratic
-_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,5}\.[A-Za-z]{2,24}")
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,5}\.[A-Za-z]{2,24}"
+)
 _STREET_TYPES = (
     "street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|court|ct|way|place|pl|"
     "terrace|close|crescent|square|sq|highway|hwy|parkway|pkwy|circle|cir|trail|row|walk"

@@ -45,6 +45,10 @@ def private_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class PrivateRedisTrackerStore(RedisTrackerStore):
     """:class:`RedisTrackerStore` whose stored conversations are masked (see above)."""
 
+    def __init__(self, *args: Any, record_exp: Any = None, **kwargs: Any) -> None:
+        # endpoints.yml fills it from the environment, as text
+        super().__init__(*args, record_exp=int(float(record_exp)) if record_exp else None, **kwargs)
+
     @staticmethod
     def serialise_tracker(tracker: DialogueStateTracker) -> str:
         dialogue = tracker.as_dialogue().as_dict()

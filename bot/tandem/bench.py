@@ -1,11 +1,12 @@
-"""`tandem bench stack | retrieval | ingest | answers | adapter | gate`: the benchmarks of
-bot/bench/, each writing its report under docs/benchmarks/ with --save (stack: always)."""
+"""`tandem bench stack | retrieval | ingest | answers | adapter | gate | security`: the
+benchmarks of bot/bench/, each writing its report under docs/benchmarks/ with --save
+(stack and security: always)."""
 
 from __future__ import annotations
 
 import argparse
 
-from bot.bench import adapter, answers, gate, ingest, retrieval
+from bot.bench import adapter, answers, gate, ingest, retrieval, security
 from bot.bench import stack as stack_bench
 
 
@@ -24,5 +25,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--fresh-setup", action="store_true", help="also time `make setup` in a fresh clone (minutes)"
     )
     q.set_defaults(func=cmd_stack)
-    for module in (retrieval, ingest, answers, adapter, gate):
+    for module in (retrieval, ingest, answers, adapter, gate, security):
         module.add_parser(bsub)

@@ -1,18 +1,28 @@
-"""Regression tests of the security findings, on the real stack (issue: one request takes
-the bot down; a session id unlocks a verified order). Each test replays the attack."""
+"""Regression tests of the security and privacy findings, on the real stack: one request
+took the bot down; a session id unlocked a verified order; personal data sat in clear text
+and was kept too long; internal endpoints answered without a token. Each test replays the
+attack or the review."""
 
 from __future__ import annotations
 
+import json
+import os
 import queue
+import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 import socketio
 
+from bot.core.settings import ROOT
 from bot.stack import processes as stack_module
+from bot.stack import retention
+from bot.stack.retention import redis_for
 from tests.integration.conversation import SocketClient, email_of, rest, texts, tracker
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -21,7 +31,7 @@ pytestmark = pytest.mark.usefixtures("stack")
 def rasa_memory_kb(stack) -> int:
     """Resident memory of the Rasa server process (kB)."""
     rasa = next(c for c in stack_module.components(stack) if c.name == "rasa")
-    pid = stack_module.read_pid(rasa.pid_file(stack))
+    pid = stack_module.pid_of(rasa, stack)
     status = Path(f"/proc/{pid}/status").read_text()
     return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
 
@@ -224,6 +234,167 @@ def test_only_the_widget_pages_origin_may_call_rasa_from_a_browser(stack):
             pass
     with SocketClient(stack, headers={"Origin": stack.actions_url}, transports=("polling",)) as client:
         assert "order number" in texts(client.say("where is my order"))
+
+
+# ---- personal data masked and kept only so long --------------------------------------------
+
+CARD = "4111 1111 1111 1111"
+CARD_FORMS = (CARD, CARD.replace(" ", ""), CARD.replace(" ", "-"))
+
+
+def redis_values(stack) -> str:
+    """Every string value in both Redis databases, and every hash, as one text."""
+    found = []
+    for db in (0, 1):
+        store = redis_for(stack, db)
+        for key in store.scan_iter("*"):
+            kind = store.type(key)
+            if kind == "string":
+                found.append(store.get(key) or "")
+            elif kind == "hash":
+                found.append(json.dumps(store.hgetall(key)))
+            elif kind == "set":
+                found.append(json.dumps(sorted(store.smembers(key))))
+    return "\n".join(found)
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_typed_card_number_is_never_kept_anywhere(stack):
+    sender = f"card-{uuid.uuid4().hex[:8]}"
+    warned = texts(rest(stack, sender, f"my card {CARD} cvv 123 was charged twice"))
+    assert "hidden the card details" in warned
+    rest(stack, sender, f"it was {CARD.replace(' ', '-')}, security code: 456")
+    with SocketClient(stack) as client:
+        assert "hidden the card details" in texts(client.say(f"card number {CARD.replace(' ', '')}"))
+    assert "[card]" in json.dumps(tracker(stack, sender)["events"])
+    redis_for(stack).bgrewriteaof()  # whatever Redis writes to disk, now
+    time.sleep(1)
+    stored = redis_values(stack)
+    on_disk = files_under(stack.home)  # the AOF, every log, everything the stack wrote
+    for form in CARD_FORMS:
+        assert form not in stored
+        holding = [path for path, data in on_disk.items() if form.encode() in data]
+        assert not holding, (form, holding)
+    assert "cvv 123" not in stored and "code: 456" not in stored
+
+
+def test_an_email_is_kept_only_while_its_flow_runs(stack):
+    sender = f"mail-{uuid.uuid4().hex[:8]}"
+    email = email_of(stack, "BB-100010")
+    rest(stack, sender, "I want to cancel my order")
+    rest(stack, sender, "BB-100010")
+    assert "Shall I cancel" in texts(rest(stack, sender, f"it's {email}"))
+    assert tracker(stack, sender)["slots"]["email"] == email  # the flow needs it now
+    rest(stack, sender, "no, keep it")
+    stored = redis_for(stack).get(f"tandem:tracker:{sender}")
+    assert email not in stored and "[email]" in stored
+
+
+def test_forgetting_a_customer_removes_them_everywhere(stack):
+    sender = f"forget-{uuid.uuid4().hex[:8]}"
+    rest(stack, sender, "where is my order")
+    rest(stack, sender, "talk to a human")
+    env = {**os.environ, **stack.env()}
+    tandem = str(ROOT / ".venv/bin/tandem")
+    listed = subprocess.run([tandem, "handoff", "list"], capture_output=True, text=True, env=env, timeout=60)
+    assert sender in listed.stdout
+    result = subprocess.run(
+        [tandem, "privacy", "forget", sender, "--json"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["conversations"] == 1 and report["handoffs"] == 1 and report["aof_rewritten"]
+    # (not through Rasa's API: asking for a tracker makes a new, empty one)
+    assert sender not in redis_values(stack)
+    holding = [path for path, data in files_under(stack.home).items() if sender.encode() in data]
+    assert not holding, holding
+
+
+def test_the_retention_sweep_deletes_old_handoffs_and_logs(stack):
+    store = redis_for(stack)
+    old, recent = f"old-{uuid.uuid4().hex[:6]}", f"new-{uuid.uuid4().hex[:6]}"
+    store.hset(
+        "tandem:handoffs",
+        mapping={old: f"{int(time.time()) - 40 * 86400} requested", recent: f"{int(time.time())} requested"},
+    )
+    rotated = stack.logs_dir / "rasa.log.5"  # the supervisor's oldest rotated copy
+    rotated.write_text("an old log\n")
+    os.utime(rotated, (time.time() - 40 * 86400,) * 2)
+    report = retention.sweep(stack, days=30)
+    assert report.handoffs >= 1 and rotated.name in report.log_files and report.aof_rewritten
+    assert not store.hexists("tandem:handoffs", old) and store.hexists("tandem:handoffs", recent)
+    assert not rotated.exists()
+    store.hdel("tandem:handoffs", recent)
+
+
+def test_conversations_expire_after_the_brands_retention(stack):
+    sender = f"ttl-{uuid.uuid4().hex[:8]}"
+    rest(stack, sender, "hello")
+    ttl = redis_for(stack).ttl(f"tandem:tracker:{sender}")
+    assert 29 * 86400 < ttl <= 30 * 86400
+
+
+def test_what_the_stack_writes_is_the_owners_alone(stack):
+    assert stack.home.stat().st_mode & 0o077 == 0
+    for path in [*stack.logs_dir.glob("*.log"), *(stack.home / "redis").rglob("*.aof")]:
+        assert path.stat().st_mode & 0o077 == 0, path
+
+
+# ---- no open doors ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/webhook", "/nlg", "/actions"])
+def test_the_action_servers_internal_routes_need_the_token(stack, path):
+    url = f"{stack.actions_url}{path}"
+    call = requests.get if path == "/actions" else requests.post
+    assert call(url, json={}, timeout=10).status_code == 401
+    assert call(url, json={}, params={"token": "wrong"}, timeout=10).status_code == 401
+    assert call(url, json={}, params={"token": stack.actions_token}, timeout=10).status_code != 401
+
+
+def test_a_forged_tracker_gets_no_order_from_the_action_server(stack):
+    forged = {
+        "next_action": "action_track_order",
+        "sender_id": "forger",
+        "tracker": {
+            "sender_id": "forger",
+            "slots": {"order_number": "BB-100021"},
+            "events": [],
+            "latest_message": {},
+        },
+        "domain": {},
+    }
+    reply = requests.post(f"{stack.actions_url}/webhook", json=forged, timeout=10)
+    assert reply.status_code == 401 and "BB-100021" not in reply.text
+
+
+def test_no_secret_is_on_a_command_line(stack):
+    secrets = [stack.rasa_token, stack.redis_password, stack.actions_token]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        for secret in secrets:
+            assert secret not in cmdline, f"process {pid} shows a secret: {cmdline[:200]}"
+
+
+def test_redis_refuses_a_client_without_the_password(stack):
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(host=stack.host, port=stack.redis_port).ping()
+    assert redis_for(stack).ping()
+
+
+def test_a_conversation_sending_too_fast_is_slowed_not_served(stack):
+    sender = f"flood-{uuid.uuid4().hex[:8]}"
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        replies = list(pool.map(lambda i: texts(rest(stack, sender, f"hello {i}")), range(45)))
+    slowed = [r for r in replies if "faster than I can read" in r]
+    assert 10 <= len(slowed) <= 20, len(slowed)
+    assert len(user_texts(stack, sender)) == 45 - len(slowed)  # the slowed ones were not kept
 
 
 def test_no_traceback_was_logged(stack):

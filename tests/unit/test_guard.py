@@ -119,3 +119,9 @@ def test_conversation_and_client_limits_apply_together(monkeypatch):
     assert not limits.allow("a", "10.0.0.1")  # the conversation's limit
     assert not limits.allow("b", "10.0.0.1")  # the client's limit (3 sent)
     assert limits.allow("b", "10.0.0.2")
+
+
+def test_loopback_clients_are_not_limited_by_address(monkeypatch):
+    monkeypatch.setenv("TANDEM_RATE_PER_CLIENT", "1")
+    limits = guard.MessageLimits()
+    assert all(limits.allow(f"conversation-{n}", "127.0.0.1") for n in range(5))

@@ -1,0 +1,150 @@
+"""What the stack keeps about customers, and for how long: forgetting one customer, and
+deleting what is older than the brand's retention period.
+
+- Conversations: Redis keys ``tandem:tracker:<id>`` (db 0), which expire that many days
+  after their last message (endpoints.yml ``record_exp``); locks ``tandem:lock:<id>`` (db 1).
+- The handoff list: the hash ``tandem:handoffs`` (id -> "time reason").
+- Logs in ``$TANDEM_HOME/logs``: the supervisor rotates them at 10 MB
+  (bot/stack/supervisor.py); a rotated copy (``name.log.1``...) is deleted once it is older
+  than the retention period.
+- Redis' append-only file keeps every write until it is rewritten: after a deletion, and
+  after Redis has expired conversations, it is rewritten (BGREWRITEAOF), so what was
+  deleted is gone from the disk too.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import redis
+
+from bot.core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+HANDOFF_KEY = "tandem:handoffs"
+TRACKER_PREFIX = "tandem:tracker:"
+LOCK_PREFIX = "tandem:lock:"
+EXPIRED_MARK = "tandem:retention:expired_keys"  # Redis' count of expired keys at the last rewrite
+
+
+@dataclass
+class Report:
+    """What a forget or a sweep removed."""
+
+    conversations: int = 0
+    locks: int = 0
+    handoffs: int = 0
+    log_lines: int = 0
+    log_files: list[str] = field(default_factory=list)
+    aof_rewritten: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def removed_anything(self) -> bool:
+        return bool(self.conversations or self.locks or self.handoffs or self.log_lines or self.log_files)
+
+
+def redis_for(settings: Settings, db: int = 0) -> redis.Redis:
+    return redis.Redis(
+        host=settings.host,
+        port=settings.redis_port,
+        db=db,
+        password=settings.redis_password,
+        socket_timeout=5,
+        decode_responses=True,
+    )
+
+
+def rewrite_aof(settings: Settings, wait: float = 30.0) -> bool:
+    """Rewrite Redis' append-only file from what Redis holds now; True once it is done."""
+    store = redis_for(settings)
+    try:
+        store.bgrewriteaof()
+    except redis.ResponseError as error:  # one is already running: wait for it, then ours
+        if "already in progress" not in str(error):
+            raise
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        info = store.info("persistence")
+        if not info.get("aof_rewrite_in_progress") and not info.get("aof_rewrite_scheduled"):
+            return True
+        time.sleep(0.2)
+    logger.warning("the append-only file rewrite did not finish within %.0f s", wait)
+    return False
+
+
+def _log_files(settings: Settings) -> list[Path]:
+    return (
+        sorted(p for p in settings.logs_dir.glob("*.log*") if p.is_file())
+        if settings.logs_dir.exists()
+        else []
+    )
+
+
+def _drop_lines(path: Path, needle: str) -> int:
+    """Remove the lines of `path` that contain `needle`, in place; how many were removed.
+    The file is rewritten in place (truncate and write), so a writer appending to it keeps
+    its file."""
+    data = path.read_bytes()
+    if needle.encode() not in data:
+        return 0
+    # the id as a whole word: forgetting "ab12" keeps the lines of "ab123"
+    pattern = re.compile(rb"(?<![\w-])" + re.escape(needle.encode()) + rb"(?![\w-])")
+    lines = data.splitlines(keepends=True)
+    kept = [line for line in lines if not pattern.search(line)]
+    with open(path, "r+b") as handle:
+        handle.truncate(0)
+        handle.write(b"".join(kept))
+    return len(lines) - len(kept)
+
+
+def forget(settings: Settings, sender: str) -> Report:
+    """Remove one customer's conversation everywhere the stack keeps it."""
+    if not sender.strip():
+        raise ValueError("a conversation id is needed")
+    report = Report()
+    report.conversations = redis_for(settings, 0).delete(TRACKER_PREFIX + sender)
+    report.locks = redis_for(settings, 1).delete(LOCK_PREFIX + sender)
+    report.handoffs = redis_for(settings, 0).hdel(HANDOFF_KEY, sender)
+    for path in _log_files(settings):
+        removed = _drop_lines(path, sender)
+        if removed:
+            report.log_lines += removed
+            report.log_files.append(path.name)
+    report.aof_rewritten = rewrite_aof(settings)
+    return report
+
+
+def sweep(settings: Settings, days: float, now: float | None = None) -> Report:
+    """Delete what is older than `days`: handoff entries and rotated logs; then rewrite the
+    append-only file if anything was deleted. (Conversations expire in
+    Redis by themselves.)"""
+    now = time.time() if now is None else now
+    cutoff = now - days * 86400
+    report = Report()
+    store = redis_for(settings, 0)
+    for sender, value in store.hgetall(HANDOFF_KEY).items():
+        try:
+            since = float(value.split()[0])
+        except (ValueError, IndexError):
+            since = 0.0  # unreadable: treat as old
+        if since < cutoff:
+            report.handoffs += store.hdel(HANDOFF_KEY, sender)
+    for path in _log_files(settings):
+        if path.suffix != ".log":  # a rotated copy: name.log.1 ...
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                report.log_files.append(path.name)
+    # conversations Redis expired since the last sweep are still in the append-only file
+    expired = str(store.info("stats").get("expired_keys", 0))
+    if report.removed_anything or store.get(EXPIRED_MARK) != expired:
+        report.aof_rewritten = rewrite_aof(settings)
+        store.set(EXPIRED_MARK, expired)
+    return report
