@@ -6,7 +6,7 @@ deleting what is older than the brand's retention period.
 - The handoff list: the hash ``tandem:handoffs`` (id -> "time reason").
 - Logs in ``$TANDEM_HOME/logs``: the supervisor rotates them at 10 MB
   (bot/stack/supervisor.py); a rotated copy (``name.log.1``...) is deleted once it is older
-  than the retention period.
+  than the retention period, and the lines of a live log older than it are removed.
 - Redis' append-only file keeps every write until it is rewritten: after a deletion, and
   after Redis has expired conversations, it is rewritten (BGREWRITEAOF), so what was
   deleted is gone from the disk too.
@@ -105,6 +105,42 @@ def _drop_lines(path: Path, needle: str) -> int:
     return len(lines) - len(kept)
 
 
+_ISO_TIME = re.compile(rb"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2})")  # Python, Rasa, supervisord
+_REDIS_TIME = re.compile(rb"^\d+:[A-Z] (\d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2})")  # redis-server
+
+
+def line_time(line: bytes) -> float | None:
+    """When a log line was written (local time, as the writers log it), or None."""
+    for pattern, layout in ((_ISO_TIME, "%Y-%m-%d %H:%M:%S"), (_REDIS_TIME, "%d %b %Y %H:%M:%S")):
+        match = pattern.match(line)
+        if match:
+            try:
+                return time.mktime(time.strptime(match.group(1).decode().replace("T", " "), layout))
+            except ValueError:
+                return None
+    return None
+
+
+def _drop_old_lines(path: Path, cutoff: float) -> int:
+    """Remove the lines of a live log written before `cutoff`; a line without a time of its
+    own (a traceback's) goes with the line before it. How many were removed."""
+    data = path.read_bytes()
+    lines = data.splitlines(keepends=True)
+    kept, old = [], False
+    for line in lines:
+        written = line_time(line)
+        if written is not None:
+            old = written < cutoff
+        if not old:
+            kept.append(line)
+    if len(kept) == len(lines):
+        return 0
+    with open(path, "r+b") as handle:
+        handle.truncate(0)
+        handle.write(b"".join(kept))
+    return len(lines) - len(kept)
+
+
 def forget(settings: Settings, sender: str) -> Report:
     """Remove one customer's conversation everywhere the stack keeps it."""
     if not sender.strip():
@@ -123,7 +159,7 @@ def forget(settings: Settings, sender: str) -> Report:
 
 
 def sweep(settings: Settings, days: float, now: float | None = None) -> Report:
-    """Delete what is older than `days`: handoff entries and rotated logs; then rewrite the
+    """Delete what is older than `days`: handoff entries, log lines and rotated logs; then rewrite the
     append-only file if anything was deleted. (Conversations expire in
     Redis by themselves.)"""
     now = time.time() if now is None else now
@@ -141,6 +177,11 @@ def sweep(settings: Settings, days: float, now: float | None = None) -> Report:
         if path.suffix != ".log":  # a rotated copy: name.log.1 ...
             if path.stat().st_mtime < cutoff:
                 path.unlink()
+                report.log_files.append(path.name)
+        else:
+            removed = _drop_old_lines(path, cutoff)
+            if removed:
+                report.log_lines += removed
                 report.log_files.append(path.name)
     # conversations Redis expired since the last sweep are still in the append-only file
     expired = str(store.info("stats").get("expired_keys", 0))
