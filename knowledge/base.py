@@ -36,11 +36,18 @@ class KnowledgeBase:
                     "the knowledge store's vectors were made another way or by another model: rebuilding it"
                 )
                 rebuild = True
-            if rebuild:
-                self.store.drop()
-            self.store.ensure_collections(self.settings.embedding_model)
-            report = refresh(self.store, self.settings, progress)
-            self.store.record_scheme(model)
+            if rebuild and self.store.local_index is not None and self.store.count_or_none():
+                # build the new store beside the live one, which answers searches meanwhile
+                target = self.store.beside()
+            else:
+                if rebuild:
+                    self.store.drop()  # a Qdrant server: rebuilt in place
+                target = self.store
+            target.ensure_collections(self.settings.embedding_model)
+            report = refresh(target, self.settings, progress)
+            target.record_scheme(model)
+            if target is not self.store:
+                self.store.switch_to(target)
             report.rebuilt = rebuild
             self.last_refresh = report.to_dict()
             return report

@@ -126,6 +126,10 @@ class _Precomputed(Embeddings):
         return self.model.embed_query(text)
 
 
+def _delete_alias(name: str) -> models.DeleteAliasOperation:
+    return models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=name))
+
+
 class KnowledgeStore:
     def __init__(
         self,
@@ -195,12 +199,70 @@ class KnowledgeStore:
             self.client.create_collection(self.manifest_collection, vectors_config={})
 
     def drop(self) -> None:
+        aliases = self._aliases()
         for name in (self.collection, self.manifest_collection):
-            if self.client.collection_exists(name):
-                self.client.delete_collection(name)
+            target = aliases.get(name, name)
+            if self.client.collection_exists(target):
+                self.client.delete_collection(target)
+            if name in aliases:
+                self.client.update_collection_aliases([_delete_alias(name)])
+        self._forget_reads()
+
+    # --- rebuilding beside the live store (local mode) -----------------------------------
+    def _aliases(self) -> dict[str, str]:
+        """Alias -> collection: after a rebuild, the store's names are aliases of the
+        collections that hold it."""
+        return {a.alias_name: a.collection_name for a in self.client.get_aliases().aliases}
+
+    def _forget_reads(self) -> None:
         self._live = None
+        self._filter_needed = None
         if self.local_index is not None:
-            self.local_index.clear()
+            self.local_index.clear()  # read again from the store on the next search
+
+    def beside(self) -> KnowledgeStore:
+        """An empty store with the same settings in collections of its own, to be filled
+        while this one still answers searches, then switched to (:meth:`switch_to`)."""
+        return KnowledgeStore(
+            self.client,
+            self.embeddings,
+            f"{self.collection}__{uuid.uuid4().hex[:8]}",
+            manifest_ttl=self.manifest_ttl,
+            payload_indexes=self.payload_indexes,
+            local_index=False,  # never searched before the switch
+            rrf_k=self.rrf_k,
+            fusion=self.fusion,
+            dense_weight=self.dense_weight,
+        )
+
+    def switch_to(self, other: KnowledgeStore) -> None:
+        """Make this store's names point at `other`'s collections, and delete the ones they
+        pointed at. The names become aliases (a collection of that name, from before the
+        first rebuild, is deleted just before its alias is made: searches in that instant
+        find nothing)."""
+        aliases = self._aliases()
+        before = [aliases.get(name, name) for name in (self.collection, self.manifest_collection)]
+        operations = []
+        for name, target in (
+            (self.collection, other.collection),
+            (self.manifest_collection, other.manifest_collection),
+        ):
+            if name not in aliases and self.client.collection_exists(name):
+                self.client.delete_collection(name)
+            if name in aliases:
+                operations.append(_delete_alias(name))
+            operations.append(
+                models.CreateAliasOperation(
+                    create_alias=models.CreateAlias(collection_name=target, alias_name=name)
+                )
+            )
+        self.client.update_collection_aliases(operations)
+        for name in before:
+            if name not in (other.collection, other.manifest_collection) and self.client.collection_exists(
+                name
+            ):
+                self.client.delete_collection(name)
+        self._forget_reads()
 
     def vector_store(self, mode: Mode, embeddings: Embeddings | None = None) -> QdrantVectorStore:
         return QdrantVectorStore(
@@ -362,6 +424,10 @@ class KnowledgeStore:
 
     def count(self) -> int:
         return self.client.count(self.collection, exact=True).count
+
+    def count_or_none(self) -> int | None:
+        """How many chunks the store holds, or None when it has no collection yet."""
+        return self.count() if self.client.collection_exists(self.collection) else None
 
     # --- search ---------------------------------------------------------------------------
     def search(

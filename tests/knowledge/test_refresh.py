@@ -7,6 +7,7 @@ import uuid
 import pytest
 from qdrant_client import QdrantClient
 
+from knowledge import base
 from knowledge.store import MANIFEST_NAMESPACE, STORE_MARKER, StoreError
 from tests.knowledge.conftest import FakeEmbeddings, write
 
@@ -196,3 +197,31 @@ def test_a_store_reopened_after_a_crash_still_hides_the_unpublished_version(make
     reopened = make_kb(client=client)  # a new process: it knows nothing of the crash
     texts = [h.text for h in reopened.search("return items days delivery", k=10)]
     assert texts and not any("WITHIN NEW" in t for t in texts)
+
+
+def test_a_rebuild_is_built_beside_the_live_store_which_answers_meanwhile(make_kb, monkeypatch, tmp_path):
+    client = QdrantClient(path=str(tmp_path / "qdrant"))
+    kb = make_kb(client=client)
+    kb.refresh()
+    searched_during: list = []
+    real_refresh = base.refresh
+
+    def refresh_then_search(store, settings, progress):
+        report = real_refresh(store, settings, progress)  # the new store is full, not yet live
+        searched_during.append(kb.search("gift cards", k=1))
+        return report
+
+    monkeypatch.setattr(base, "refresh", refresh_then_search)
+    for _ in range(2):  # the first rebuild replaces collections, the second an alias's target
+        searched_during.clear()
+        report = kb.refresh(rebuild=True)
+        assert report.rebuilt and searched_during and searched_during[0], "no answer during the rebuild"
+        assert kb.search("gift cards", k=1)[0].metadata["source"] == "faq.yml"
+    names = {c.name for c in client.get_collections().collections}
+    if kb.store.local_index is not None:  # local mode: two collections, the store's names are aliases
+        assert len(names) == 2 and "kb" not in names
+        aliases = {a.alias_name: a.collection_name for a in client.get_aliases().aliases}
+        assert set(aliases) == {"kb", "kb_manifest"} and set(aliases.values()) == names
+    client.close()
+    reopened = make_kb(client=QdrantClient(path=str(tmp_path / "qdrant")))
+    assert reopened.search("gift cards", k=1)[0].metadata["source"] == "faq.yml"
