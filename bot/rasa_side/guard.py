@@ -68,6 +68,14 @@ def too_long(text: str, template: str = TOO_LONG_REPLY) -> str | None:
     return template.format(length=len(text), limit=limit)
 
 
+def failure(error: BaseException) -> str:
+    """One line for the log of why Rasa failed on a message (no traceback: a part of the
+    stack being down is an operating condition, and its own log says more)."""
+    cause = error.__cause__ or error.__context__
+    text = f"{type(error).__name__}: {error}"
+    return f"{text} (from {type(cause).__name__}: {cause})" if cause else text
+
+
 def allowed_origins() -> list[str]:
     """Browser origins allowed to open the widget's socket ($TANDEM_CORS, as `tandem up`
     passes it to Rasa's --cors; '*' allows every origin)."""
@@ -188,6 +196,7 @@ class MessageLimits:
         return True
 
 
+TROUBLE_REPLY = "Sorry, I'm having trouble right now. Please try again in a moment."
 CARD_HIDDEN_REPLY = (
     "For your safety I've hidden the card details you typed: please never share a card number "
     "or security code in chat."
@@ -198,7 +207,7 @@ class MessageGuard:
     """Every check a channel makes on a customer's message before Rasa reads it.
 
     Replies come from the channel's settings in credentials.yml (``too_long_reply``,
-    ``rate_limited_reply``, ``card_hidden_reply``), else the defaults above.
+    ``rate_limited_reply``, ``card_hidden_reply``, ``trouble_reply``), else the defaults above.
     """
 
     def __init__(self, credentials: dict | None = None) -> None:
@@ -206,6 +215,8 @@ class MessageGuard:
         self.too_long_reply = given.get("too_long_reply") or TOO_LONG_REPLY
         self.rate_limited_reply = given.get("rate_limited_reply") or RATE_LIMITED_REPLY
         self.card_hidden_reply = given.get("card_hidden_reply") or CARD_HIDDEN_REPLY
+        # when Rasa fails on a message (Redis or the action server down): never silence
+        self.trouble_reply = given.get("trouble_reply") or TROUBLE_REPLY
         self.limit = max_message_chars()  # a bad setting stops Rasa at start-up
         self.limits = MessageLimits()
 

@@ -6,6 +6,8 @@
   channel puts a request without ``sender`` into one shared ``default`` conversation,
   where one client could read what another typed; here there is no such conversation.
 - A message over the size limit is answered at once and never reaches Rasa.
+- A message Rasa fails on (Redis or the action server down) gets a short "having
+  trouble" reply, not an empty list.
 - Where the channel is reachable beyond this machine (Rasa bound to another interface
   than loopback, or ``TANDEM_REST_REQUIRE_TOKEN=1``), a request needs the channel token
   (``Authorization: Bearer <token>`` or ``?token=``; the file ``TANDEM_REST_TOKEN_FILE``).
@@ -107,10 +109,9 @@ class GuardedRestInput(RestInput):
                 await on_new_message(
                     UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
                 )
-            except CancelledError:
-                logger.error("rest: the message of %s timed out", sender)
-            except Exception:
-                logger.exception("rest: the message of %s failed", sender)
+            except (CancelledError, Exception) as error:  # a part of the stack is down: say so
+                logger.error("rest: the message of %s failed: %s", sender, guard.failure(error))
+                collector.messages.append({"recipient_id": sender, "text": checks.trouble_reply})
             return response.json(notes + collector.messages)
 
         return webhook

@@ -18,6 +18,7 @@ Import nothing from the rest of ``bot/`` but this folder: that code runs on the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -166,7 +167,11 @@ class WidgetSocketIO(SocketIOInput):
                 input_channel=self.name(),
                 metadata=_metadata(data.get(self.metadata_key)),
             )
-            await on_new_message(message)
+            try:
+                await on_new_message(message)
+            except (asyncio.CancelledError, Exception) as error:  # a part of the stack is down: say so
+                logger.error("socket.io: the message of %s failed: %s", conversation_id, guard.failure(error))
+                await tell(sid, checks.trouble_reply)
 
         return webhook
 

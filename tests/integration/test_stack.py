@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -231,3 +232,19 @@ def test_the_supervisor_restarts_a_component_killed_mid_conversation(stack, name
     print(f"\n{name} back in {seconds:.1f} s")
     reply = texts(rest(stack, sender, email_of(stack, "BB-100021")))
     assert "Order BB-100021" in reply, reply
+
+
+def test_while_redis_is_down_every_message_gets_a_polite_reply_at_once(stack):
+    """Before: HTTP 200 with an empty reply, and silence over socket.io."""
+    redis_component = next(c for c in stack_module.components(stack) if c.name == "redis")
+    sender = f"down-{uuid.uuid4().hex[:8]}"
+    with SocketClient(stack) as client:
+        assert stack_module.stop(redis_component, stack)  # its supervisor keeps it stopped
+        try:
+            started = time.monotonic()
+            reply = texts(rest(stack, sender, "where is my order"))
+            assert "having trouble" in reply and time.monotonic() - started < 2.0, reply
+            assert "having trouble" in texts(client.say("where is my order", timeout=2.0))
+        finally:
+            stack_module.up(stack, only={"redis"})
+    assert "order number" in texts(rest(stack, sender, "where is my order"))

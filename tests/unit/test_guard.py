@@ -125,3 +125,18 @@ def test_loopback_clients_are_not_limited_by_address(monkeypatch):
     monkeypatch.setenv("TANDEM_RATE_PER_CLIENT", "1")
     limits = guard.MessageLimits()
     assert all(limits.allow(f"conversation-{n}", "127.0.0.1") for n in range(5))
+
+
+def test_a_failure_is_logged_in_one_line_with_its_cause():
+    try:
+        try:
+            raise ConnectionRefusedError("connection refused")
+        except ConnectionRefusedError as error:
+            raise RuntimeError("could not load the conversation") from error
+    except RuntimeError as error:
+        line = guard.failure(error)
+    assert (
+        line
+        == "RuntimeError: could not load the conversation (from ConnectionRefusedError: connection refused)"
+    )
+    assert "\n" not in line
