@@ -73,7 +73,9 @@ def failure(error: BaseException) -> str:
     stack being down is an operating condition, and its own log says more)."""
     cause = error.__cause__ or error.__context__
     text = f"{type(error).__name__}: {error}"
-    return f"{text} (from {type(cause).__name__}: {cause})" if cause else text
+    if cause:
+        text += f" (from {type(cause).__name__}: {cause})"
+    return " ".join(text.split())  # Rasa's own messages may span lines
 
 
 def allowed_origins() -> list[str]:

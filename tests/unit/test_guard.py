@@ -140,3 +140,6 @@ def test_a_failure_is_logged_in_one_line_with_its_cause():
         == "RuntimeError: could not load the conversation (from ConnectionRefusedError: connection refused)"
     )
     assert "\n" not in line
+    assert guard.failure(RuntimeError("Error while acquiring lock. Error:\n  refused")) == (
+        "RuntimeError: Error while acquiring lock. Error: refused"
+    )
