@@ -45,8 +45,12 @@ from bot.core.settings import BOT_DIR, current_brand, get_settings
 logger = logging.getLogger(__name__)
 
 
+def _bearer(request: Request) -> str:
+    return (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+
+
 def _authorised(request: Request) -> bool:
-    given = (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+    given = _bearer(request)
     return bool(given) and hmac.compare_digest(given, get_settings().rasa_token)
 
 
@@ -62,10 +66,7 @@ def require_internal_token(app: Sanic) -> None:
     async def check_token(request: Request):
         if request.path.rstrip("/") not in INTERNAL_ROUTES:
             return None
-        given = (
-            request.args.get("token")
-            or (request.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
-        )
+        given = request.args.get("token") or _bearer(request)
         if given and hmac.compare_digest(given, expected):
             return None
         logger.warning("refused %s %s without the internal token", request.method, request.path)

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import socket
 import tempfile
 import threading
 import time
@@ -23,15 +22,10 @@ import requests
 import socketio
 
 from bot.bench.report import latency_ms, provenance, write_report
+from bot.bench.stack import free_port
 from bot.core.orders.sqlite import SQLiteOrders
 from bot.core.settings import Settings
 from bot.stack import processes, retention, training
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rest(settings: Settings, sender: str, text: str, timeout: float = 120) -> tuple[int, list, float]:
@@ -183,9 +177,9 @@ def main() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             home=Path(tmp) / "home",
-            redis_port=_free_port(),
-            actions_port=_free_port(),
-            rasa_port=_free_port(),
+            redis_port=free_port(),
+            actions_port=free_port(),
+            rasa_port=free_port(),
         )
         training.train(settings)
         print("starting a stack of its own ...", flush=True)

@@ -37,7 +37,7 @@ SCRIPT = [
 ]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -106,9 +106,9 @@ def main(turns: int = 240, concurrency: int = 20, fresh_setup: bool = False) -> 
         home = Path(tmp) / "home"
         settings = Settings(
             home=home,
-            redis_port=_free_port(),
-            actions_port=_free_port(),
-            rasa_port=_free_port(),
+            redis_port=free_port(),
+            actions_port=free_port(),
+            rasa_port=free_port(),
             models_dir=Path(tmp) / "models",
         )
         print("training the Rasa model (cold: empty cache) ...", flush=True)

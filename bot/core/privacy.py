@@ -90,24 +90,7 @@ def _phones(text: str, found: Counter) -> str:
     return _PHONE.sub(replace, text)
 
 
-_NOT_STREET_NAMES = {
-    "the",
-    "a",
-    "an",
-    "my",
-    "your",
-    "this",
-    "that",
-    "down",
-    "up",
-    "to",
-    "from",
-    "on",
-    "in",
-    "of",
-    "by",
-    "at",
-}
+_NOT_STREET_NAMES = frozenset("the a an my your this that down up to from on in of by at".split())
 
 
 def _addresses(text: str, found: Counter) -> str:

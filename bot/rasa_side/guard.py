@@ -43,15 +43,20 @@ class GuardError(Exception):
     """The guard is misconfigured; the message says how to fix it."""
 
 
-def max_message_chars() -> int:
-    value = os.environ.get("TANDEM_MAX_MESSAGE_CHARS", "")
+def _positive_int(name: str, default: int, what: str) -> int:
+    """$name as a positive whole number (`what` names its unit in the error), or `default`."""
+    value = os.environ.get(name, "")
     try:
-        limit = int(value) if value else DEFAULT_MAX_MESSAGE_CHARS
+        number = int(value) if value else default
     except ValueError:
-        raise GuardError(f"TANDEM_MAX_MESSAGE_CHARS={value!r} is not a whole number of characters") from None
-    if limit <= 0:
-        raise GuardError(f"TANDEM_MAX_MESSAGE_CHARS={value!r} must be positive")
-    return limit
+        raise GuardError(f"{name}={value!r} is not a whole number of {what}") from None
+    if number <= 0:
+        raise GuardError(f"{name}={value!r} must be positive")
+    return number
+
+
+def max_message_chars() -> int:
+    return _positive_int("TANDEM_MAX_MESSAGE_CHARS", DEFAULT_MAX_MESSAGE_CHARS, "characters")
 
 
 def preview(text: str, chars: int = 40) -> str:
@@ -138,17 +143,6 @@ RATE_LIMITED_REPLY = (
 )
 
 
-def _per_minute(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    try:
-        rate = int(value) if value else default
-    except ValueError:
-        raise GuardError(f"{name}={value!r} is not a whole number of messages per minute") from None
-    if rate <= 0:
-        raise GuardError(f"{name}={value!r} must be positive")
-    return rate
-
-
 class RateLimiter:
     """Token buckets by key: each key may send `per_minute` messages a minute, in bursts of
     up to `per_minute`. In memory, per Rasa process (one process per replica; replicas
@@ -183,8 +177,10 @@ class MessageLimits:
     not for loopback addresses, which are a proxy's or a test's)."""
 
     def __init__(self) -> None:
-        self.conversations = RateLimiter(_per_minute("TANDEM_RATE_PER_CONVERSATION", 30))
-        self.clients = RateLimiter(_per_minute("TANDEM_RATE_PER_CLIENT", 120))
+        self.conversations = RateLimiter(
+            _positive_int("TANDEM_RATE_PER_CONVERSATION", 30, "messages per minute")
+        )
+        self.clients = RateLimiter(_positive_int("TANDEM_RATE_PER_CLIENT", 120, "messages per minute"))
 
     def allow(self, conversation_id: str, client: str | None) -> bool:
         # a client on this machine is a reverse proxy or a test: every customer behind a

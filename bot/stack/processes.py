@@ -18,11 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
 import requests
 
 from bot.core.orders.sqlite import SQLiteOrders
 from bot.core.settings import BOT_DIR, ROOT, Settings
 from bot.stack import training
+from bot.stack.retention import redis_for
 from bot.stack.supervisor import Program, Supervisor, SupervisorError
 
 logger = logging.getLogger(__name__)
@@ -57,19 +59,9 @@ def _http_ok(url: str, headers: dict[str, str] | None = None) -> bool:
 
 
 def _redis_ok(settings: Settings) -> bool:
-    password = settings.redis_password.encode()
-    auth = b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(password), password)
     try:
-        with socket.create_connection((settings.host, settings.redis_port), timeout=1) as conn:
-            conn.sendall(auth + b"PING\r\n")
-            replies = b""
-            while replies.count(b"\r\n") < 2:
-                chunk = conn.recv(64)
-                if not chunk:
-                    break
-                replies += chunk
-            return replies.startswith(b"+OK") and b"+PONG" in replies
-    except OSError:
+        return bool(redis_for(settings, timeout=1).ping())
+    except redis.RedisError:
         return False
 
 

@@ -51,13 +51,14 @@ class Report:
         return bool(self.conversations or self.locks or self.handoffs or self.log_lines or self.log_files)
 
 
-def redis_for(settings: Settings, db: int = 0) -> redis.Redis:
+def redis_for(settings: Settings, db: int = 0, timeout: float = 5) -> redis.Redis:
     return redis.Redis(
         host=settings.host,
         port=settings.redis_port,
         db=db,
         password=settings.redis_password,
-        socket_timeout=5,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
         decode_responses=True,
     )
 
