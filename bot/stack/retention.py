@@ -2,7 +2,8 @@
 deleting what is older than the brand's retention period.
 
 - Conversations: Redis keys ``tandem:tracker:<id>`` (db 0), which expire that many days
-  after their last message (endpoints.yml ``record_exp``); locks ``tandem:lock:<id>`` (db 1).
+  after their last message (endpoints.yml ``record_exp``); locks ``tandem:lock:{<id>}:...``
+  (db 1, bot/rasa_side/lock_store.py), which expire by themselves minutes after use.
 - The handoff list: the hash ``tandem:handoffs`` (id -> "time reason").
 - Logs in ``$TANDEM_HOME/logs``: the supervisor rotates them at 10 MB
   (bot/stack/supervisor.py); a rotated copy (``name.log.1``...) is deleted once it is older
@@ -142,13 +143,20 @@ def _drop_old_lines(path: Path, cutoff: float) -> int:
     return len(lines) - len(kept)
 
 
+def _delete_locks(client: redis.Redis, sender: str) -> int:
+    """Delete the lock store's keys of one conversation: its queue and its wake-up lists."""
+    escaped = "".join("\\" + char if char in "*?[]\\" else char for char in sender)
+    keys = list(client.scan_iter(match=f"{LOCK_PREFIX}{{{escaped}}}:*", count=500))
+    return client.delete(*keys) if keys else 0
+
+
 def forget(settings: Settings, sender: str) -> Report:
     """Remove one customer's conversation everywhere the stack keeps it."""
     if not sender.strip():
         raise ValueError("a conversation id is needed")
     report = Report()
     report.conversations = redis_for(settings, 0).delete(TRACKER_PREFIX + sender)
-    report.locks = redis_for(settings, 1).delete(LOCK_PREFIX + sender)
+    report.locks = _delete_locks(redis_for(settings, 1), sender)
     report.handoffs = redis_for(settings, 0).hdel(HANDOFF_KEY, sender)
     for path in _log_files(settings):
         removed = _drop_lines(path, sender)
