@@ -159,10 +159,9 @@ def write(results: dict) -> None:
     lines += [
         "",
         "How it runs:",
-        "- The Rasa server runs one worker. Two Sanic workers (SANIC_WORKERS=2) measured 19.1 turns/s",
-        "  and p95 1945 ms with 20 clients, but Rasa 3.6's RedisLockStore then loses messages in a burst",
-        "  on one conversation (non-atomic ticket update: LockError, empty reply), so it stays at one",
-        "  until the lock store is made atomic.",
+        f"- The Rasa server runs {Settings().rasa_workers} Sanic worker(s) (`TANDEM_RASA_WORKERS`), which share",
+        "  Redis' tracker store and the atomic lock store (bot/rasa_side/lock_store.py); `tandem bench load`",
+        "  compares worker counts under many customers.",
         "",
         "A turn is one customer message and all the bot's replies to it (a form step calls the action",
         "server, which reads the orders database). Script: " + " / ".join(f"`{t}`" for t in SCRIPT) + ".",

@@ -74,6 +74,11 @@ class Settings:
     max_message_chars: int = field(
         default_factory=lambda: int(_env_number("TANDEM_MAX_MESSAGE_CHARS", 2000, int, "a length"))
     )
+    # Sanic worker processes of the Rasa server: they share Redis' tracker and lock store
+    # (bot/rasa_side/lock_store.py keeps one message of a conversation at a time)
+    rasa_workers: int = field(
+        default_factory=lambda: int(_env_number("TANDEM_RASA_WORKERS", 2, int, "a count"))
+    )
     # a verified order is forgotten after this long without a message (actions/identity.py)
     identity_idle_minutes: float = field(
         default_factory=lambda: _env_number("TANDEM_IDENTITY_IDLE_MINUTES", 15.0, float, "a duration")

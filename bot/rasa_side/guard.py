@@ -145,8 +145,8 @@ RATE_LIMITED_REPLY = (
 
 class RateLimiter:
     """Token buckets by key: each key may send `per_minute` messages a minute, in bursts of
-    up to `per_minute`. In memory, per Rasa process (one process per replica; replicas
-    behind a load balancer each count their own share)."""
+    up to `per_minute`. In memory, per process: the stack shares them in Redis instead
+    (:class:`SharedRateLimiter`)."""
 
     def __init__(self, per_minute: int, max_keys: int = 100_000) -> None:
         self.capacity = float(per_minute)
@@ -171,16 +171,64 @@ class RateLimiter:
                 del self._buckets[key]
 
 
+# KEYS: the bucket; ARGV: capacity, refill (tokens a millisecond). 1: allowed, 0: not.
+TOKEN_BUCKET = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local capacity, refill = tonumber(ARGV[1]), tonumber(ARGV[2])
+local kept = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(kept[1]) or capacity
+local at = tonumber(kept[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * refill)
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / refill) + 1000)
+return allowed
+"""
+
+
+class SharedRateLimiter:
+    """:class:`RateLimiter`'s buckets in Redis, so that every Sanic worker and every Rasa
+    replica counts the same messages (one script per message: atomic, Redis' clock). Keys
+    are hashes of the conversation id or address, and expire once full again. If Redis
+    does not answer, the message is allowed: it then fails on Redis itself, with the
+    "having trouble" reply."""
+
+    def __init__(self, client: object, name: str, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self.refill = per_minute / 60_000.0  # tokens a millisecond
+        self.prefix = f"tandem:rate:{name}:"
+        self._script = client.register_script(TOKEN_BUCKET)  # type: ignore[attr-defined]
+
+    def allow(self, key: str) -> bool:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        try:
+            return bool(self._script(keys=[self.prefix + digest], args=[self.capacity, self.refill]))
+        except Exception as error:  # noqa: BLE001 (any Redis failure: see the class' text)
+            logger.warning("rate limit not checked (Redis: %s)", error)
+            return True
+
+
 class MessageLimits:
     """Per-conversation and per-client rate limits ($TANDEM_RATE_PER_CONVERSATION, default
     30 a minute; $TANDEM_RATE_PER_CLIENT, default 120 a minute, by the client's address;
     not for loopback addresses, which are a proxy's or a test's)."""
 
-    def __init__(self) -> None:
-        self.conversations = RateLimiter(
-            _positive_int("TANDEM_RATE_PER_CONVERSATION", 30, "messages per minute")
-        )
-        self.clients = RateLimiter(_positive_int("TANDEM_RATE_PER_CLIENT", 120, "messages per minute"))
+    def __init__(self, redis_client: object | None = None) -> None:
+        """`redis_client`: the stack's Redis, where the limits are shared by every worker
+        and replica; without one each process counts its own."""
+        per_conversation = _positive_int("TANDEM_RATE_PER_CONVERSATION", 30, "messages per minute")
+        per_client = _positive_int("TANDEM_RATE_PER_CLIENT", 120, "messages per minute")
+        if redis_client is None:
+            self.conversations: RateLimiter | SharedRateLimiter = RateLimiter(per_conversation)
+            self.clients: RateLimiter | SharedRateLimiter = RateLimiter(per_client)
+        else:
+            self.conversations = SharedRateLimiter(redis_client, "conversation", per_conversation)
+            self.clients = SharedRateLimiter(redis_client, "client", per_client)
 
     def allow(self, conversation_id: str, client: str | None) -> bool:
         # a client on this machine is a reverse proxy or a test: every customer behind a
@@ -208,7 +256,7 @@ class MessageGuard:
     ``rate_limited_reply``, ``card_hidden_reply``, ``trouble_reply``), else the defaults above.
     """
 
-    def __init__(self, credentials: dict | None = None) -> None:
+    def __init__(self, credentials: dict | None = None, redis_client: object | None = None) -> None:
         given = credentials or {}
         self.too_long_reply = given.get("too_long_reply") or TOO_LONG_REPLY
         self.rate_limited_reply = given.get("rate_limited_reply") or RATE_LIMITED_REPLY
@@ -216,7 +264,7 @@ class MessageGuard:
         # when Rasa fails on a message (Redis or the action server down): never silence
         self.trouble_reply = given.get("trouble_reply") or TROUBLE_REPLY
         self.limit = max_message_chars()  # a bad setting stops Rasa at start-up
-        self.limits = MessageLimits()
+        self.limits = MessageLimits(redis_client)
 
     def screen(self, text: str, conversation_id: str, client: str | None) -> tuple[str | None, list[str]]:
         """(the text Rasa may read, or None when it must not read it; replies to send now).

@@ -6,12 +6,33 @@
 read in ``ps``. This launcher adds it inside the process from ``$TANDEM_RASA_TOKEN`` (a
 process's environment is readable by its owner only): ``/proc/<pid>/cmdline`` keeps the
 arguments the process was started with, without the token.
+
+With several Sanic workers (``SANIC_WORKERS``), Sanic forks them from this process. Each
+is killed when this process dies (Linux' parent-death signal): otherwise a kill -9
+of the server leaves its workers serving the old port, and the supervisor's restart fails
+on a port in use.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import sys
+
+PR_SET_PDEATHSIG = 1
+_forking = [0]  # the pid of the process that is forking: read in the child
+
+
+def stop_with_parent(parent: int) -> None:
+    """In a forked child: ask the kernel to kill this process when `parent` dies (Linux only)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the supervisor stops the process group
+        return
+    if os.getppid() != parent:  # the parent died before the request was in place
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def rasa_argv(arguments: list[str], token: str) -> list[str]:
@@ -26,6 +47,10 @@ def main() -> None:
     if not token:
         sys.exit("TANDEM_RASA_TOKEN is not set: start Rasa with `tandem up`, which passes the stack's token")
     sys.argv = rasa_argv(sys.argv[1:], token)
+    os.register_at_fork(
+        before=lambda: _forking.__setitem__(0, os.getpid()),
+        after_in_child=lambda: stop_with_parent(_forking[0]),
+    )
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -31,7 +31,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.rasa_side import guard
+from bot.rasa_side import guard, shared_redis
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,9 @@ class GuardedRestInput(RestInput):
     credentials: dict[str, Any] = {}
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        checks = guard.MessageGuard(self.credentials)  # a bad setting stops Rasa at start-up
+        checks = guard.MessageGuard(
+            self.credentials, shared_redis.client()
+        )  # a bad setting stops Rasa at start-up
         expected_token = channel_token() if token_required() else None
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
 

@@ -31,7 +31,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.rasa_side import guard
+from bot.rasa_side import guard, shared_redis
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +81,16 @@ class WidgetSocketIO(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         signer = guard.SessionSigner.from_environment()  # fail at start-up, not on a message
-        checks = guard.MessageGuard(self.credentials)
+        checks = guard.MessageGuard(self.credentials, shared_redis.client())
         limit = checks.limit
-        # python-socketio's own CORS stays off, as in Rasa (sanic-cors answers polling
-        # requests); the origin is checked on connect instead
+        # python-socketio's own CORS stays off, as in Rasa; the origin is checked on connect
+        # instead. WebSocket only: one connection stays with the worker (or replica) that
+        # holds its session, where long polling's separate requests would reach others.
         sio = AsyncServer(
-            async_mode="sanic", cors_allowed_origins=[], max_http_buffer_size=max(16_384, 8 * limit + 1024)
+            async_mode="sanic",
+            cors_allowed_origins=[],
+            max_http_buffer_size=max(16_384, 8 * limit + 1024),
+            transports=["websocket"],
         )
         webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio

@@ -168,16 +168,14 @@ def components(settings: Settings, model: Path | None = None) -> list[Component]
             ],
             healthy=lambda: _rasa_ready(settings),
             start_timeout=240,
-            # One Sanic worker on purpose: Rasa 3.6's RedisLockStore updates its ticket list
-            # with a non-atomic read-modify-write, so with several worker processes a burst
-            # of messages on one conversation loses some (LockError, empty reply). Measured
-            # in docs/benchmarks/stack.md. Scale out with replicas only once the lock is atomic.
+            # Several Sanic workers share the port; one message of a conversation runs at a
+            # time across all of them (the atomic lock store, bot/rasa_side/lock_store.py)
             env={
                 **env,
                 "TANDEM_RASA_TOKEN": settings.rasa_token,
                 "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
                 "TF_CPP_MIN_LOG_LEVEL": "2",
-                "SANIC_WORKERS": "1",
+                "SANIC_WORKERS": str(settings.rasa_workers),
                 # no request body over 1 MB is read at all; a chat message has a far smaller
                 # limit of its own (bot/rasa_side/guard.py)
                 "SANIC_REQUEST_MAX_SIZE": str(1_000_000),

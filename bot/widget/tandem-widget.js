@@ -363,6 +363,9 @@
   function connect() {
     socket = window.io(config.server, {
       path: config.socketPath,
+      // websocket only: one connection stays with one Rasa worker or replica. Long polling
+      // sends each request anew, and another worker does not know the session.
+      transports: ["websocket"],
       reconnection: true,
       reconnectionDelay: 500,
       reconnectionDelayMax: 3000,

@@ -47,7 +47,12 @@ class SocketClient:
         self.replies: queue.Queue[dict] = queue.Queue()
         self.confirmed: queue.Queue[dict] = queue.Queue()
         self.refused: queue.Queue[dict] = queue.Queue()
-        self.sio = socketio.Client(reconnection=False)
+        # a browser's Origin: the WebSocket client sends its own unless told which
+        origin = {key.lower(): value for key, value in self.headers.items()}.get("origin")
+        self.headers = {key: value for key, value in self.headers.items() if key.lower() != "origin"}
+        self.sio = socketio.Client(
+            reconnection=False, websocket_extra_options={"origin": origin} if origin else None
+        )
         self.sio.on("bot_uttered", self.replies.put)
         self.sio.on("session_confirm", self.confirmed.put)
         self.sio.on("session_refused", self.refused.put)

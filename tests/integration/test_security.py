@@ -228,12 +228,19 @@ def test_only_the_widget_pages_origin_may_call_rasa_from_a_browser(stack):
     )
     assert "https://evil.example" not in reply.headers.get("Access-Control-Allow-Origin", "")
     assert reply.headers.get("Access-Control-Allow-Origin") != "*"
-    # long polling, as a browser starts: the websocket client adds an Origin of its own
     with pytest.raises(socketio.exceptions.ConnectionError):
-        with SocketClient(stack, headers=evil, transports=("polling",)):
+        with SocketClient(stack, headers=evil):
             pass
-    with SocketClient(stack, headers={"Origin": stack.actions_url}, transports=("polling",)) as client:
+    with SocketClient(stack, headers={"Origin": stack.actions_url}) as client:
         assert "order number" in texts(client.say("where is my order"))
+
+
+def test_long_polling_is_refused_websocket_only(stack):
+    """Several Rasa workers (and replicas) share the port: a long-polling session's separate
+    requests would reach workers that do not hold it, so only WebSocket is served."""
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        with SocketClient(stack, headers={"Origin": stack.actions_url}, transports=("polling",)):
+            pass
 
 
 # ---- personal data masked and kept only so long --------------------------------------------

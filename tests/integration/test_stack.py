@@ -172,7 +172,13 @@ def test_unusual_sender_ids_are_just_conversations(stack, sender):
 
 
 def test_many_messages_at_once_on_one_conversation(stack):
-    """The Redis lock store keeps one writer per conversation: none is lost or crashes."""
+    """The atomic lock store keeps one writer per conversation across the Rasa server's
+    worker processes: none is lost, answered empty or stored twice."""
+    rasa = next(c for c in stack_module.components(stack) if c.name == "rasa")
+    workers = subprocess.run(
+        ["pgrep", "-P", str(stack_module.pid_of(rasa, stack))], capture_output=True, text=True
+    )
+    assert len(workers.stdout.split()) == stack.rasa_workers >= 2, workers.stdout
     sender = f"burst-{uuid.uuid4().hex[:8]}"
     with ThreadPoolExecutor(max_workers=20) as pool:
         replies = list(
