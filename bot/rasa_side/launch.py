@@ -53,6 +53,10 @@ def main() -> None:
     )
     from rasa.__main__ import main as rasa_main
 
+    from bot.rasa_side import faults
+
+    faults.install()  # a failing action server stops the turn instead of the conversation
+
     rasa_main()
 
 

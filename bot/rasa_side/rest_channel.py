@@ -8,6 +8,8 @@
 - A message over the size limit is answered at once and never reaches Rasa.
 - A message Rasa fails on (Redis or the action server down) gets a short "having
   trouble" reply, not an empty list.
+- ``GET /webhooks/rest/health`` (and ``/webhooks/rest/``) is 200 only while a message can
+  be served: model loaded, Redis and the action server answering (health.py); else 503.
 - Where the channel is reachable beyond this machine (Rasa bound to another interface
   than loopback, or ``TANDEM_REST_REQUIRE_TOKEN=1``), a request needs the channel token
   (``Authorization: Bearer <token>`` or ``?token=``; the file ``TANDEM_REST_TOKEN_FILE``).
@@ -31,7 +33,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.rasa_side import guard, shared_redis
+from bot.rasa_side import guard, health, shared_redis
 
 logger = logging.getLogger(__name__)
 
@@ -69,15 +71,21 @@ class GuardedRestInput(RestInput):
     credentials: dict[str, Any] = {}
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        checks = guard.MessageGuard(
-            self.credentials, shared_redis.client()
-        )  # a bad setting stops Rasa at start-up
+        # a bad setting stops Rasa at start-up
+        checks = guard.MessageGuard(self.credentials, shared_redis.client())
         expected_token = channel_token() if token_required() else None
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
 
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        checked = health.Health()
+
+        async def healthy(request: Request) -> HTTPResponse:
+            ok, parts = await checked.report(request.app)
+            return response.json(
+                {"status": "ok" if ok else "unavailable", **parts}, status=200 if ok else 503
+            )
+
+        webhook.add_route(healthy, "/", methods=["GET"], name="health_root")
+        webhook.add_route(healthy, "/health", methods=["GET"], name="health")
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

@@ -1,0 +1,94 @@
+"""Faults of the action server and Redis on the real stack: never silence, never a dead
+conversation, and a health check that tells the truth (bot/rasa_side/faults.py, health.py).
+
+Before: while the action server was down every reply was an empty 200 (responses are
+rendered there), and a question asked during the outage tripped Rasa's circuit breaker, so
+every later message of that conversation got an empty reply, also after the server was back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+
+import requests
+
+from bot.stack import processes as stack_module
+from tests.integration.conversation import SocketClient, email_of, rest, texts
+
+TROUBLE = "having trouble"
+
+
+def component(stack, name: str):
+    return next(c for c in stack_module.components(stack) if c.name == name)
+
+
+def health(stack) -> tuple[int, dict]:
+    reply = requests.get(f"{stack.rasa_url}/webhooks/rest/health", timeout=10)
+    return reply.status_code, reply.json()
+
+
+def timed(stack, sender: str, text: str) -> tuple[str, float]:
+    started = time.monotonic()
+    reply = texts(rest(stack, sender, text))
+    return reply, time.monotonic() - started
+
+
+def test_the_health_check_is_200_with_every_part_up(stack):
+    assert health(stack) == (200, {"status": "ok", "model": "loaded", "redis": "ok", "actions": "ok"})
+
+
+def test_while_the_action_server_is_down_every_message_is_answered_and_no_conversation_dies(stack):
+    in_form, asking = f"fault-form-{uuid.uuid4().hex[:6]}", f"fault-ask-{uuid.uuid4().hex[:6]}"
+    assert "order number" in texts(rest(stack, in_form, "where is my order"))
+    actions = component(stack, "actions")
+    with SocketClient(stack) as client:
+        assert stack_module.stop(actions, stack)  # its supervisor keeps it stopped
+        try:
+            for sender, text in ((in_form, "BB-100021"), (asking, "how long is a gift card valid?"),
+                                 (asking, "where is my order")):  # fmt: skip
+                reply, seconds = timed(stack, sender, text)
+                assert TROUBLE in reply and seconds < 2.0, (text, reply, seconds)
+            assert TROUBLE in texts(client.say("where is my order", timeout=2.0))
+            status, parts = health(stack)
+            assert status == 503 and parts["actions"] == "unreachable", parts
+        finally:
+            stack_module.up(stack, only={"actions"})
+        # the socket's conversation goes on too, on the same connection
+        assert "order number" in texts(client.say("where is my order"))
+    assert health(stack)[0] == 200
+    # the form kept its place and slots: the order number the outage refused is asked for still
+    assert "email" in texts(rest(stack, in_form, "BB-100021"))
+    assert "Order BB-100021" in texts(rest(stack, in_form, email_of(stack, "BB-100021")))
+    # the conversation whose question failed was not left behind a tripped circuit breaker
+    answer = texts(rest(stack, asking, "how long is a gift card valid?"))
+    assert answer and TROUBLE not in answer, answer
+    assert "order number" in texts(rest(stack, asking, "where is my order"))
+
+
+def test_an_action_server_that_does_not_answer_gets_a_polite_reply_after_the_timeout(stack):
+    """A hung action server (SIGSTOP): the turn ends after TANDEM_ACTION_TIMEOUT (20 s)
+    with the polite reply; once it answers again, the conversation goes on."""
+    sender = f"fault-slow-{uuid.uuid4().hex[:6]}"
+    assert "order number" in texts(rest(stack, sender, "where is my order"))
+    pid = stack_module.pid_of(component(stack, "actions"), stack)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        reply, seconds = timed(stack, sender, "BB-100021")
+        assert TROUBLE in reply and seconds < 30, (reply, seconds)
+        assert health(stack)[1]["actions"] == "unreachable"
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert "email" in texts(rest(stack, sender, "BB-100021"))
+
+
+def test_the_health_check_says_when_redis_is_down(stack):
+    redis_component = component(stack, "redis")
+    assert stack_module.stop(redis_component, stack)
+    try:
+        status, parts = health(stack)
+        assert status == 503 and parts["redis"] == "unreachable", parts
+    finally:
+        stack_module.up(stack, only={"redis"})
+    assert health(stack)[0] == 200
