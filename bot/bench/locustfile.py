@@ -170,15 +170,17 @@ class Customer(HttpUser):
             time.sleep(pause)
         started = time.perf_counter()
         client.emit("user_uttered", {"message": text, "session_id": session})
-        texts, problem = [], None
-        try:
-            first = replies.get(timeout=180)
+        texts: list[str] = []
+        elapsed, problem = 0.0, None
+        try:  # the turn's first text (a route's metadata may come before it), then the rest
+            while not any(texts):
+                remaining = 180 - (time.perf_counter() - started)
+                texts.append(replies.get(timeout=max(0.01, remaining)).get("text") or "")
             elapsed = time.perf_counter() - started
-            texts.append(first.get("text") or "")
-            while True:  # the rest of this turn's messages, which follow at once
+            while True:  # what follows at once belongs to this turn too
                 texts.append(replies.get(timeout=0.3).get("text") or "")
         except queue.Empty:
-            if not texts:
+            if not any(texts):
                 elapsed, problem = time.perf_counter() - started, "no reply"
         reply = " ".join(texts)
         if not problem and TROUBLE in reply:
