@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 import uuid
 
 import requests
 
+from bot.core.settings import ROOT
 from bot.stack import processes as stack_module
 from tests.integration.conversation import SocketClient, email_of, rest, texts
 
 TROUBLE = "having trouble"
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 
 
 def component(stack, name: str):
@@ -92,3 +95,26 @@ def test_the_health_check_says_when_redis_is_down(stack):
     finally:
         stack_module.up(stack, only={"redis"})
     assert health(stack)[0] == 200
+
+
+def test_only_failed_calls_and_timeouts_stop_a_turn_not_bugs():
+    """In the Rasa venv (aiohttp): a refused connection under Rasa's own error, and a
+    timeout, are failed calls; an error of the bot's own code is not (Rasa handles it)."""
+    code = """
+import asyncio, aiohttp
+from bot.rasa_side.faults import failed_call
+def chained(outer, cause):
+    try:
+        try:
+            raise cause
+        except BaseException as inner:
+            raise outer from inner
+    except Exception as error:
+        return error
+print(failed_call(chained(RuntimeError("Failed to execute custom action"), aiohttp.ClientConnectionError("refused"))),
+      failed_call(asyncio.TimeoutError()), failed_call(chained(KeyError("slot"), ValueError("bad"))))
+"""
+    result = subprocess.run(
+        [str(RASA_PYTHON), "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert result.stdout.split() == ["True", "True", "False"], result.stderr[-2000:]
