@@ -26,18 +26,21 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_stack(brand: Brand, home: Path, sources: Path, models: Path | None = None) -> Iterator[Settings]:
+def running_stack(
+    brand: Brand, home: Path, sources: Path, models: Path | None = None, **overrides
+) -> Iterator[Settings]:
     """The real stack of `brand` (Redis, action server, Rasa server) on free ports, with its
     own state folder and its own copy of the brand's documents at `sources` (conversation
     tests edit a document and refresh), so it never touches a stack a developer is running.
     The brand's model is trained first (into `models`, default models/) if its domain,
-    data or config changed."""
+    data or config changed. `overrides`: other Settings fields (rasa_replicas, ...)."""
     shutil.copytree(brand.sources, sources)
     settings = Settings(
         home=home, redis_port=free_port(), actions_port=free_port(), rasa_port=free_port(), brand=brand
     )
     if models is not None:
         settings = replace(settings, models_dir=models)
+    settings = replace(settings, **overrides)  # e.g. rasa_replicas, rasa_workers
     _, seconds = training.train(settings)
     if seconds is not None:
         print(f"\ntrained the Rasa model of {brand.name} in {seconds:.0f} s")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -79,6 +79,9 @@ class Settings:
     rasa_workers: int = field(
         default_factory=lambda: int(_env_number("TANDEM_RASA_WORKERS", 2, int, "a count"))
     )
+    # Rasa servers behind the load balancer (HAProxy) on rasa_port; 1: no balancer, Rasa
+    # itself listens there. `tandem up --replicas N` remembers its choice (get_settings).
+    rasa_replicas: int = field(default_factory=lambda: _env_int("TANDEM_RASA_REPLICAS", 1))
     # a verified order is forgotten after this long without a message (actions/identity.py)
     identity_idle_minutes: float = field(
         default_factory=lambda: _env_number("TANDEM_IDENTITY_IDLE_MINUTES", 15.0, float, "a duration")
@@ -114,6 +117,14 @@ class Settings:
     @property
     def rasa_url(self) -> str:
         return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def replicas_file(self) -> Path:
+        return self.run_dir / "replicas"
+
+    def replica_port(self, index: int) -> int:
+        """The port of Rasa replica `index` (1..rasa_replicas) behind the balancer."""
+        return self.rasa_port + index
 
     @property
     def actions_url(self) -> str:
@@ -178,7 +189,16 @@ class Settings:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """This process' settings. Without $TANDEM_RASA_REPLICAS, the number of replicas is the
+    one the last `tandem up --replicas N` chose for this $TANDEM_HOME (run/replicas)."""
+    settings = Settings()
+    if not os.environ.get("TANDEM_RASA_REPLICAS"):
+        try:
+            remembered = int(settings.replicas_file.read_text().strip())
+        except (OSError, ValueError):
+            return settings
+        return replace(settings, rasa_replicas=max(1, remembered))
+    return settings
 
 
 def current_brand() -> Brand:

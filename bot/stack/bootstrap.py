@@ -133,6 +133,14 @@ def ensure_redis(check: bool) -> bool:
     return apt_install(["redis-server"], check)
 
 
+def ensure_haproxy(check: bool) -> bool:
+    """HAProxy from Debian: the load balancer in front of several Rasa replicas."""
+    if shutil.which("haproxy") or os.path.exists("/usr/sbin/haproxy"):
+        print("[ok] haproxy is installed")
+        return False
+    return apt_install(["haproxy"], check)
+
+
 def ensure_widget(check: bool) -> bool:
     """`npm ci` in bot/widget unless node_modules matches package-lock.json."""
     widget = ROOT / "bot" / "widget"
@@ -191,6 +199,7 @@ def main() -> int:
             args.check,
         )
         changed |= ensure_redis(args.check)
+        changed |= ensure_haproxy(args.check)
         changed |= ensure_widget(args.check)
         if args.browser:
             changed |= ensure_browser(args.check)

@@ -76,12 +76,10 @@ def redis_config(settings: Settings) -> Path:
     return path
 
 
-def _rasa_ready(settings: Settings) -> bool:
+def _rasa_ready(url: str, token: str) -> bool:
     """Rasa answers /status (token-protected) with a loaded model."""
     try:
-        response = requests.get(
-            f"{settings.rasa_url}/status", params={"token": settings.rasa_token}, timeout=2
-        )
+        response = requests.get(f"{url}/status", params={"token": token}, timeout=2)
         return response.ok and bool(response.json().get("model_file"))
     except (requests.RequestException, ValueError):
         return False
@@ -143,46 +141,149 @@ def components(settings: Settings, model: Path | None = None) -> list[Component]
             env={**env, "SANIC_HOST": settings.host},
             hint="An import error in actions/ shows above; `make setup` installs missing packages.",
         ),
-        Component(
-            name="rasa",
-            port=settings.rasa_port,
-            url=settings.rasa_url,
-            command=[
-                str(settings.rasa_venv / "bin" / "python"),
-                "-m",
-                "bot.rasa_side.launch",  # adds the token from the environment, not from here
-                "run",
-                "--interface",
-                settings.host,
-                "--port",
-                str(settings.rasa_port),
-                "--enable-api",
-                "--cors",  # the widget's pages only (bot/core/settings.py: cors_origins)
-                *settings.cors_origins,
-                "--endpoints",
-                str(BOT_DIR / "endpoints.yml"),
-                "--credentials",
-                str(BOT_DIR / "credentials.yml"),
-                "--model",
-                str(model or ""),
-            ],
-            healthy=lambda: _rasa_ready(settings),
-            start_timeout=240,
-            # Several Sanic workers share the port; one message of a conversation runs at a
-            # time across all of them (the atomic lock store, bot/rasa_side/lock_store.py)
-            env={
-                **env,
-                "TANDEM_RASA_TOKEN": settings.rasa_token,
-                "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-                "TF_CPP_MIN_LOG_LEVEL": "2",
-                "SANIC_WORKERS": str(settings.rasa_workers),
-                # no request body over 1 MB is read at all; a chat message has a far smaller
-                # limit of its own (bot/rasa_side/guard.py)
-                "SANIC_REQUEST_MAX_SIZE": str(1_000_000),
-            },
-            hint="If the model does not load, retrain it with `tandem train --force`.",
-        ),
+        *rasa_servers(settings, model, env),
     ]
+
+
+def rasa_servers(settings: Settings, model: Path | None, env: dict[str, str]) -> list[Component]:
+    """The Rasa server on rasa_port; or, with several replicas, each on a port of its own
+    ("rasa", "rasa-2", ...) and HAProxy ("balancer") on rasa_port in front of them."""
+    if settings.rasa_replicas == 1:
+        return [_rasa_server("rasa", settings.rasa_port, settings, model, env)]
+    replicas = [
+        _rasa_server(
+            "rasa" if index == 1 else f"rasa-{index}", settings.replica_port(index), settings, model, env
+        )
+        for index in range(1, settings.rasa_replicas + 1)
+    ]
+    balancer = Component(
+        name="balancer",
+        port=settings.rasa_port,
+        url=settings.rasa_url,
+        command=[haproxy_binary(), "-f", str(settings.run_dir / "haproxy.cfg"), "-db"],
+        healthy=lambda: _http_ok(f"{settings.rasa_url}/"),
+        start_timeout=20,
+        env={},
+        hint="`haproxy -c -f` on the file above checks it; `make setup` installs Debian's haproxy.",
+    )
+    return [*replicas, balancer]
+
+
+def _rasa_server(
+    name: str, port: int, settings: Settings, model: Path | None, env: dict[str, str]
+) -> Component:
+    url = f"http://{settings.host}:{port}"
+    return Component(
+        name=name,
+        port=port,
+        url=url,
+        command=[
+            str(settings.rasa_venv / "bin" / "python"),
+            "-m",
+            "bot.rasa_side.launch",  # adds the token from the environment, not from here
+            "run",
+            "--interface",
+            settings.host,
+            "--port",
+            str(port),
+            "--enable-api",
+            "--cors",  # the widget's pages only (bot/core/settings.py: cors_origins)
+            *settings.cors_origins,
+            "--endpoints",
+            str(BOT_DIR / "endpoints.yml"),
+            "--credentials",
+            str(BOT_DIR / "credentials.yml"),
+            "--model",
+            str(model or ""),
+        ],
+        healthy=lambda: _rasa_ready(url, settings.rasa_token),
+        start_timeout=240,
+        # Several Sanic workers share the port; one message of a conversation runs at a
+        # time across all of them and all replicas (the atomic lock store,
+        # bot/rasa_side/lock_store.py)
+        env={
+            **env,
+            "TANDEM_RASA_TOKEN": settings.rasa_token,
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "SANIC_WORKERS": str(settings.rasa_workers),
+            # no request body over 1 MB is read at all; a chat message has a far smaller
+            # limit of its own (bot/rasa_side/guard.py)
+            "SANIC_REQUEST_MAX_SIZE": str(1_000_000),
+            # behind HAProxy: the client's address is the one in X-Forwarded-For (set by
+            # the balancer); without it nothing in front is trusted to say so
+            **({"SANIC_PROXIES_COUNT": "1"} if settings.rasa_replicas > 1 else {}),
+        },
+        hint="If the model does not load, retrain it with `tandem train --force`.",
+    )
+
+
+def haproxy_binary() -> str:
+    return shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/bin") or "haproxy"
+
+
+TROUBLE_BODY = (
+    '[{"recipient_id": "", "text": "Sorry, I\'m having trouble right now. Please try again in a moment."}]'
+)
+
+
+def haproxy_config(settings: Settings) -> Path:
+    """HAProxy's configuration for the replicas (run/haproxy.cfg).
+
+    - Least connections: a replica busy with long turns gets fewer new ones.
+    - Health: Rasa's own `/` each second (is the process serving), not the deep check of
+      /webhooks/rest/health: with Redis down every replica still answers politely.
+    - A request that finds its replica dead (refused, or closed without an answer) is sent
+      to another one; a socket.io connection stays on its replica (WebSocket, one TCP
+      connection) and, if that one dies, the widget reconnects through the balancer.
+    - With no replica up, a REST client gets Rasa's reply shape with the polite message
+      (503), not an HTML page.
+    """
+    run = settings.run_dir
+    run.mkdir(parents=True, exist_ok=True)
+    error_page = run / "haproxy-503.http"
+    error_page.write_text(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nCache-Control: no-cache\r\n"
+        f"Connection: close\r\nContent-Length: {len(TROUBLE_BODY.encode())}\r\n\r\n{TROUBLE_BODY}"
+    )
+    servers = [
+        f"    server rasa-{index} {settings.host}:{settings.replica_port(index)} check"
+        for index in range(1, settings.rasa_replicas + 1)
+    ]
+    text = "\n".join(
+        [
+            "# written by `tandem up --replicas N` (bot/stack/processes.py): edits are overwritten",
+            "global",
+            "    log stdout format raw local0 notice",
+            "defaults",
+            "    mode http",
+            "    log global",
+            "    option dontlognull",
+            "    option forwardfor",  # the customer's address, for the per-client rate limit
+            "    option http-buffer-request",  # a whole request in hand, so it can be retried
+            "    timeout connect 2s",
+            "    timeout client 1h",
+            "    timeout server 200s",  # a turn may wait for its lock (60 s) and its actions
+            "    timeout tunnel 1h",  # an open WebSocket
+            "    retries 3",
+            "    option redispatch 1",
+            "    retry-on conn-failure empty-response",
+            f"    errorfile 503 {error_page}",
+            "frontend rasa",
+            f"    bind {settings.host}:{settings.rasa_port}",
+            "    default_backend replicas",
+            "backend replicas",
+            "    balance leastconn",
+            "    option httpchk GET /",
+            "    http-check expect status 200",
+            "    default-server inter 1s fall 2 rise 2",
+            *servers,
+            "",
+        ]
+    )
+    path = run / "haproxy.cfg"
+    path.write_text(text)
+    return path
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -302,6 +403,8 @@ def up(settings: Settings, only: set[str] | None = None) -> None:
         print(f"  orders   database created at {settings.orders_db_path}")
     redis_binary()
     redis_config(settings)
+    if settings.rasa_replicas > 1:
+        haproxy_config(settings)
     _stop_unsupervised(settings)
     try:
         Supervisor(settings).ensure_running(programs(settings, model))

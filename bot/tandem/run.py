@@ -7,6 +7,7 @@ import json
 import sys
 import time
 import uuid
+from dataclasses import replace
 
 import requests
 
@@ -17,6 +18,14 @@ from bot.stack.client import render, send
 
 def cmd_up(args: argparse.Namespace) -> int:
     settings = get_settings()
+    if args.replicas is not None:
+        if args.replicas < 1:
+            print("error: --replicas needs a positive count", file=sys.stderr)
+            return 2
+        settings = replace(settings, rasa_replicas=args.replicas)
+        processes.private_folder(settings.home)
+        processes.private_folder(settings.run_dir)
+        settings.replicas_file.write_text(f"{args.replicas}\n")  # `down` and `status` follow it
     started = time.monotonic()
     print(f"Starting the assistant of brand {settings.brand.name}:")
     try:
@@ -112,6 +121,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("up", help="start Redis, the action server and Rasa; wait until each is healthy")
+    p.add_argument(
+        "--replicas",
+        type=int,
+        metavar="N",
+        help="N Rasa servers behind HAProxy on the Rasa port (default: as last time, else 1); "
+        "each runs $TANDEM_RASA_WORKERS workers (default 2)",
+    )
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("down", help="stop what `tandem up` started")
     p.set_defaults(func=cmd_down)
