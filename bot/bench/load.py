@@ -1,10 +1,11 @@
 """Load test: simulated customers (Locust, headless) against a stack of its own, and a burst
 of messages on one conversation; checks that no turn is lost or stored twice.
 
-    tandem bench load --users 20 50 100 200 --workers 1 2 [--seconds 60] [--think 0] [--save]
+    tandem bench load --users 20 50 100 200 --topology 1x1 1x2 2x1 [--seconds 60] [--think 0] [--save]
 
-For each number of Rasa workers it starts the sample brand's stack on free ports (its own
-state folder: a running `tandem up` is not touched), builds the knowledge base, and runs
+For each topology (Rasa replicas x Sanic workers each; several replicas run behind HAProxy)
+it starts the sample brand's stack on free ports (its own state folder: a running `tandem
+up` is not touched), builds the knowledge base, and runs
 bot/bench/locustfile.py for each number of concurrent customers. A customer holds one
 conversation after another, without pauses by default (`--think` adds one before each
 message): the figures are what the stack serves flat out.
@@ -177,17 +178,32 @@ def burst(settings: Settings, messages: int) -> dict:
     }
 
 
-def stack_settings(home: Path, workers: int) -> Settings:
+def stack_settings(home: Path, workers: int, replicas: int = 1) -> Settings:
     settings = Settings(home=home, redis_port=free_port(), actions_port=free_port(), rasa_port=free_port())
-    return replace(settings, rasa_workers=workers)
+    return replace(settings, rasa_workers=workers, rasa_replicas=replicas)
 
 
-def measure(workers: int, users: list[int], seconds: int, think: float, burst_size: int) -> dict:
+def topology(text: str) -> tuple[int, int]:
+    """ "2x1" -> (2 replicas, 1 worker each)."""
+    try:
+        replicas, workers = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not REPLICASxWORKERS, e.g. 2x1") from None
+    if replicas < 1 or workers < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: replicas and workers are positive counts")
+    return replicas, workers
+
+
+def measure(
+    replicas: int, workers: int, users: list[int], seconds: int, think: float, burst_size: int
+) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        settings = stack_settings(folder / "home", workers)
+        settings = stack_settings(folder / "home", workers, replicas)
         training.train(settings)
-        print(f"starting a stack of its own, {workers} Rasa worker(s) ...", flush=True)
+        print(
+            f"starting a stack of its own: {replicas} Rasa replica(s) x {workers} worker(s) ...", flush=True
+        )
         # the burst is a test of the lock store, not of the rate limit
         with mock.patch.dict(os.environ, {"TANDEM_RATE_PER_CONVERSATION": str(max(30, burst_size * 2))}):
             processes.up(settings)
@@ -199,7 +215,7 @@ def measure(workers: int, users: list[int], seconds: int, think: float, burst_si
                 timeout=900,
             )
             refresh.raise_for_status()
-            result: dict = {"workers": workers, "runs": []}
+            result: dict = {"replicas": replicas, "workers": workers, "runs": []}
             for count in users:
                 print(f"  {count} customers for {seconds} s ...", flush=True)
                 run = run_locust(settings, count, seconds, think, folder)
@@ -219,11 +235,16 @@ def measure(workers: int, users: list[int], seconds: int, think: float, burst_si
 
 
 def main(
-    users: list[int], workers: list[int], seconds: int, think: float, burst_size: int, save: bool
+    users: list[int],
+    topologies: list[tuple[int, int]],
+    seconds: int,
+    think: float,
+    burst_size: int,
+    save: bool,
 ) -> dict:
     results: dict = {**provenance(), "seconds_per_run": seconds, "think_seconds": think, "stacks": []}
-    for count in workers:
-        results["stacks"].append(measure(count, users, seconds, think, burst_size))
+    for replicas, workers in topologies:
+        results["stacks"].append(measure(replicas, workers, users, seconds, think, burst_size))
     markdown = render(results)
     print(markdown)
     if save:
@@ -239,14 +260,14 @@ def render(results: dict) -> str:
         f"Each run: {results['seconds_per_run']} s of simulated customers (Locust, bot/bench/locustfile.py),",
         f"{results['think_seconds']} s pause before each message; the load generator runs on the same machine.",
         "",
-        "| Rasa workers | customers | turns/s | p50 / p95 / p99 ms | scripted p95 ms | failed | lost | duplicated | conversations |",
+        "| Rasa replicas x workers | customers | turns/s | p50 / p95 / p99 ms | scripted p95 ms | failed | lost | duplicated | conversations |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for stack in results["stacks"]:
         for run in stack["runs"]:
             scripted = run["routes"].get("rest: flow", {}).get("p95_ms", "-")
             lines.append(
-                f"| {stack['workers']} | {run['users']} | {run['turns_per_s']} | {run['p50_ms']} / {run['p95_ms']} / "
+                f"| {stack['replicas']}x{stack['workers']} | {run['users']} | {run['turns_per_s']} | {run['p50_ms']} / {run['p95_ms']} / "
                 f"{run['p99_ms']} | {scripted} | {run['failed']} | {run['lost']} | {run['duplicated']} | "
                 f"{run['conversations']} |"
             )
@@ -257,7 +278,9 @@ def render(results: dict) -> str:
                 f"{route} {r['p50_ms']} / {r['p95_ms']} / {r['p99_ms']} ({r['failed']} of {r['turns']})"
                 for route, r in run["routes"].items()
             ]
-            lines.append(f"- {stack['workers']} worker(s), {run['users']} customers: " + "; ".join(parts))
+            lines.append(
+                f"- {stack['replicas']}x{stack['workers']}, {run['users']} customers: " + "; ".join(parts)
+            )
             if run["problems"]:
                 lines.append(
                     "  - failures: "
@@ -267,13 +290,13 @@ def render(results: dict) -> str:
     if bursts:
         lines += ["", "A burst on one conversation (REST, all sent at once):", ""]
         lines += [
-            "| Rasa workers | messages | answered | stored | lost | duplicated | seconds | ms per message |"
+            "| Rasa replicas x workers | messages | answered | stored | lost | duplicated | seconds | ms per message |"
         ]
         lines += ["|---|---|---|---|---|---|---|---|"]
         for stack in bursts:
             b = stack["burst"]
             lines.append(
-                f"| {stack['workers']} | {b['messages']} | {b['answered']} | {b['stored']} | {b['lost']} | "
+                f"| {stack['replicas']}x{stack['workers']} | {b['messages']} | {b['answered']} | {b['stored']} | {b['lost']} | "
                 f"{b['duplicated']} | {b['seconds']} | {b['ms_per_message']} |"
             )
     return "\n".join(lines) + "\n"
@@ -300,7 +323,7 @@ def add_parser(bsub: argparse._SubParsersAction) -> None:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    if min(args.users + args.workers) < 1 or args.seconds < 5 or args.think < 0 or args.burst < 0:
-        raise SystemExit("--users and --workers need positive counts, --seconds at least 5")
-    main(args.users, args.workers, args.seconds, args.think, args.burst, args.save)
+    if min(args.users) < 1 or args.seconds < 5 or args.think < 0 or args.burst < 0:
+        raise SystemExit("--users needs positive counts, --seconds at least 5")
+    main(args.users, args.topology, args.seconds, args.think, args.burst, args.save)
     return 0
