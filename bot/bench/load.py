@@ -311,7 +311,12 @@ def add_parser(bsub: argparse._SubParsersAction) -> None:
         "--users", type=int, nargs="+", default=[20, 50, 100, 200], help="concurrent customers per run"
     )
     q.add_argument(
-        "--workers", type=int, nargs="+", default=[1, 2], help="Rasa worker processes, one stack each"
+        "--topology",
+        type=topology,
+        nargs="+",
+        default=[(1, 1), (1, 2), (2, 1)],
+        metavar="RxW",
+        help="Rasa replicas x Sanic workers each, one stack each (default 1x1 1x2 2x1)",
     )
     q.add_argument("--seconds", type=int, default=60, help="length of each run (default 60)")
     q.add_argument(
