@@ -39,6 +39,10 @@ def _env_number(name: str, default: float, kind: type = int, what: str = "a port
     return number
 
 
+def _env_host(name: str) -> str:
+    return os.environ.get(name) or os.environ.get("TANDEM_HOST", "127.0.0.1")
+
+
 def _env_int(name: str, default: int) -> int:
     return int(_env_number(name, default))
 
@@ -63,6 +67,10 @@ class Settings:
 
     home: Path = field(default_factory=lambda: _env_path("TANDEM_HOME", ROOT / ".tandem"))
     host: str = field(default_factory=lambda: os.environ.get("TANDEM_HOST", "127.0.0.1"))
+    # where Redis and the action server are reached (default: host). Another machine's or
+    # a container's name when they run elsewhere (deploy/: compose and Kubernetes)
+    redis_host: str = field(default_factory=lambda: _env_host("TANDEM_REDIS_HOST"))
+    actions_host: str = field(default_factory=lambda: _env_host("TANDEM_ACTIONS_HOST"))
     redis_port: int = field(default_factory=lambda: _env_int("TANDEM_REDIS_PORT", 6390))
     actions_port: int = field(default_factory=lambda: _env_int("TANDEM_ACTIONS_PORT", 5055))
     rasa_port: int = field(default_factory=lambda: _env_int("TANDEM_RASA_PORT", 5005))
@@ -107,7 +115,7 @@ class Settings:
 
     @property
     def redis_url(self) -> str:
-        return f"redis://:{self.redis_password}@{self.host}:{self.redis_port}/0"
+        return f"redis://:{self.redis_password}@{self.redis_host}:{self.redis_port}/0"
 
     @property
     def retention_days(self) -> float:
@@ -128,7 +136,7 @@ class Settings:
 
     @property
     def actions_url(self) -> str:
-        return f"http://{self.host}:{self.actions_port}"
+        return f"http://{self.actions_host}:{self.actions_port}"
 
     @property
     def rasa_token(self) -> str:
@@ -137,8 +145,9 @@ class Settings:
 
     @property
     def actions_token(self) -> str:
-        """What Rasa sends the action server (/webhook, /nlg): internal, made once per install."""
-        return _secret(self.home / "actions-token")
+        """What Rasa sends the action server (/webhook, /nlg): $TANDEM_ACTIONS_TOKEN (given to
+        every container of a deployment), else made once per install."""
+        return os.environ.get("TANDEM_ACTIONS_TOKEN") or _secret(self.home / "actions-token")
 
     @property
     def session_key_file(self) -> Path:
@@ -171,6 +180,8 @@ class Settings:
         return {
             "TANDEM_HOME": str(self.home),
             "TANDEM_HOST": self.host,
+            "TANDEM_REDIS_HOST": self.redis_host,
+            "TANDEM_ACTIONS_HOST": self.actions_host,
             "TANDEM_REDIS_PORT": str(self.redis_port),
             "TANDEM_ACTIONS_PORT": str(self.actions_port),
             "TANDEM_RASA_PORT": str(self.rasa_port),

@@ -33,7 +33,8 @@ async def actions_ok() -> bool:
         return True
     import aiohttp
 
-    url = f"http://{os.environ.get('TANDEM_HOST', '127.0.0.1')}:{port}/health"
+    host = os.environ.get("TANDEM_ACTIONS_HOST") or os.environ.get("TANDEM_HOST", "127.0.0.1")
+    url = f"http://{host}:{port}/health"
     try:
         timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
         async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as reply:

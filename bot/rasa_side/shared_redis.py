@@ -2,7 +2,7 @@
 endpoints.yml configures): what several workers and replicas must share, such as the
 rate limits (bot/rasa_side/guard.py).
 
-Connection details come from the environment `tandem up` sets (TANDEM_HOST,
+Connection details come from the environment `tandem up` sets (TANDEM_REDIS_HOST,
 TANDEM_REDIS_PORT, TANDEM_REDIS_PASSWORD); without them there is no shared Redis (unit
 tests, a bare `rasa run`) and callers keep their state in memory.
 """
@@ -32,7 +32,7 @@ def client(db: int = 1, socket_timeout: float = 1.0) -> Any | None:
     import redis.retry
 
     return redis.Redis(
-        host=os.environ.get("TANDEM_HOST", "127.0.0.1"),
+        host=os.environ.get("TANDEM_REDIS_HOST") or os.environ.get("TANDEM_HOST", "127.0.0.1"),
         port=int(port),
         db=db,
         password=os.environ.get("TANDEM_REDIS_PASSWORD") or None,

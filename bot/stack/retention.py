@@ -54,7 +54,7 @@ class Report:
 
 def redis_for(settings: Settings, db: int = 0, timeout: float = 5) -> redis.Redis:
     return redis.Redis(
-        host=settings.host,
+        host=settings.redis_host,
         port=settings.redis_port,
         db=db,
         password=settings.redis_password,
