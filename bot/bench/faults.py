@@ -42,7 +42,7 @@ from pathlib import Path
 import requests
 
 from bot.bench.load import orders_of, stack_settings, topology
-from bot.bench.report import provenance, write_report
+from bot.bench.report import provenance, publish
 from bot.core.settings import Settings
 from bot.stack import processes, training
 
@@ -255,10 +255,7 @@ def main(customer_count: int, topologies: list[tuple[int, int]], save: bool) -> 
     results: dict = {**provenance(), "customers": customer_count, "stacks": []}
     for replicas, workers in topologies:
         results["stacks"].append(run_topology(customer_count, replicas, workers))
-    markdown = render(results)
-    print(markdown)
-    if save:
-        write_report("faults", markdown, results)
+    publish("faults", render(results), results, save)
     return results
 
 

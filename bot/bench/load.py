@@ -37,10 +37,10 @@ from unittest import mock
 
 import requests
 
-from bot.bench.report import percentile, provenance, write_report
+from bot.bench.report import percentile, provenance, publish
 from bot.bench.stack import free_port
 from bot.core.settings import Settings
-from bot.stack import processes, training
+from bot.stack import client, processes, training
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 LOCUST = Path(sys.executable).with_name("locust")
@@ -52,13 +52,9 @@ def orders_of(settings: Settings) -> list[list[str]]:
 
 
 def stored_user_messages(settings: Settings, sender: str) -> int:
-    reply = requests.get(
-        f"{settings.rasa_url}/conversations/{sender}/tracker",
-        params={"token": settings.rasa_token},
-        timeout=60,
+    return sum(
+        1 for event in client.tracker(settings, sender).get("events", []) if event.get("event") == "user"
     )
-    reply.raise_for_status()
-    return sum(1 for event in reply.json().get("events", []) if event.get("event") == "user")
 
 
 def tracker_check(settings: Settings, sent: dict[str, int]) -> dict[str, int]:
@@ -208,13 +204,7 @@ def measure(
         with mock.patch.dict(os.environ, {"TANDEM_RATE_PER_CONVERSATION": str(max(30, burst_size * 2))}):
             processes.up(settings)
         try:
-            refresh = requests.post(
-                f"{settings.actions_url}/kb/refresh",
-                json={},
-                headers={"Authorization": f"Bearer {settings.rasa_token}"},
-                timeout=900,
-            )
-            refresh.raise_for_status()
+            client.refresh_knowledge(settings, timeout=900)
             result: dict = {"replicas": replicas, "workers": workers, "runs": []}
             for count in users:
                 print(f"  {count} customers for {seconds} s ...", flush=True)
@@ -245,10 +235,7 @@ def main(
     results: dict = {**provenance(), "seconds_per_run": seconds, "think_seconds": think, "stacks": []}
     for replicas, workers in topologies:
         results["stacks"].append(measure(replicas, workers, users, seconds, think, burst_size))
-    markdown = render(results)
-    print(markdown)
-    if save:
-        write_report("load", markdown, results)
+    publish("load", render(results), results, save)
     return results
 
 

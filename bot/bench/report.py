@@ -69,3 +69,10 @@ def write_report(
     md.write_text(markdown.rstrip() + "\n" + (f"\n{notes}" if notes else ""))
     js.write_text(json.dumps(data, indent=2, default=str) + "\n")
     return md, js
+
+
+def publish(name: str, markdown: str, data: dict[str, Any], save: bool) -> None:
+    """Print a report; with `save`, also write it (write_report)."""
+    print(markdown)
+    if save:
+        write_report(name, markdown, data)

@@ -47,6 +47,18 @@ def tracker(settings: Settings, sender: str) -> dict:
     return response.json()
 
 
+def refresh_knowledge(settings: Settings, timeout: float = 600) -> dict:
+    """Have the running action server refresh the knowledge base; its report."""
+    response = requests.post(
+        f"{settings.actions_url}/kb/refresh",
+        json={},
+        headers={"Authorization": f"Bearer {settings.rasa_token}"},
+        timeout=timeout,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
 def render(messages: list[dict]) -> tuple[str, list[dict]]:
     """Text to print for the bot's messages, and the buttons offered (numbered)."""
     lines, buttons = [], []

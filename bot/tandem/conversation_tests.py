@@ -41,6 +41,7 @@ import requests
 import yaml
 
 from bot.core.settings import ROOT, Settings
+from bot.stack import client
 from bot.stack.client import send
 from bot.stack.client import tracker as fetch_tracker
 
@@ -275,14 +276,7 @@ class Runner:
         )
 
     def refresh(self) -> dict:
-        response = requests.post(
-            f"{self.settings.actions_url}/kb/refresh",
-            json={},
-            headers={"Authorization": f"Bearer {self.settings.rasa_token}"},
-            timeout=600,
-        )
-        response.raise_for_status()
-        return response.json()
+        return client.refresh_knowledge(self.settings)
 
     def run(self, conversation: Conversation) -> Result:
         result = Result(conversation)
