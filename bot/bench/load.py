@@ -5,7 +5,8 @@ of messages on one conversation; checks that no turn is lost or stored twice.
 
 For each topology (Rasa replicas x Sanic workers each; several replicas run behind HAProxy)
 it starts the sample brand's stack on free ports (its own state folder: a running `tandem
-up` is not touched), builds the knowledge base, and runs
+up` is not touched), builds the knowledge base, warms it up (20 s of 10 customers, not
+counted: the first turns load models and fill caches), and runs
 bot/bench/locustfile.py for each number of concurrent customers. A customer holds one
 conversation after another, without pauses by default (`--think` adds one before each
 message): the figures are what the stack serves flat out.
@@ -206,6 +207,8 @@ def measure(
         try:
             client.refresh_knowledge(settings, timeout=900)
             result: dict = {"replicas": replicas, "workers": workers, "runs": []}
+            print("  warming up (10 customers for 20 s, not counted) ...", flush=True)
+            run_locust(settings, 10, 20, think, folder)  # models, caches and connections warm
             for count in users:
                 print(f"  {count} customers for {seconds} s ...", flush=True)
                 run = run_locust(settings, count, seconds, think, folder)
