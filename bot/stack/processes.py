@@ -231,8 +231,10 @@ def haproxy_config(settings: Settings) -> Path:
     """HAProxy's configuration for the replicas (run/haproxy.cfg).
 
     - Least connections: a replica busy with long turns gets fewer new ones.
-    - Health: Rasa's own `/` each second (is the process serving), not the deep check of
-      /webhooks/rest/health: with Redis down every replica still answers politely.
+    - Health: Rasa's own `/` every 2 s (is the process serving), not the deep check of
+      /webhooks/rest/health: with Redis down every replica still answers politely. A busy
+      replica answers it late, so the check waits up to 10 s (with 1 s, both replicas of a
+      loaded stack were taken out and every customer got a 503).
     - A request that finds its replica dead (refused, or closed without an answer) is sent
       to another one; a socket.io connection stays on its replica (WebSocket, one TCP
       connection) and, if that one dies, the widget reconnects through the balancer.
@@ -276,7 +278,11 @@ def haproxy_config(settings: Settings) -> Path:
             "    balance leastconn",
             "    option httpchk GET /",
             "    http-check expect status 200",
-            "    default-server inter 1s fall 2 rise 2",
+            # a replica busy with a burst answers its check late: only one that does not
+            # answer for 3 checks of 10 s is out (a dead one refuses at once, and requests
+            # meanwhile are retried on another replica)
+            "    timeout check 10s",
+            "    default-server inter 2s fall 3 rise 2",
             *servers,
             "",
         ]

@@ -89,7 +89,7 @@ def test_with_every_replica_down_a_rest_client_gets_the_polite_reply(replicas):
     for name in ("rasa", "rasa-2"):
         stack_module.stop(component(replicas, name), replicas)
     try:
-        time.sleep(2.5)  # the balancer's health checks see them go (1 s apart, 2 failures)
+        time.sleep(7)  # the balancer's health checks see them go (2 s apart, 3 failures)
         reply = requests.post(
             f"{replicas.rasa_url}/webhooks/rest/webhook",
             json={"sender": "lb-down", "message": "hi"},
