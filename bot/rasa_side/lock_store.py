@@ -152,6 +152,7 @@ class AtomicRedisLockStore(LockStore):
         self.prefix = f"{key_prefix}:lock:" if key_prefix else "lock:"
         self._issue = self.red.register_script(ISSUE)
         self._async: Any = weakref.WeakKeyDictionary()  # one asyncio client per event loop
+        self._pending: set[asyncio.Task] = set()  # releases waiting for Redis to come back
         super().__init__()
 
     # -- keys -------------------------------------------------------------------------------
@@ -237,12 +238,32 @@ class AtomicRedisLockStore(LockStore):
         raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
 
     async def _release(self, conversation_id: str, ticket: int, lock_lifetime: float) -> None:
+        if not await self._try_release(conversation_id, ticket, lock_lifetime):
+            # Redis went away while the message held the lock (the message itself failed
+            # with "having trouble"). Left alone, the ticket would hold the conversation
+            # for its whole lease (60 s) after Redis is back: release it once Redis answers.
+            logger.warning(f"Could not release the lock of conversation '{conversation_id}' yet; retrying")
+            task = asyncio.get_running_loop().create_task(
+                self._release_later(conversation_id, ticket, lock_lifetime)
+            )
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def _try_release(self, conversation_id: str, ticket: int, lock_lifetime: float) -> bool:
         try:
             _, _, release = self._client()
             args = [ticket, self._wake_prefix(conversation_id), self._key_lifetime(lock_lifetime)]
             await release(keys=self._keys(conversation_id), args=args)
-        except Exception as error:  # the ticket's lease runs out by itself
-            logger.warning(f"Could not release the lock of conversation '{conversation_id}': {error}")
+            return True
+        except Exception:  # noqa: BLE001 (Redis unreachable: the caller retries)
+            return False
+
+    async def _release_later(self, conversation_id: str, ticket: int, lock_lifetime: float) -> None:
+        deadline = time.monotonic() + lock_lifetime
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            if await self._try_release(conversation_id, ticket, lock_lifetime):
+                return
 
     # -- Rasa's LockStore interface, for callers that inspect locks ---------------------------
 

@@ -223,3 +223,28 @@ def test_without_redis_the_rate_limit_lets_the_message_through():
 
     limiter = SharedRateLimiter(redis.Redis(port=free_port(), socket_timeout=1), "conversation", per_minute=1)
     assert limiter.allow("a") and limiter.allow("a")
+
+
+def test_a_lock_whose_release_failed_is_released_once_redis_answers_again(redis_port):
+    """Redis unreachable as a message ends (its turn fails with 'having trouble'): the
+    ticket is released when Redis is back, not left to hold the conversation for its whole
+    lease (here 30 s; a waiter gives up after 15)."""
+    result = in_rasa_venv(
+        f"""
+        import redis
+        async def main():
+            admin = redis.Redis(port={redis_port})
+            mine = store(socket_timeout=1)
+            async with mine.lock("release-later", lock_lifetime=30):
+                admin.config_set("requirepass", "locked-out")  # new connections fail
+                admin.client_kill_filter(_type="normal", skipme=True)
+            await asyncio.sleep(1)
+            admin.config_set("requirepass", "")
+            started = time.monotonic()
+            async with store().lock("release-later", lock_lifetime=30):
+                print(f"served after {{time.monotonic() - started:.0f}} s")
+        asyncio.run(asyncio.wait_for(main(), 20))
+        """,
+        redis_port,
+    )
+    assert result.stdout.startswith("served after"), result.stderr[-2000:]
