@@ -164,9 +164,9 @@ def hang_then_resume(name: str, seconds: float):
 
 def kill(name: str):
     def run(settings: Settings) -> float:
-        before = processes.pid_of(component(settings, name), settings)
-        os.kill(before, signal.SIGKILL)
-        return time.monotonic()  # its supervisor restarts it: recovery counts from the kill
+        killed = time.monotonic()  # recovery counts from the kill
+        processes.kill_and_wait_for_restart(component(settings, name), settings)  # its supervisor's restart
+        return killed
 
     return run
 
@@ -187,14 +187,16 @@ def scenario(customers: Customers, settings: Settings, name: str, inject) -> dic
     restored = inject(settings)
     back = wait_healthy(settings)
     healthy_at = time.monotonic() if back is not None else None
+    # the window ends once a customer has been served normally again (or after a minute)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _served_since(customers, healthy_at or began):
+        time.sleep(0.2)
     time.sleep(SETTLE_SECONDS)
     ended = time.monotonic()
     with customers.lock:
         window = [a for a in customers.attempts if began <= a.sent <= ended]
-        after = [a for a in customers.attempts if a.sent >= began and a.kind == "answered"]
     kinds = Counter(a.kind for a in window)
     polite = [a.seconds for a in window if a.kind == "polite"]
-    first_served = min((a.sent + a.seconds for a in after), default=None)
     interrupted = {a.conversation for a in window if a.kind != "answered"}
     return {
         "scenario": name,
@@ -206,9 +208,14 @@ def scenario(customers: Customers, settings: Settings, name: str, inject) -> dic
         "slowest_polite_s": round(max(polite), 2) if polite else None,
         "healthy_after_s": round(healthy_at - began, 1) if healthy_at else None,
         "back_after_restore_s": round(healthy_at - restored, 1) if healthy_at else None,
-        "served_normally_after_s": round(first_served - began, 1) if first_served else None,
+        "began": began,
         "interrupted_conversations": sorted(interrupted),
     }
+
+
+def _served_since(customers: Customers, moment: float) -> bool:
+    with customers.lock:
+        return any(a.kind == "answered" and a.sent >= moment for a in customers.attempts)
 
 
 def run_topology(customer_count: int, replicas: int, workers: int) -> dict:
@@ -237,6 +244,9 @@ def run_topology(customer_count: int, replicas: int, workers: int) -> dict:
         finally:
             processes.down(settings)
     for row in rows:
+        began = row.pop("began")
+        served = [a.sent + a.seconds for a in customers.attempts if a.sent >= began and a.kind == "answered"]
+        row["served_normally_after_s"] = round(min(served) - began, 1) if served else None
         interrupted = row.pop("interrupted_conversations")
         row["interrupted"] = len(interrupted)
         row["interrupted_finished"] = sum(1 for sender in interrupted if sender in customers.finished)
