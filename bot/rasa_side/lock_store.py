@@ -64,8 +64,10 @@ redis.call('HSET', KEYS[3], n, now + tonumber(ARGV[1]))
 return n
 """
 
-# KEYS: counter, queue, leases; ARGV: ticket, waiting lease (ms), holding lease (ms), key lifetime (ms)
-# returns 1: the ticket holds the lock; 0: it waits; -1: it expired (or was never issued)
+# KEYS: counter, queue, leases; ARGV: ticket, waiting lease (ms), holding lease (ms), the
+# ticket's wake-up list, key lifetime (ms)
+# returns 1: the ticket holds the lock (its wake-up list is deleted); 0: it waits; -1: it
+# expired (or was never issued)
 TRY = f"""
 {_NOW}
 local mine = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
@@ -82,6 +84,7 @@ while true do
   end
   if head == ARGV[1] then
     redis.call('HSET', KEYS[3], ARGV[1], now + tonumber(ARGV[3]))
+    redis.call('DEL', ARGV[4])
     {_KEEP}
     return 1
   end
@@ -151,6 +154,7 @@ class AtomicRedisLockStore(LockStore):
         self.waiter_lease = float(waiter_lease)
         self.prefix = f"{key_prefix}:lock:" if key_prefix else "lock:"
         self._issue = self.red.register_script(ISSUE)
+        self._release_now = self.red.register_script(RELEASE)
         self._async: Any = weakref.WeakKeyDictionary()  # one asyncio client per event loop
         self._pending: set[asyncio.Task] = set()  # releases waiting for Redis to come back
         super().__init__()
@@ -218,19 +222,13 @@ class AtomicRedisLockStore(LockStore):
         poll = max(0.05, min(float(wait_time_in_seconds), self.waiter_lease / 2))
         while True:
             try:
-                state = int(
-                    await try_script(
-                        keys=keys, args=[ticket, _ms(self.waiter_lease), _ms(lock_lifetime), key_lifetime]
-                    )
-                )
+                args = [ticket, _ms(self.waiter_lease), _ms(lock_lifetime), wake, key_lifetime]
+                state = int(await try_script(keys=keys, args=args))
                 if state == 1:
-                    await client.delete(wake)
                     return TicketLock(conversation_id, deque([Ticket(ticket, time.time() + lock_lifetime)]))
                 if state < 0:
                     break
                 await client.blpop([wake], timeout=poll)
-            except LockError:
-                raise
             except Exception as error:
                 raise LockError(
                     f"Lock store unavailable for conversation '{conversation_id}': {error}"
@@ -288,7 +286,7 @@ class AtomicRedisLockStore(LockStore):
         """Expired tickets are dropped by the scripts themselves."""
 
     def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
-        self.red.register_script(RELEASE)(
+        self._release_now(
             keys=self._keys(conversation_id),
             args=[ticket_number, self._wake_prefix(conversation_id), self._key_lifetime(LOCK_LIFETIME)],
         )
