@@ -222,9 +222,9 @@ def haproxy_binary() -> str:
     return shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/bin") or "haproxy"
 
 
-TROUBLE_BODY = (
-    '[{"recipient_id": "", "text": "Sorry, I\'m having trouble right now. Please try again in a moment."}]'
-)
+# what a REST client gets when no replica is up: Rasa's reply shape with the polite message
+# (one file for `tandem up --replicas N` and deploy/compose.yaml)
+ERROR_PAGE = ROOT / "deploy" / "haproxy-503.http"
 
 
 def haproxy_config(settings: Settings) -> Path:
@@ -243,11 +243,6 @@ def haproxy_config(settings: Settings) -> Path:
     """
     run = settings.run_dir
     run.mkdir(parents=True, exist_ok=True)
-    error_page = run / "haproxy-503.http"
-    error_page.write_text(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nCache-Control: no-cache\r\n"
-        f"Connection: close\r\nContent-Length: {len(TROUBLE_BODY.encode())}\r\n\r\n{TROUBLE_BODY}"
-    )
     servers = [
         f"    server rasa-{index} {settings.host}:{settings.replica_port(index)} check"
         for index in range(1, settings.rasa_replicas + 1)
@@ -270,7 +265,7 @@ def haproxy_config(settings: Settings) -> Path:
             "    retries 3",
             "    option redispatch 1",
             "    retry-on conn-failure empty-response",
-            f"    errorfile 503 {error_page}",
+            f"    errorfile 503 {ERROR_PAGE}",
             "frontend rasa",
             f"    bind {settings.host}:{settings.rasa_port}",
             "    default_backend replicas",
