@@ -1,5 +1,5 @@
 """`tandem test`: the brand's Rasa test stories, then its end-to-end conversations against
-the running assistant (format: bot/tandem/conversation_tests.py); a summary and JUnit XML."""
+the running assistant (format: bot/stack/conversation_tests.py); a summary and JUnit XML."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.core.settings import get_settings
 from bot.stack import training
 from bot.stack.client import require_running
-from bot.tandem import conversation_tests as ct
+from bot.stack import conversation_tests as ct
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -62,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "test",
         help="run the brand's Rasa test stories and end-to-end conversations against the running stack",
         description="Runs `rasa test core` on the brand's tests/stories/ and the YAML conversations of "
-        "its tests/conversations/ (format: bot/tandem/conversation_tests.py) against the running "
+        "its tests/conversations/ (format: bot/stack/conversation_tests.py) against the running "
         "assistant (`tandem up`); prints a summary and writes JUnit XML. Conversations that edit a "
         "knowledge document undo the edit afterwards. Exit code 1 when anything failed.",
     )

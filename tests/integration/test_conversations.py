@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.settings import Settings
-from bot.tandem import conversation_tests as ct
+from bot.stack import conversation_tests as ct
 
 CONVERSATIONS = ct.load([Settings().brand.conversations_dir])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from bot.core.settings import ROOT, Settings
-from bot.tandem.conversation_tests import run_stories
+from bot.stack.conversation_tests import run_stories
 
 BRAND = Settings().brand
 

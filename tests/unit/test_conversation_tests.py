@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from bot.tandem import conversation_tests as ct
+from bot.stack import conversation_tests as ct
 
 
 def turn(**kwargs) -> ct.Turn:

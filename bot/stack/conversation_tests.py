@@ -28,6 +28,7 @@ handled by a scripted flow (route ``flow``), and a handoff is route ``handoff``.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 import uuid
@@ -75,6 +76,7 @@ class Conversation:
     name: str
     file: str
     steps: list[Step]
+    tags: list[str] = field(default_factory=list)  # what it exercises (benchmarks count by tag)
 
 
 @dataclass
@@ -122,6 +124,8 @@ class Result:
     failures: list[str] = field(default_factory=list)
     transcript: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    turns: list[bool] = field(default_factory=list)  # each bot turn: every expectation met
+    turn_seconds: list[float] = field(default_factory=list)  # each message's round trip
 
     @property
     def passed(self) -> bool:
@@ -167,7 +171,12 @@ def parse(text: str, file: str = "<text>") -> list[Conversation]:
         steps = [_step(raw, f"{where}, step {n}") for n, raw in enumerate(entry["steps"], 1)]
         if not steps:
             raise ConversationFileError(f"{where}: has no steps")
-        conversations.append(Conversation(name=str(entry["name"]), file=file, steps=steps))
+        tags = entry.get("tags") or []
+        if not isinstance(tags, list):
+            raise ConversationFileError(f"{where}: `tags` is a list")
+        conversations.append(
+            Conversation(name=str(entry["name"]), file=file, steps=steps, tags=[str(t) for t in tags])
+        )
     return conversations
 
 
@@ -253,10 +262,9 @@ class Runner:
     """Runs conversations against the stack at `settings` (REST channel and tracker API)."""
 
     def __init__(self, settings: Settings, sources: Path | None = None) -> None:
-        from knowledge.config import KnowledgeSettings
-
         self.settings = settings
-        self.sources = sources or KnowledgeSettings().sources
+        # the knowledge base's documents (knowledge/config.py reads the same variable)
+        self.sources = sources or Path(os.environ.get("TANDEM_KB_SOURCES") or settings.brand.sources)
 
     def say(self, sender: str, text: str, shown: str | None = None) -> Turn:
         messages = send(self.settings, sender, text)
@@ -290,6 +298,7 @@ class Runner:
                 if step.kind == "edit":
                     result.transcript.append(self._edit(step.value, edited))
                     continue
+                sent = time.monotonic()
                 if step.kind == "click":
                     offered = {b.get("title"): b.get("payload") for b in (last.buttons if last else [])}
                     if step.value not in offered:
@@ -300,8 +309,10 @@ class Runner:
                     last = self.say(sender, offered[step.value], shown=f"[clicks {step.value}]")
                 else:
                     last = self.say(sender, str(step.value))
+                result.turn_seconds.append(time.monotonic() - sent)
                 result.transcript += last.lines()
                 problems = check(last, step.expect)
+                result.turns.append(not problems)
                 result.failures += [f"step {number} ({last.said!r}): {p}" for p in problems]
         except ConversationFileError as error:
             result.failures.append(str(error))
@@ -316,6 +327,9 @@ class Runner:
                 except requests.RequestException as error:
                     result.failures.append(f"could not refresh after undoing the edits: {error}")
         result.seconds = time.monotonic() - started
+        # steps never reached (a missing button, the stack failing) are turns gone wrong
+        answered = sum(step.kind != "edit" for step in conversation.steps)
+        result.turns += [False] * (answered - len(result.turns))
         return result
 
     def _edit(self, edit: dict, edited: dict[Path, str]) -> str:
