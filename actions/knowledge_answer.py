@@ -18,7 +18,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import identity
+from actions import identity, reading
 from actions.handoff import consecutive_failed_turns, hand_over
 from actions.info import render_answer
 from actions.services import redis_client
@@ -26,8 +26,9 @@ from bot.core import policy, privacy
 from bot.core.brand import Flows
 from bot.core.settings import current_brand
 from bot.gate.decide import decide, unanswered
-from bot.gate.evidence import gather, nlu_ranking
+from bot.gate.evidence import gather, names_record, nlu_ranking
 from bot.gate.thresholds import load_thresholds
+from knowledge.followup import Resolved
 
 logger = logging.getLogger(__name__)
 gate_log = logging.getLogger("tandem.gate")
@@ -75,14 +76,32 @@ def embedding_opinion(question: str):
     return nlu_neighbours(kb.embeddings, kb.settings.embedding_model).opinions([question])[0]
 
 
-def build_answer(question: str, history: list[str], min_support: float) -> tuple[Any, Any]:
-    """(retrieval, answer or None); blocking: run in a thread."""
+def read_message(question: str, tracker: Tracker, names_record: bool) -> tuple[str, Resolved]:
+    """(the message mended, its standalone question: actions/reading.py); blocking."""
+    try:
+        kb = _knowledge()
+    except Exception:  # no knowledge base: the rules without the embedding model
+        logger.exception("no knowledge base to read the message with")
+        kb = None
+    return reading.read(question, tracker, names_record, kb)
+
+
+def build_answer(
+    question: str, history: list[str], min_support: float, typed: str = "", self_contained: float = 1.0
+) -> tuple[Any, Any]:
+    """(retrieval, answer or None) for the standalone `question`. `typed`: the message as the
+    customer wrote it (mended), when it may point back to the conversation: searched first,
+    and kept when a passage is `self_contained` close to it alone. Blocking: run in a thread."""
     brand = current_brand()
     from knowledge.answer import VERSION, answer, embedding_scorer, retrieve
     from knowledge.answer_cache import AnswerCache
 
     kb = _knowledge()
-    retrieval = retrieve(kb, question, history)
+    alone = retrieve(kb, typed) if typed and typed != question else None
+    if alone is not None and (alone.dense_top or 0.0) >= self_contained:
+        retrieval, question = alone, typed
+    else:
+        retrieval = retrieve(kb, question)
     voice = _voice_for_answers()
     generator = voice.knowledge_generator() if voice is not None else None
     cache = AnswerCache(redis_client())
@@ -118,24 +137,44 @@ class ActionAnswerFromKnowledge(Action):
         brand = current_brand()
         thresholds, flows = load_thresholds(brand.gate_file), brand.flows()
         # what the knowledge base, the models, the cache and the log see: personal data masked
-        question = privacy.mask(tracker.latest_message.get("text") or "")
+        typed = privacy.mask(tracker.latest_message.get("text") or "")
         history = user_history(tracker)
         min_support = float(thresholds.verification.min_sentence_support)
+        loop = asyncio.get_running_loop()
+        names = names_record(typed, brand.order_numbers())
+        mended, resolved = await loop.run_in_executor(None, read_message, typed, tracker, names)
+        ranking = intent_ranking(tracker)
+        if resolved.kind != "record" and _names_flow(ranking, thresholds, flows):
+            resolved = Resolved(mended, "as_is")  # "ok also where's my order": it says what it wants
+        question = resolved.text
+        if question != typed:  # NLU's reading of what the customer meant, not of what they typed
+            parsed = await loop.run_in_executor(None, reading.nlu_parse, question)
+            if parsed is not None:
+                ranking = nlu_ranking(parsed.get("intent_ranking") or [parsed.get("intent") or {}])
         retrieval, found = None, None
         try:
-            retrieval, found = await asyncio.get_running_loop().run_in_executor(
-                None, build_answer, question, history, min_support
+            typed_too = mended if resolved.kind == "reference" else ""
+            retrieval, found = await loop.run_in_executor(
+                None,
+                build_answer,
+                question,
+                history,
+                min_support,
+                typed_too,
+                float(thresholds.knowledge.min_dense),
             )
         except Exception:  # no knowledge base (not built, model missing): the gate decides without it
             logger.exception("knowledge retrieval failed; deciding without it")
+        if retrieval is not None and retrieval.query != question:  # the message alone read better
+            question, resolved = retrieval.query, Resolved(retrieval.query, "as_is")
         opinion = None
         try:
-            opinion = await asyncio.get_running_loop().run_in_executor(None, embedding_opinion, question)
+            opinion = await loop.run_in_executor(None, embedding_opinion, question)
         except Exception:
             logger.exception("no embedding opinion on the message; deciding without it")
         evidence = gather(
             question,
-            intent_ranking(tracker),
+            ranking,
             numbers=brand.order_numbers(),
             retrieval=retrieval,
             opinion=opinion,
@@ -147,9 +186,15 @@ class ActionAnswerFromKnowledge(Action):
         if decision.route == "knowledge" and found is None:  # close, but no answer: do not guess
             sections = retrieval.sections() if retrieval is not None else []
             decision = unanswered(evidence, thresholds, flows, handoff_after, sections)
-        record = decision.to_dict()
+        record = {**decision.to_dict(), "typed": typed, "read": resolved.to_dict()}
         gate_log.info("gate %s", json.dumps(privacy.mask_value(record), ensure_ascii=False))
-        meta = {"route": decision.route, "reason": decision.reason, "scores": _scores(decision, retrieval)}
+        meta = {
+            "route": decision.route,
+            "reason": decision.reason,
+            "standalone": question,
+            "resolved": resolved.kind,
+            "scores": _scores(decision, retrieval),
+        }
         return self.reply(dispatcher, tracker, decision, found, meta, flows, domain)
 
     def reply(
@@ -204,6 +249,14 @@ class ActionAnswerFromKnowledge(Action):
         dispatcher.utter_message(response="utter_out_of_scope")
         dispatcher.utter_message(json_message={**meta, "route": "out_of_scope"})
         return []
+
+
+def _names_flow(ranking: list[tuple[str, float]], thresholds, flows: Flows) -> bool:
+    """NLU is confident the message itself asks for a flow or is small talk."""
+    if not ranking:
+        return False
+    intent, confidence = ranking[0]
+    return intent in flows.intents | flows.chitchat_intents and confidence >= thresholds.flow.min_confidence
 
 
 def _scores(decision, retrieval) -> dict[str, Any]:

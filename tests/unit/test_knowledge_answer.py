@@ -51,6 +51,7 @@ def kb(monkeypatch):
     redis = MemoryRedis()
     monkeypatch.setattr(knowledge_answer, "redis_client", lambda: redis)
     monkeypatch.setattr("actions.handoff.redis_client", lambda: redis)
+    monkeypatch.setattr(knowledge_answer.reading, "nlu_parse", lambda text: None)  # no Rasa here
     return fake
 
 
@@ -103,13 +104,39 @@ async def test_the_second_identical_question_comes_from_the_cache(kb, dispatcher
     assert routes(dispatcher) == ["knowledge", "knowledge"]
 
 
-async def test_a_follow_up_searches_with_the_previous_question(kb, dispatcher, domain):
+def gate_turn(standalone, route="knowledge"):
+    return {"event": "bot", "text": None, "data": {"custom": {"route": route, "standalone": standalone}}}
+
+
+async def test_a_follow_up_is_read_as_a_standalone_question(kb, dispatcher, domain, monkeypatch):
+    parsed = []
+
+    def nlu_parse(text):
+        parsed.append(text)
+        return {"intent_ranking": [{"name": "check_refund_policy", "confidence": 0.8}]}
+
+    monkeypatch.setattr(knowledge_answer.reading, "nlu_parse", nlu_parse)
     t = tracker(
         user("what is the return window for jackets", "check_refund_policy", 0.9),
-        user("and for shoes?", "nlu_fallback", 0.3),
+        gate_turn("what is the return window for jackets"),
+        user("and for shoes?", "inform", 0.3),
     )
     await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
-    assert kb.queries[-1] == "and for shoes? what is the return window for jackets"
+    # no sentence model in this fake: the last thing asked about is swapped
+    assert kb.queries[-1] == parsed[-1] == "what is the return window for shoes?"
+    meta = dispatcher.messages[-1]["custom"]
+    assert meta["standalone"] == "what is the return window for shoes?" and meta["resolved"] == "ellipsis"
+    assert meta["scores"]["intent"] == "check_refund_policy"  # NLU's reading of the standalone question
+
+
+async def test_a_message_that_asks_for_a_flow_is_not_read_as_a_follow_up(kb, dispatcher, domain):
+    t = tracker(
+        user("what is the return window for jackets", "check_refund_policy", 0.9),
+        gate_turn("what is the return window for jackets"),
+        user("and where is my order then", "track_order", 0.95),
+    )
+    await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert dispatcher.messages[-1]["custom"]["resolved"] == "as_is"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,190 @@
+"""Follow-ups made standalone: "and for a kettle?" after "how long is the warranty on a tent?"
+becomes "how long is the warranty on a kettle?" before the gate and the search read it.
+
+A customer's message is read against the conversation (:class:`Context`): the questions
+resolved before it (newest first) and whether a form is asking for something. Four kinds:
+
+- ``ellipsis``: a fragment that swaps one thing of the previous question ("and for a
+  kettle?", "what about apparel?", "and standard?", "kettle?"), or a correction of it ("no,
+  I meant express"). The phrases of the previous
+  question closest in meaning to the fragment (the embedding model; without it, the
+  question's last words) are candidates to be replaced by it, and the knowledge base picks
+  the reading it answers best.
+- ``reference``: a short question that points back ("what if I dropped it?", "does that
+  apply to sale items too?", "and if it's been 40 days?"): the previous question's content
+  words are added, in brackets, so that search and gate know the topic.
+- ``record``: a bare record number given after a question ("it's order BB-100031" after "my
+  lamp arrived broken, what do I do?"): the question and the number are read together.
+- ``as_is``: anything else, and everything while a form waits for an answer (a short
+  message there is the answer: an order number, an e-mail, "yes").
+
+Nothing here knows a brand or Rasa; actions/ builds the context from the tracker.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from knowledge.sparse import STOPWORDS
+
+# (text, candidates) -> cosine similarity of each candidate to the text
+Similarity = Callable[[str, list[str]], list[float]]
+# questions -> how closely the knowledge base answers each (its best passage's similarity)
+Plausibility = Callable[[list[str]], list[float]]
+
+ELLIPSIS = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|and|but|also|so|hmm+)\W+)*"
+    r"(?:what about|how about|what of|same (?:for|with)|and for|and on|and with|and in|and the|and|for|on|with)\s+"
+    r"(?P<thing>.+?)[\s?.!]*$",
+    re.IGNORECASE,
+)
+# a fragment has no verb of its own: these words make it a question or a sentence
+VERBISH = re.compile(
+    r"\b(is|are|was|were|be|been|do|does|did|can|could|will|would|should|have|has|had|get|got|"
+    r"want|need|make|take|pay|send|return|cancel|change|track|buy|order(?:ed)?|i|you|we|it|if)\b",
+    re.IGNORECASE,
+)
+POINTS_BACK = re.compile(
+    r"\b(it|its|it's|that|this|these|those|they|them|one|ones|same)\b|(?<!is )(?<!are )\bthere\b"
+    r"|^\W*(and|but|so|what if|and if|even if|then|till|until|since)\b",
+    re.IGNORECASE,
+)
+# "no, I meant express", "I was asking about the return window": the thing swaps like a fragment
+CORRECTION = re.compile(
+    r"^\W*(?:(?:no|nope|nah|sorry|oh)\W+)*(?:i meant|i mean|i was asking about|i'm asking about|"
+    r"i am asking about|i asked about|what i meant was)\s+(?P<thing>.+?)[\s?.!]*$",
+    re.IGNORECASE,
+)
+DETERMINER = re.compile(r"^(?:a|an|the|my|your|our|some|any)\s+", re.IGNORECASE)
+WORD = re.compile(r"[A-Za-z0-9$£€][\w$£€.'-]*")
+REPLIES = frozenset(
+    "yes yeah yep no nope ok okay thanks thank cheers hi hello hey bye great cool sure fine "
+    "please stop cancel help".split()
+)
+QUESTION_WORDS = frozenset("long much many often far soon old big what's how's where's when's".split())
+RECORD_FILLER = frozenset(
+    "it it's its is was order number no nr my the here ok okay sure yes yeah thats that's bb".split()
+)
+MAX_FRAGMENT_WORDS = 5
+MAX_REFERENCE_WORDS = 10
+MIN_SWAP_SIMILARITY = 0.2  # a fragment this unlike every phrase of the question swaps nothing
+
+
+@dataclass
+class Context:
+    previous: list[str] = field(default_factory=list)  # earlier resolved questions, newest first
+    form_waiting: bool = False  # a form asks the customer for a value now
+
+
+@dataclass
+class Resolved:
+    text: str  # the standalone question the gate and the search read
+    kind: str  # as_is | ellipsis | reference | record
+    previous: str | None = None  # the question it was resolved against
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"text": self.text, "kind": self.kind, "previous": self.previous}
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in WORD.findall(text) if w.lower() not in STOPWORDS]
+
+
+def _bare_record(message: str) -> bool:
+    """The message is a record number and filler ("it's order BB-100031", "#100031 ok")."""
+    rest = [w for w in re.findall(r"[a-z']+", message.lower()) if w not in RECORD_FILLER]
+    return len(message.split()) <= 6 and not rest
+
+
+def _fragment(message: str, names_record: bool) -> str | None:
+    """The thing a fragment asks about ("a kettle" of "and for a kettle?"), or None."""
+    if names_record:
+        return None
+    match = CORRECTION.match(message) or ELLIPSIS.match(message)
+    if match:
+        thing = match.group("thing")
+    elif len(message.split()) <= 3 and not VERBISH.search(message) and message.strip().endswith("?"):
+        thing = message.strip().rstrip("?.! ")
+    else:
+        return None
+    words = thing.split()
+    if not words or len(words) > MAX_FRAGMENT_WORDS or VERBISH.search(thing):
+        return None
+    if all(w.lower().strip(",.!?") in REPLIES for w in words):
+        return None
+    return thing
+
+
+def _phrases(question: str) -> list[tuple[int, int, str]]:
+    """(start, end, text) of every run of 1 to 3 content words of the question, with the
+    determiner in front of it when there is one (so "a tent" is swapped whole)."""
+    tokens = [(m.start(), m.end(), m.group(0)) for m in WORD.finditer(question)]
+    spans = []
+    for i, (start, _, word) in enumerate(tokens):
+        if word.lower() in STOPWORDS:
+            continue
+        for j in range(i, min(i + 3, len(tokens))):
+            if tokens[j][2].lower() in STOPWORDS:
+                break
+            end = tokens[j][1]
+            spans.append((start, end, question[start:end]))
+    return spans
+
+
+def swaps(previous: str, thing: str, similarity: Similarity | None, limit: int = 3) -> list[str]:
+    """Readings of the previous question with one phrase replaced by `thing`, likeliest
+    first: the phrases most like the fragment in meaning (the embedding model), else the
+    last ones (the thing asked about comes last: "warranty on a tent"). Question words
+    ("how long", "how much") are never swapped."""
+    bare = DETERMINER.sub("", thing).strip()
+    base = previous.rstrip(" ?.!")
+    spans = [s for s in _phrases(base) if not set(s[2].lower().split()) <= QUESTION_WORDS]
+    if not spans:
+        return [f"{base} {thing}?"]
+    if similarity is not None:
+        alike = similarity(bare, [text for *_, text in spans])
+        order = sorted(range(len(spans)), key=lambda i: -alike[i])
+        order = [i for i in order if alike[i] >= MIN_SWAP_SIMILARITY] or order[:1]
+    else:
+        order = sorted(range(len(spans)), key=lambda i: (len(spans[i][2].split()), -spans[i][0]))
+    return [f"{base[: spans[i][0]]}{bare}{base[spans[i][1] :]}?" for i in order[:limit]]
+
+
+def _likeliest(readings: list[str], plausibility: Plausibility) -> str:
+    scores = plausibility(readings)
+    return readings[max(range(len(readings)), key=lambda i: (scores[i], -i))]
+
+
+def resolve(
+    message: str,
+    context: Context,
+    names_record: bool = False,
+    similarity: Similarity | None = None,
+    plausibility: Plausibility | None = None,
+) -> Resolved:
+    """The standalone question of `message` in this conversation. `names_record`: the message
+    names a record (an order number); `similarity`: the embedding model's, to find the phrase
+    a fragment replaces; `plausibility`: how well the knowledge base answers each reading
+    (its best passage's similarity), to choose between them ("how much is standard
+    shipping", not "how much is express standard")."""
+    text = message.strip()
+    if not context.previous or context.form_waiting or not text:
+        return Resolved(text, "as_is")
+    previous = context.previous[0]
+    words = text.split()
+    if names_record and _bare_record(text):
+        return Resolved(f"{previous.rstrip()} {text}", "record", previous)
+    thing = _fragment(text, names_record)
+    if thing is not None:
+        readings = swaps(previous, thing, similarity)
+        best = (
+            readings[0] if plausibility is None or len(readings) == 1 else _likeliest(readings, plausibility)
+        )
+        return Resolved(best, "ellipsis", previous)
+    if len(words) <= MAX_REFERENCE_WORDS and POINTS_BACK.search(text) and not names_record:
+        topic = " ".join(w for w in content_words(previous) if w.lower() not in QUESTION_WORDS)
+        if topic and not set(map(str.lower, content_words(previous))) <= set(map(str.lower, words)):
+            return Resolved(f"{text} ({topic})", "reference", previous)
+    return Resolved(text, "as_is")

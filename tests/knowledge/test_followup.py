@@ -1,0 +1,72 @@
+from knowledge.followup import Context, resolve, swaps
+
+WORDS = {
+    "kettle": {"tent": 0.5, "warranty": 0.1, "long": 0.1},
+    "standard": {"express": 0.3, "shipping": 0.3, "express shipping": 0.2, "much": 0.1},
+    "express": {"shipping": 0.4, "standard": 0.4},
+}
+
+
+def similarity(text: str, candidates: list[str]) -> list[float]:
+    return [WORDS.get(text.lower(), {}).get(c.lower(), 0.05) for c in candidates]
+
+
+def test_a_fragment_swaps_the_phrase_most_like_it():
+    resolved = resolve(
+        "and for a kettle?", Context(["how long is the warranty on a tent?"]), similarity=similarity
+    )
+    assert resolved.kind == "ellipsis"
+    assert resolved.text == "how long is the warranty on a kettle?"
+
+
+def test_the_knowledge_base_picks_between_readings():
+    def plausibility(questions):  # the knowledge base answers the parallel reading best
+        return [0.8 if "standard shipping" in q else 0.3 for q in questions]
+
+    resolved = resolve(
+        "and standard?",
+        Context(["how much is express shipping"]),
+        similarity=similarity,
+        plausibility=plausibility,
+    )
+    assert resolved.text == "how much is standard shipping?"
+
+
+def test_without_a_model_the_last_word_is_swapped():
+    assert (
+        swaps("how long is the warranty on a tent?", "a kettle", None)[0]
+        == "how long is the warranty on a kettle?"
+    )
+
+
+def test_a_correction_swaps_like_a_fragment():
+    resolved = resolve(
+        "no, I meant standard", Context(["how much is express shipping"]), similarity=similarity
+    )
+    assert resolved.kind == "ellipsis" and "standard" in resolved.text and "much" in resolved.text
+
+
+def test_a_question_that_points_back_gets_the_previous_topic():
+    resolved = resolve("what if I dropped it?", Context(["how long is the warranty on a kettle?"]))
+    assert resolved.kind == "reference"
+    assert resolved.text == "what if I dropped it? (warranty kettle)"
+
+
+def test_a_record_number_after_a_question_is_read_with_it():
+    resolved = resolve("it's order BB-100031", Context(["my lamp arrived broken"]), names_record=True)
+    assert resolved.kind == "record"
+    assert resolved.text == "my lamp arrived broken it's order BB-100031"
+
+
+def test_standalone_messages_replies_and_form_answers_stay_as_they_are():
+    context = Context(["how much is express shipping"])
+    for message in (
+        "is there a fee to cancel an order?",
+        "thanks",
+        "ok",
+        "where is my order BB-100002 going",
+    ):
+        assert resolve(message, context, names_record="BB-" in message).kind == "as_is", message
+    assert resolve("and standard?", Context([])).kind == "as_is"  # nothing to point back to
+    # a form waiting for a value: a short message is that value
+    assert resolve("kettle?", Context(["how much is express shipping"], form_waiting=True)).kind == "as_is"
