@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from bot.core.settings import get_settings
+from bot.stack import conversation_tests as ct
 from bot.stack import training
 from bot.stack.client import require_running
-from bot.stack import conversation_tests as ct
 
 
 def cmd_test(args: argparse.Namespace) -> int:

@@ -11,9 +11,9 @@ import pytest
 import requests
 
 from bot.core.brand import BRANDS_DIR, brand_from
+from bot.stack import conversation_tests as ct
 from bot.stack import training
 from bot.stack.client import rest_headers
-from bot.stack import conversation_tests as ct
 from bot.tandem.new import scaffold
 from tests.conftest import refresh_knowledge, running_stack
 
