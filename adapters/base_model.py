@@ -105,6 +105,26 @@ def torch_dtype(name: str, device: str):
     return getattr(torch, name)
 
 
+def identity(name_or_path: str) -> list[str]:
+    """What tells two versions of a base model apart: for a folder, its weights' sizes and times."""
+    folder = Path(resolve(name_or_path)) if name_or_path == DEFAULT_BASE else Path(name_or_path)
+    if not folder.is_dir():
+        return []  # a hub name: its revision is the cache's business
+    return [f"{p.name}:{p.stat().st_size}:{int(p.stat().st_mtime)}" for p in sorted(folder.glob("*.safetensors"))]
+
+
+def load_tokenizer(name_or_path: str = DEFAULT_BASE):
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolve(name_or_path))
+    except OSError as error:
+        raise BaseModelError(f"cannot load the tokenizer of {name_or_path!r}: {error}") from None
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def load(name_or_path: str = DEFAULT_BASE, device: str = "cpu", dtype: str = "auto"):
     """(model, tokenizer), with weights in `dtype` (see `torch_dtype`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -12,14 +12,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from adapters import base_model
+from adapters import base_model, decoding
+from adapters.constrained import FactConstraint
 from adapters.guards import missing_facts, placeholders
 from adapters.voice_data import messages
 from bot.core.settings import current_brand
@@ -41,53 +42,82 @@ class Rephrasing:
 
 
 class VoiceModel:
-    def __init__(self, model, tokenizer, settings: dict[str, Any], adapter: str | None) -> None:
-        self.model = model
+    def __init__(self, decoder, tokenizer, settings: dict[str, Any], adapter: str | None, model=None) -> None:
+        self.decoder = decoder  # adapters.decoding: OnnxDecoder or TorchDecoder
+        self.model = model  # the merged transformers model, when the decoder is torch
         self.tokenizer = tokenizer
         self.settings = settings
         self.adapter = adapter
         self.lock = threading.Lock()  # one generation at a time: the CPU is shared anyway
         digest = hashlib.sha256(repr((settings, adapter, _adapter_digest(adapter))).encode()).hexdigest()
         self.id = digest[:12]  # part of every cache key: another model or setting is not reused
+        self.eos = {i for i in (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")) if i}
 
     @classmethod
     def load(cls, settings: dict[str, Any] | None = None) -> VoiceModel:
         settings = settings or load_voice_settings()
         device = base_model.pick_device(settings.get("device", "auto"))
-        model, tokenizer = base_model.load(
-            settings.get("base_model", base_model.DEFAULT_BASE), device, str(settings.get("dtype", "auto"))
-        )
+        base = settings.get("base_model", base_model.DEFAULT_BASE)
         adapter = settings.get("adapter")
         adapter_path = current_brand().path(adapter) if adapter else None  # relative: to the brand folder
-        if adapter_path and (Path(adapter_path) / "adapter_config.json").exists():
-            from peft import PeftModel
-
-            model = PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
-            logger.info("voice model: %s with adapter %s, merged", settings.get("base_model"), adapter)
-        else:
+        if not (adapter_path and (Path(adapter_path) / "adapter_config.json").exists()):
             logger.warning("no adapter at %s: the base model speaks without the brand's voice", adapter)
             adapter_path = None
-        model.eval()
-        return cls(model, tokenizer, settings, str(adapter_path) if adapter_path else None)
+        adapter_name = str(adapter_path) if adapter_path else None
+        kind = decoder_kind(settings, device)
+        if kind == "onnx":
+            precision = str(settings.get("onnx_precision", "int8"))
+            identity = [base, *base_model.identity(base), _adapter_digest(adapter_name)]
+            folder = decoding.onnx_folder(base_model.cache_dir(), identity, precision)
+            tokenizer = base_model.load_tokenizer(base)
+            if not (folder / "genai_config.json").exists():
+                logger.info("converting the voice model to ONNX (%s), once: about 20 s", precision)
+                model, _ = _merged(settings, base, device, adapter_name)
+                decoding.onnx_export(model, tokenizer, folder, precision)
+                del model
+            threads = settings.get("threads")
+            voice = cls(decoding.OnnxDecoder(folder, int(threads) if threads else None), tokenizer, settings, adapter_name)
+        else:
+            model, tokenizer = _merged(settings, base, device, adapter_name)
+            voice = cls(decoding.TorchDecoder(model), tokenizer, settings, adapter_name, model)
+        logger.info("voice model: %s, adapter %s, decoder %s", base, adapter_name, kind)
+        return voice
 
-    def generate(self, chat: list[dict[str, str]], **overrides: Any) -> tuple[str, int, float]:
-        """(text, new tokens, seconds), with the generation settings of voice.yml."""
-        import torch
+    def generate(
+        self,
+        chat: list[dict[str, str]],
+        constraint: FactConstraint | None = None,
+        on_text: Callable[[str], None] | None = None,
+        **overrides: Any,
+    ) -> tuple[str, int, float]:
+        """(text, new tokens, seconds), greedy with voice.yml's repetition penalty. With a
+        `constraint`, no fact can be written that its sources do not have; `on_text` gets
+        the reply as it is written."""
+        decoded = self.decode(chat, constraint, on_text, **overrides)
+        text = self.tokenizer.decode(decoded.tokens, skip_special_tokens=True).strip()
+        return text, len(decoded.tokens), decoded.seconds
 
+    def decode(
+        self,
+        chat: list[dict[str, str]],
+        constraint: FactConstraint | None = None,
+        on_text: Callable[[str], None] | None = None,
+        **overrides: Any,
+    ) -> decoding.Decoded:
         options = {**(self.settings.get("generation") or {}), **overrides}
         prompt = self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.model.device)
-        started = time.monotonic()
-        with self.lock, torch.no_grad():
-            output = self.model.generate(
-                **inputs,
-                pad_token_id=self.tokenizer.pad_token_id,
-                eos_token_id=self.tokenizer.eos_token_id,
-                **options,
+        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        with self.lock:
+            return decoding.greedy(
+                self.decoder,
+                ids,
+                self.tokenizer,
+                int(options.get("max_new_tokens", 64)),
+                self.eos,
+                float(options.get("repetition_penalty", 1.0)),
+                constraint,
+                on_text,
             )
-        new = output[0, inputs["input_ids"].shape[1] :]
-        text = self.tokenizer.decode(new, skip_special_tokens=True).strip()
-        return text, len(new), time.monotonic() - started
 
     def reply(self, customer: str, context: str = "", **overrides: Any) -> str:
         return self.generate(messages(customer, context), **overrides)[0]
@@ -102,8 +132,12 @@ class VoiceModel:
             context = options.get("instruction", "").strip() + "\n\n" + "\n\n".join(passages)
             if history:
                 context += "\n\nEarlier in this conversation the customer asked: " + " / ".join(history[:2])
+            allowed = FactConstraint([*passages, question, *history], current_brand().product_names())
             text = self.reply(
-                question, context.strip(), max_new_tokens=int(options.get("max_new_tokens", 48))
+                question,
+                context.strip(),
+                constraint=allowed,
+                max_new_tokens=int(options.get("max_new_tokens", 48)),
             )
             return "" if placeholders(text) else text  # empty: the extractive answer is used
 
@@ -126,7 +160,10 @@ class VoiceModel:
                 text = hit.decode() if isinstance(hit, bytes) else hit
                 return Rephrasing(text or template, bool(text), cached=True)
         context = options.get("instruction", "Rewrite this message in your own words.").strip()
-        text = self.reply(template, context, max_new_tokens=int(options.get("max_new_tokens", 64)))
+        allowed = FactConstraint([template, *values], current_brand().product_names())
+        text = self.reply(
+            template, context, constraint=allowed, max_new_tokens=int(options.get("max_new_tokens", 64))
+        )
         problems = check_rephrasing(template, text, values, options, similarity)
         result = Rephrasing(template if problems else text, not problems, problems)
         if problems:
@@ -137,6 +174,31 @@ class VoiceModel:
             except Exception:
                 logger.warning("could not cache a rephrasing", exc_info=True)
         return result
+
+
+def decoder_kind(settings: dict[str, Any], device: str) -> str:
+    """voice.yml's `decoder`: onnx (ONNX Runtime GenAI, CPU), torch, or auto: onnx on a CPU
+    when it is installed, torch on a GPU."""
+    wanted = str(settings.get("decoder", "auto"))
+    if wanted not in ("auto", "onnx", "torch"):
+        raise base_model.BaseModelError(f"unknown decoder {wanted!r}: use auto, onnx or torch")
+    if settings.get("generation", {}).get("do_sample"):
+        raise base_model.BaseModelError("generation: do_sample is not offered: replies are greedy")
+    if wanted == "auto":
+        wanted = "onnx" if device == "cpu" and decoding.onnx_available() else "torch"
+    if wanted == "onnx" and not decoding.onnx_available():
+        raise base_model.BaseModelError("decoder: onnx needs onnxruntime-genai: run `make setup`")
+    return wanted
+
+
+def _merged(settings: dict[str, Any], base: str, device: str, adapter: str | None):
+    """(the base model with the adapter merged into it, tokenizer)."""
+    model, tokenizer = base_model.load(base, device, str(settings.get("dtype", "auto")))
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    return model.eval(), tokenizer
 
 
 def check_rephrasing(

@@ -231,3 +231,38 @@ def test_a_knowledge_answer_written_by_the_real_model_is_sent_only_when_the_pass
         assert result.rejected is not None and "verification" in result.rejected
     else:
         assert result.mode == "generated" and result.rejected is None
+
+
+def test_constrained_decoding_on_the_real_model_refuses_a_number_the_passages_do_not_have(real_voice):
+    from adapters.constrained import FactConstraint
+
+    chat = messages("Please repeat this sentence exactly: Express delivery costs $9.99 and takes 4 days.")
+    allowed = FactConstraint(["Express delivery takes 1 to 2 business days and costs $14.95."])
+    decode = real_voice.tokenizer.decode
+    free = decode(real_voice.decode(chat, max_new_tokens=40).tokens, skip_special_tokens=True)
+    assert "$9.99" in allowed.invented(free)  # left alone, the model copies the customer's price
+    held = real_voice.decode(chat, constraint=allowed, max_new_tokens=40)
+    text = decode(held.tokens, skip_special_tokens=True)
+    assert held.refused > 0 and text.strip() and "9.99" not in text
+    assert allowed.invented(text) == []
+
+
+def test_the_decoding_loop_writes_what_transformers_generate_writes():
+    """adapters.decoding.greedy on the torch decoder (the GPU path) against model.generate,
+    both greedy with the repetition penalty, from the real model with the adapter."""
+    from adapters.serve import load_voice_settings
+
+    voice = VoiceModel.load({**load_voice_settings(), "decoder": "torch"})
+    assert voice.decoder.name == "torch"
+    chat = messages("my parcel is late, where is it?")
+    ours = voice.decode(chat, max_new_tokens=24, repetition_penalty=1.1).tokens
+    prompt = voice.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    inputs = voice.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        out = voice.model.generate(
+            **inputs, max_new_tokens=24, do_sample=False, repetition_penalty=1.1, pad_token_id=voice.tokenizer.eos_token_id
+        )
+    theirs = out[0, inputs["input_ids"].shape[1] :].tolist()
+    assert ours == [t for t in theirs if t not in voice.eos][: len(ours)] and len(ours) == len(
+        [t for t in theirs if t not in voice.eos]
+    )
