@@ -110,7 +110,9 @@ def identity(name_or_path: str) -> list[str]:
     folder = Path(resolve(name_or_path)) if name_or_path == DEFAULT_BASE else Path(name_or_path)
     if not folder.is_dir():
         return []  # a hub name: its revision is the cache's business
-    return [f"{p.name}:{p.stat().st_size}:{int(p.stat().st_mtime)}" for p in sorted(folder.glob("*.safetensors"))]
+    return [
+        f"{p.name}:{p.stat().st_size}:{int(p.stat().st_mtime)}" for p in sorted(folder.glob("*.safetensors"))
+    ]
 
 
 def load_tokenizer(name_or_path: str = DEFAULT_BASE):

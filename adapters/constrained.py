@@ -65,7 +65,9 @@ class FactConstraint:
         self.prices = {k for k in keys if k[:1] in "$€£"}  # a price only copies a price
         joined = "\n".join(sources).lower()
         self.named, self.unnamed = [], []  # longest first
-        for name in sorted({n.strip().lower() for n in product_names if n and n.strip()}, key=len, reverse=True):
+        for name in sorted(
+            {n.strip().lower() for n in product_names if n and n.strip()}, key=len, reverse=True
+        ):
             pattern = rf"\b{re.escape(name)}\b"
             (self.named if re.search(pattern, joined) else self.unnamed).append(name)
             joined = re.sub(pattern, " ", joined)  # "Trail Kettle Pro" does not name the "Trail Kettle"

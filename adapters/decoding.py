@@ -16,6 +16,7 @@ written.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -48,6 +49,10 @@ class Decoder(Protocol):
     name: str
 
     def open(self, ids: list[int], max_new_tokens: int) -> Step: ...
+
+    def scores(self, ids: list[int]) -> np.ndarray:
+        """The next-token scores at every position (len(ids), vocabulary): for perplexity."""
+        ...
 
 
 @dataclass
@@ -140,12 +145,28 @@ class TorchDecoder:
     def open(self, ids: list[int], max_new_tokens: int) -> Step:
         return _TorchStep(self.model, ids)
 
+    def scores(self, ids: list[int]) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return (
+                self.model(input_ids=torch.tensor([ids], device=self.model.device))
+                .logits[0]
+                .float()
+                .cpu()
+                .numpy()
+            )
+
 
 class _TorchStep:
     def __init__(self, model, ids: list[int]) -> None:
         import torch
 
         self.model, self.torch = model, torch
+        # transformers 5 calls the KV cache `cache`; 4.x called it `past_key_values`
+        self.cache_name = (
+            "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        )
         self.past = None
         self._run(ids)
 
@@ -154,10 +175,10 @@ class _TorchStep:
         with torch.no_grad():
             result = self.model(
                 input_ids=torch.tensor([ids], device=self.model.device),
-                past_key_values=self.past,
                 use_cache=True,
+                **{self.cache_name: self.past},
             )
-        self.past = result.past_key_values
+        self.past = getattr(result, self.cache_name)
         self.logits = result.logits[0, -1].float().cpu().numpy()
 
     def advance(self, token: int) -> None:
@@ -185,6 +206,13 @@ class OnnxDecoder:
 
     def open(self, ids: list[int], max_new_tokens: int) -> Step:
         return _OnnxStep(self, ids, max_new_tokens)
+
+    def scores(self, ids: list[int]) -> np.ndarray:
+        params = self.og.GeneratorParams(self.model)
+        params.set_search_options(max_length=len(ids) + 1)
+        generator = self.og.Generator(self.model, params)
+        generator.append_tokens(ids)
+        return np.asarray(generator.get_output("logits"), dtype=np.float32)[0]
 
 
 class _OnnxStep:

@@ -45,6 +45,28 @@ def perplexity(model, tokenizer, examples: list[Example], max_length: int, batch
     return math.exp(total_nll / max(1, total_tokens))
 
 
+def decoder_perplexity(decoder, tokenizer, examples: list[Example], max_length: int) -> float:
+    """Held-out perplexity through a decoder of adapters.decoding (ONNX or torch), one
+    example per pass: the same figure as `perplexity` for the weights the product serves."""
+    import numpy as np
+
+    system = system_prompt()
+    total, count = 0.0, 0
+    for example in examples:
+        encoded = encode(tokenizer, example, max_length, system)
+        if not encoded:
+            continue
+        logits = decoder.scores(encoded["input_ids"])[:-1].astype(np.float64)
+        labels = np.asarray(encoded["labels"][1:])
+        scored = labels != -100
+        logits, labels = logits[scored], labels[scored]
+        top = logits.max(axis=1)
+        log_z = top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
+        total += float((log_z - logits[np.arange(len(labels)), labels]).sum())
+        count += len(labels)
+    return math.exp(total / max(1, count))
+
+
 def generate_many(
     model, tokenizer, chats: list[list[dict[str, str]]], settings: dict | None = None, batch_size: int = 16
 ) -> list[str]:
@@ -145,6 +167,50 @@ def evaluate(
     _say(progress, f"rephrasing audit on {len(picked)} replies")
     result["rephrasing"] = rephrasing_audit(model, tokenizer, [x.reply for x in picked], embedder)
     return result
+
+
+def grounded_audit(voice, rows: list[dict], min_support: float, product_names=(), similarity=None) -> dict:
+    """The grounded job on held-out examples (bot/seed/grounded.py): each question with its
+    passages, answered as the action server asks (constrained decoding), then checked by the
+    independent verifier. Counted: answers that pass, answers that carry every fact of the
+    reference reply, declines where no passage answers, and facts not in the passages."""
+    from knowledge.verify import facts, verify
+
+    generate = voice.knowledge_generator()
+    passed = complete = declined = answerable = unanswerable = invented = 0
+    seconds, samples = [], []
+    for row in rows:
+        started = time.monotonic()
+        text = generate(row["customer"], row["passages"], [])
+        seconds.append(time.monotonic() - started)
+        verdict = verify(text, row["passages"], min_support, product_names, similarity) if text else None
+        if row.get("intent") == "grounded:no-answer":
+            unanswerable += 1
+            declined += not text  # the generator's NO_ANSWER comes back empty
+        else:
+            answerable += 1
+            passed += bool(verdict and verdict.ok)
+            wanted = {f.key for f in facts(row["reply"])}
+            complete += bool(text) and wanted <= {f.key for f in facts(text)}
+        invented += bool(verdict and verdict.unsupported_facts)
+        samples.append(
+            {
+                "question": row["customer"],
+                "reference": row["reply"],
+                "answer": text,
+                "passed": bool(verdict and verdict.ok),
+            }
+        )
+    return {
+        "answerable": answerable,
+        "passed_verification": passed,
+        "with_every_reference_fact": complete,
+        "unanswerable": unanswerable,
+        "declined": declined,
+        "answers_with_unsupported_facts": invented,
+        "seconds_p50": round(sorted(seconds)[len(seconds) // 2], 2) if seconds else None,
+        "samples": samples,
+    }
 
 
 def first_sentences(text: str, limit: int = 220) -> str:

@@ -22,7 +22,7 @@ import yaml
 from adapters import base_model, decoding
 from adapters.constrained import FactConstraint
 from adapters.guards import missing_facts, placeholders
-from adapters.voice_data import messages
+from adapters.voice_data import NO_ANSWER, messages
 from bot.core.settings import current_brand
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,12 @@ class VoiceModel:
                 decoding.onnx_export(model, tokenizer, folder, precision)
                 del model
             threads = settings.get("threads")
-            voice = cls(decoding.OnnxDecoder(folder, int(threads) if threads else None), tokenizer, settings, adapter_name)
+            voice = cls(
+                decoding.OnnxDecoder(folder, int(threads) if threads else None),
+                tokenizer,
+                settings,
+                adapter_name,
+            )
         else:
             model, tokenizer = _merged(settings, base, device, adapter_name)
             voice = cls(decoding.TorchDecoder(model), tokenizer, settings, adapter_name, model)
@@ -139,7 +144,9 @@ class VoiceModel:
                 constraint=allowed,
                 max_new_tokens=int(options.get("max_new_tokens", 48)),
             )
-            return "" if placeholders(text) else text  # empty: the extractive answer is used
+            if placeholders(text) or text.startswith(NO_ANSWER[:40]):
+                return ""  # the extractive answer is used, or none (the gate decides)
+            return text
 
         return generate
 

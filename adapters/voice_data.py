@@ -18,6 +18,12 @@ from pathlib import Path
 
 from bot.core.settings import current_brand
 
+# the grounded reply when no passage answers (bot/seed/grounded.py teaches it; the
+# knowledge generator treats it as no answer, and the gate decides what to do)
+NO_ANSWER = (
+    "I'm sorry, our help pages don't cover that. Would you like me to connect you with someone from our team?"
+)
+
 
 class VoiceDataError(ValueError):
     """A voice-example file that cannot be used; the message names the file and line."""

@@ -1,9 +1,10 @@
 """`tandem bench adapter`: the voice model's costs, written to docs/benchmarks/adapter.md.
 
 Training figures come from the adapter's metrics.json (what `tandem adapter train`
-measured); this command measures serving: load and merge time, generation tokens/s and
-the latency of a typical reply (greedy, held-out customer messages), peak memory, and the
-same replies with the weights in float32, bfloat16 and int8.
+measured); this command measures serving: load time, generation tokens/s, the first token
+and a typical reply (greedy, held-out customer messages), peak memory, and each decoder
+(transformers float32 and bfloat16, ONNX Runtime GenAI int8) on the same replies, held-out
+perplexity and the rephrasing of every response of the flows through the product's checks.
 """
 
 from __future__ import annotations
@@ -11,35 +12,66 @@ from __future__ import annotations
 import json
 import platform
 import resource
-import statistics
 import time
 
 from bot.bench.report import percentile, write_report
 from bot.core.settings import current_brand
 
+SAMPLE_SLOTS = {  # the values a flow would fill in, for the responses' templates
+    "address": "12 Oak Street, Portland, ME 04101",
+    "new_address": "48 Birch Lane, Salem, OR 97301",
+    "cancellable": "yes",
+    "carrier": "UPS",
+    "deadline": "2026-12-14",
+    "delivered_on": "2026-11-28",
+    "email": "sam@example.com",
+    "eta": "2026-12-05",
+    "hours": "9am to 6pm ET",
+    "item": "Trail Kettle",
+    "items": "Trail Kettle, Summit Tent",
+    "order_number": "BB-100031",
+    "placed_on": "2026-11-20",
+    "refund_days": "5",
+    "return_number": "RT-2041",
+    "shipped_on": "2026-11-22",
+    "status": "shipped",
+    "total": "$84.50",
+    "tracking_number": "1Z999AA10123456784",
+    "window_days": "30",
+}
 
-def run(replies: int = 12, max_new_tokens: int = 64) -> dict:
+# the decoders compared: torch float32 is the reference; ONNX int8 is the default on a CPU
+DECODERS = {
+    "torch float32": {"decoder": "torch", "dtype": "float32"},
+    "torch bfloat16": {"decoder": "torch", "dtype": "bfloat16"},
+    "onnx int8 (default)": {"decoder": "onnx", "onnx_precision": "int8"},
+}
+
+
+def templates() -> list[tuple[str, list[str]]]:
+    """Every text response of the brand's flows, its slots filled: (text, the values in it)."""
+    from actions import nlg
+
+    out = []
+    for variations in nlg.responses().values():
+        for variation in variations:
+            template = variation.get("text") or ""
+            if template:
+                values = [SAMPLE_SLOTS[n] for n in nlg.SLOT.findall(template) if n in SAMPLE_SLOTS]
+                out.append((nlg.interpolate(template, SAMPLE_SLOTS), values))
+    return out
+
+
+def run(replies: int = 12, max_new_tokens: int = 64, heldout_examples: int = 64) -> dict:
     import torch
 
     from adapters.serve import VoiceModel, load_voice_settings
-    from adapters.voice_data import encode, messages, read_examples
+    from adapters.voice_data import encode, read_examples
 
     brand = current_brand()
     settings = load_voice_settings()
     adapter = brand.path(settings["adapter"])
     metrics = json.loads((adapter / "metrics.json").read_text())
-    started = time.monotonic()
-    voice = VoiceModel.load(settings)
-    load_seconds = time.monotonic() - started
-    examples = read_examples(brand.voice_dir / "heldout.jsonl")[:replies]
-    voice.generate(messages("hello"), max_new_tokens=8)  # warm
-    latencies, tokens = [], []
-    for example in examples:
-        _, n, seconds = voice.generate(messages(example.customer), max_new_tokens=max_new_tokens)
-        latencies.append(seconds)
-        tokens.append(n)
-    peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # before the copies below
-    precision = precisions(voice, [messages(e.customer) for e in examples], max_new_tokens)
     train_set = read_examples(brand.voice_dir / "train.jsonl")
     max_length = 192
     config = adapter / "config.yml"
@@ -47,12 +79,17 @@ def run(replies: int = 12, max_new_tokens: int = 64) -> dict:
         import yaml
 
         max_length = int((yaml.safe_load(config.read_text()) or {}).get("max_length", max_length))
+    started = time.monotonic()
+    voice = VoiceModel.load(settings)
+    load_seconds = time.monotonic() - started
     epoch_tokens = sum(
         len(e["input_ids"]) for e in (encode(voice.tokenizer, x, max_length) for x in train_set) if e
     )
-    result = {
+    serving = decoders(settings, replies, max_new_tokens, heldout_examples, max_length)
+    default = next(row for row in serving if row["decoder"] == voice.decoder.name)
+    return {
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
-        "device": str(voice.model.device),
+        "device": "cpu" if voice.model is None else str(voice.model.device),
         "training": {
             "examples": metrics["examples"],
             "steps": metrics["steps"],
@@ -68,60 +105,99 @@ def run(replies: int = 12, max_new_tokens: int = 64) -> dict:
         "adapter_bytes": metrics["adapter_bytes"],
         "trainable_parameters": metrics["trainable_parameters"],
         "serving": {
-            "load_and_merge_seconds": round(load_seconds, 2),
-            "replies": len(latencies),
+            "decoder": default["name"],
+            "load_seconds": round(load_seconds, 2),
+            "replies": default["replies"],
             "max_new_tokens": max_new_tokens,
-            "tokens_per_second": round(sum(tokens) / sum(latencies), 1),
-            "mean_new_tokens": round(statistics.mean(tokens), 1),
-            "latency_p50_s": round(percentile(latencies, 50), 2),
-            "latency_p95_s": round(percentile(latencies, 95), 2),
-            "peak_memory_mb": peak_mb,
+            "tokens_per_second": default["tokens_per_second"],
+            "first_token_p95_s": default["first_token_p95_s"],
+            "latency_p50_s": default["latency_p50_s"],
+            "latency_p95_s": default["latency_p95_s"],
+            "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         },
-        "precisions": precision,
+        "decoders": serving,
     }
-    return result
 
 
-def precisions(voice, chats: list, max_new_tokens: int) -> list[dict]:
-    """The same replies with the merged weights in float32, bfloat16 and int8 (dynamic
-    quantisation of the linear layers): tokens/s, and how many replies are word for word
-    float32's. Greedy decoding, so a reply that differs was changed by the precision."""
-    import copy
+def decoders(
+    settings: dict, replies: int, max_new_tokens: int, heldout_examples: int, max_length: int
+) -> list[dict]:
+    """Each decoder on the same work: replies to held-out customers (speed, and whether the
+    reply is float32's word for word), held-out perplexity, and the rephrasing of every
+    response of the flows through the product's checks (how many would be sent)."""
+    from adapters.evaluate import decoder_perplexity, similarity
+    from adapters.serve import VoiceModel
+    from adapters.voice_data import messages, read_examples
+    from knowledge.config import KnowledgeSettings
+    from knowledge.embeddings import embedding_model
 
-    import torch
+    brand = current_brand()
+    heldout = read_examples(brand.voice_dir / "heldout.jsonl")
+    chats = [messages(e.customer) for e in heldout[:replies]]
+    scored = heldout[:heldout_examples]
+    responses = templates()
+    embedder = embedding_model(KnowledgeSettings().embedding_model)
 
-    merged = voice.model
-    models = {
-        "float32": copy.deepcopy(merged).to(torch.float32),
-        "bfloat16": copy.deepcopy(merged).to(torch.bfloat16),
-    }
-    if voice.model.device.type == "cpu":
-        models["int8 (dynamic)"] = torch.ao.quantization.quantize_dynamic(
-            copy.deepcopy(merged).to(torch.float32), {torch.nn.Linear}, dtype=torch.qint8
+    def close(a: str, b: str) -> float:
+        return similarity(embedder, [a], [b])[0]
+
+    rows, reference, reference_sent = [], None, None
+    for name, override in DECODERS.items():
+        started = time.monotonic()
+        voice = VoiceModel.load({**settings, **override})
+        load = time.monotonic() - started
+        voice.generate(chats[0], max_new_tokens=8)  # warm
+        runs = [voice.decode(chat, max_new_tokens=max_new_tokens) for chat in chats]
+        texts = [voice.tokenizer.decode(r.tokens, skip_special_tokens=True) for r in runs]
+        reference = reference or texts
+        print(
+            f"  {name}: {sum(len(r.tokens) for r in runs) / sum(r.seconds for r in runs):.1f} tokens/s",
+            flush=True,
         )
-    rows, reference = [], None
-    try:
-        for name, model in models.items():
-            voice.model = model
-            voice.generate(chats[0], max_new_tokens=8)  # warm
-            replies = [voice.generate(chat, max_new_tokens=max_new_tokens) for chat in chats]
-            texts = [text for text, _, _ in replies]
-            reference = reference or texts
-            rows.append(
-                {
-                    "dtype": name,
-                    "tokens_per_second": round(
-                        sum(n for _, n, _ in replies) / sum(t for _, _, t in replies), 1
-                    ),
-                    "latency_p50_s": round(percentile([t for _, _, t in replies], 50), 2),
-                    "same_as_float32": sum(a == b for a, b in zip(texts, reference, strict=True)),
-                    "replies": len(texts),
-                }
-            )
-            print(f"  {name}: {rows[-1]['tokens_per_second']} tokens/s", flush=True)
-    finally:
-        voice.model = merged
+        ppl = decoder_perplexity(voice.decoder, voice.tokenizer, scored, max_length)
+        rephrasings = [voice.rephrase(text, values, close) for text, values in responses]
+        sent = [r.rephrased for r in rephrasings]
+        reference_sent = reference_sent or sent
+        rows.append(
+            {
+                "name": name,
+                "decoder": voice.decoder.name,
+                "load_seconds": round(load, 2),
+                "replies": len(runs),
+                "tokens_per_second": round(
+                    sum(len(r.tokens) for r in runs) / sum(r.seconds for r in runs), 1
+                ),
+                "first_token_p50_s": round(percentile([r.first_token_seconds for r in runs], 50), 3),
+                "first_token_p95_s": round(percentile([r.first_token_seconds for r in runs], 95), 3),
+                "latency_p50_s": round(percentile([r.seconds for r in runs], 50), 2),
+                "latency_p95_s": round(percentile([r.seconds for r in runs], 95), 2),
+                "same_as_float32": sum(a == b for a, b in zip(texts, reference, strict=True)),
+                "perplexity": round(ppl, 3),
+                "perplexity_examples": len(scored),
+                "rephrasings": len(sent),
+                "rephrasings_passed": sum(sent),
+                "rephrasings_as_float32": sum(a == b for a, b in zip(sent, reference_sent, strict=True)),
+                "rejections": _reasons(rephrasings),
+            }
+        )
+        print(f"    perplexity {ppl:.3f}, rephrasings passed {sum(sent)}/{len(sent)}", flush=True)
+        del voice
+    base = rows[0]
+    for row in rows:
+        row["perplexity_vs_float32"] = round(row["perplexity"] / base["perplexity"] - 1, 4)
+        row["pass_rate_vs_float32"] = round(
+            (row["rephrasings_passed"] - base["rephrasings_passed"]) / max(1, base["rephrasings"]), 4
+        )
     return rows
+
+
+def _reasons(rephrasings) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in rephrasings:
+        for problem in r.problems:
+            reason = problem.split(" ")[0]
+            counts[reason] = counts.get(reason, 0) + 1
+    return counts
 
 
 def markdown(r: dict) -> str:
@@ -148,24 +224,34 @@ def markdown(r: dict) -> str:
             f"| peak memory (RSS) | {t['peak_memory_mb']:,.0f} MiB |",
             f"| adapter size | {r['adapter_bytes'] / 2**20:.1f} MiB ({r['trainable_parameters']:,} LoRA parameters) |",
             "",
-            "| serving (base + adapter merged, greedy) | |",
+            f"| serving (base + adapter merged, greedy; decoder: {s['decoder']}) | |",
             "|---|---|",
             f"| device | {r['device']} |",
-            f"| load and merge | {s['load_and_merge_seconds']} s |",
+            f"| load | {s['load_seconds']} s |",
             f"| generation | {s['tokens_per_second']} tokens/s |",
-            f"| a typical reply ({s['mean_new_tokens']:.0f} tokens, at most {s['max_new_tokens']}) | p50 {s['latency_p50_s']} s, p95 {s['latency_p95_s']} s ({s['replies']} replies) |",
-            f"| peak memory (RSS) | {s['peak_memory_mb']:,.0f} MiB |",
+            f"| first token | p95 {s['first_token_p95_s']} s |",
+            f"| a typical reply (at most {s['max_new_tokens']} tokens) | p50 {s['latency_p50_s']} s, p95 {s['latency_p95_s']} s ({s['replies']} replies) |",
+            f"| peak memory (RSS, the whole benchmark) | {s['peak_memory_mb']:,.0f} MiB |",
             "",
-            "| weights (`dtype` in the brand's voice.yml) | tokens/s | reply p50 | replies the same as float32's |",
-            "|---|---|---|---|",
+            "Decoders (`decoder`, `dtype` and `onnx_precision` in the brand's voice.yml), on the same work:",
+            "",
+            "| decoder | load | tokens/s | first token p50 / p95 | reply p50 / p95 | replies as float32's | held-out perplexity (vs float32) | rephrasings passed (vs float32) | rejections |",
+            "|---|---|---|---|---|---|---|---|---|",
             *(
-                f"| {p['dtype']} | {p['tokens_per_second']} | {p['latency_p50_s']} s | {p['same_as_float32']}/{p['replies']} |"
-                for p in r.get("precisions", [])
+                f"| {d['name']} | {d['load_seconds']} s | {d['tokens_per_second']} | {d['first_token_p50_s']} / {d['first_token_p95_s']} s "
+                f"| {d['latency_p50_s']} / {d['latency_p95_s']} s | {d['same_as_float32']}/{d['replies']} "
+                f"| {d['perplexity']} ({d['perplexity_vs_float32']:+.2%}) | {d['rephrasings_passed']}/{d['rephrasings']} ({d['pass_rate_vs_float32']:+.1%}) "
+                f"| {', '.join(f'{k} {v}' for k, v in sorted(d['rejections'].items())) or '-'} |"
+                for d in r.get("decoders", [])
             ),
             "",
-            "Greedy decoding: a reply that differs from float32's was changed by the precision. int8 is",
-            "measured, not offered: it is faster but changes replies, and verification would have to catch",
-            "every number it copies wrong.",
+            f"Replies: greedy, to {s['replies']} held-out customer messages. Perplexity: the held-out replies, "
+            "teacher-forced through each decoder. Rephrasings: every text response of the flows, slots filled "
+            "with sample values, rewritten with constrained decoding (adapters/constrained.py) and put through "
+            "the product's checks (adapters/serve.py `check_rephrasing`): a rephrasing passes when it keeps "
+            "every fact and slot value, adds none, stays close in meaning and is not too long. The ONNX "
+            "decoder is ONNX Runtime GenAI with int8 weights (adapters/decoding.py); "
+            "docs/benchmarks/experiments/decode_backends.md compares more backends.",
             "",
         ]
     )
@@ -176,12 +262,15 @@ def add_parser(bsub) -> None:
         "adapter", help="voice model: training figures, generation speed, latency, memory, size"
     )
     q.add_argument("--replies", type=int, default=12, help="replies to generate (default 12)")
+    q.add_argument(
+        "--heldout", type=int, default=64, help="held-out replies to score for perplexity (default 64)"
+    )
     q.add_argument("--save", action="store_true", help="write docs/benchmarks/adapter.md and .json")
     q.set_defaults(func=_cmd)
 
 
 def _cmd(args) -> int:
-    result = run(args.replies)
+    result = run(args.replies, heldout_examples=args.heldout)
     text = markdown(result)
     print(text)
     if args.save:

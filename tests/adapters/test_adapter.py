@@ -260,7 +260,11 @@ def test_the_decoding_loop_writes_what_transformers_generate_writes():
     inputs = voice.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
         out = voice.model.generate(
-            **inputs, max_new_tokens=24, do_sample=False, repetition_penalty=1.1, pad_token_id=voice.tokenizer.eos_token_id
+            **inputs,
+            max_new_tokens=24,
+            do_sample=False,
+            repetition_penalty=1.1,
+            pad_token_id=voice.tokenizer.eos_token_id,
         )
     theirs = out[0, inputs["input_ids"].shape[1] :].tolist()
     assert ours == [t for t in theirs if t not in voice.eos][: len(ours)] and len(ours) == len(
