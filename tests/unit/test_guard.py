@@ -18,12 +18,17 @@ def test_an_issued_token_verifies_to_its_conversation(signer):
     assert len(conversation_id) == 32 and signer.issue()[0] != conversation_id
 
 
+def _altered(signature: str) -> str:
+    """The signature with its first character changed (always to another one)."""
+    return ("B" if signature[0] == "A" else "A") + signature[1:]
+
+
 @pytest.mark.parametrize(
     "forge",
     [
         lambda cid, token: cid,  # the id alone, as a tracker or a log shows it
         lambda cid, token: f"{cid}.",
-        lambda cid, token: f"{cid}.{token.split('.')[1][:-1]}A",
+        lambda cid, token: f"{cid}.{_altered(token.split('.')[1])}",
         lambda cid, token: f"{'0' * 32}.{token.split('.')[1]}",  # another id, this signature
         lambda cid, token: token + ".x",
         lambda cid, token: None,
