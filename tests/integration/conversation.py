@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import time
 
 import requests
 import socketio
@@ -83,10 +84,16 @@ class SocketClient:
         return self.listen(expect, timeout)
 
     def listen(self, expect: int = 1, timeout: float = 60) -> list[dict]:
-        """Collect `expect` bot messages, then any that follow at once."""
+        """Collect `expect` bot messages, then any that follow at once. A turn's route data
+        (a message with only `custom`) comes before its reply, which may follow it later
+        than at once on a busy machine: collecting goes on until a message a customer sees
+        has come too."""
+        deadline = time.monotonic() + timeout
         messages = [self.replies.get(timeout=timeout) for _ in range(expect)]
         while True:
+            seen = any(set(message) - {"custom"} for message in messages)
+            wait = max(0.0, deadline - time.monotonic()) if not seen else 1.0
             try:
-                messages.append(self.replies.get(timeout=1.0))
+                messages.append(self.replies.get(timeout=wait))
             except queue.Empty:
                 return messages
