@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from knowledge.store import Hit
-from knowledge.verify import Scorer, Verdict, extractive_answer, verify
+from knowledge.verify import Scorer, Verdict, extractive_answer, facts, verify
 
 Generator = Callable[[str, list[str], list[str]], str]  # (question, passages, history) -> answer
-VERSION = "extractive-3"  # part of the cache key: answers made another way are not reused
+VERSION = "extractive-3"
+MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace  # part of the cache key: answers made another way are not reused
 
 
 def embedding_scorer(embeddings: Any) -> Scorer:
@@ -153,28 +154,51 @@ def answer(
     history: Sequence[str] = (),
     scorer: Scorer | None = None,
     passages: int = 3,
+    min_agreement: float = MIN_AGREEMENT,
 ) -> Answer | None:
     """A verified answer from the best passages, or None when they do not answer.
     `scorer`: sentence similarity (the embedding model), to pick the sentences to quote
-    and to let a paraphrasing sentence count as supported."""
+    and to let a paraphrasing sentence count as supported.
+
+    The passages' own sentences that answer (the quote) come first; a `generator` (the
+    voice model) then writes the answer from the same passages, and it replaces the quote
+    only when the verifier passes it against the passages the quote comes from, it keeps
+    every fact of the quote, and it says what the quote says (`min_agreement`)."""
     hits = retrieval.hits[:passages]
     if not hits:
         return None
     texts = [h.text for h in hits]
     similarity = (lambda sentence, candidates: max(scorer(sentence, candidates))) if scorer else None
-    rejected = None
-    if generator is not None:
-        text = generator(question, texts, list(history)).strip()
-        verdict = verify(text, texts, min_support, product_names, similarity)
-        if text and verdict.ok:
-            return Answer(text, "generated", _cite(hits), verdict, sources=[h.source for h in hits])
-        rejected = {"text": text, "verification": verdict.to_dict()}
     quoted = extractive_answer(retrieval.query, texts, scorer=scorer)
     if not quoted:
-        return None
+        return None  # no sentence answers: nothing is written either
     used = [hits[i] for i in dict.fromkeys(i for i, _ in quoted)]
     text = " ".join(sentence for _, sentence in quoted)
     verdict = verify(text, [h.text for h in used], min_support, product_names, similarity)
     if not verdict.ok:  # cannot happen for verbatim sentences; checked all the same
         return None
-    return Answer(text, "extractive", _cite(used), verdict, rejected, sources=[h.source for h in used])
+    extractive = Answer(text, "extractive", _cite(used), verdict, sources=[h.source for h in used])
+    if generator is None:
+        return extractive
+    written = generator(question, texts, list(history)).strip()
+    checked = verify(written, [h.text for h in used], min_support, product_names, similarity)
+    problems = _off_the_quote(written, text, product_names, scorer, min_agreement) if checked.ok else []
+    if written and checked.ok and not problems:
+        return Answer(written, "generated", _cite(used), checked, sources=[h.source for h in used])
+    extractive.rejected = {"text": written, "verification": checked.to_dict(), "problems": problems}
+    return extractive
+
+
+def _off_the_quote(
+    written: str, quoted: str, product_names: Sequence[str], scorer: Scorer | None, min_agreement: float
+) -> list[str]:
+    """Why a written answer that passed verification still may not replace the quote: it
+    must keep every fact of the sentences that answer, and say what they say (a supported
+    sentence about something else, or the question said back, is not the answer)."""
+    have = {f.key for f in facts(written, product_names)}
+    problems = [f"lost {f.text}" for f in facts(quoted, product_names) if f.key not in have]
+    if scorer is not None:
+        agreement = scorer(written, [quoted])[0]
+        if agreement < min_agreement:
+            problems.append(f"says something else than the quote (similarity {agreement:.2f})")
+    return problems

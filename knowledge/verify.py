@@ -44,6 +44,14 @@ WORD_NUMBERS = {
     )
 } | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100}
 WORD_NUMBER = re.compile(r"\b(" + "|".join(sorted(WORD_NUMBERS, key=len, reverse=True)) + r")\b", re.I)
+# a sentence of pure courtesy, which states nothing a passage could support or contradict
+COURTESY = re.compile(
+    r"(?:sure|of course|certainly|happy to help|glad to help|good question|great question|"
+    r"thanks for (?:asking|your question)|i hope (?:this|that) helps|"
+    r"is there anything else i can help you with|let me know if you have any other questions)"
+    r"[.!?]*",
+    re.IGNORECASE,
+)
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -197,6 +205,8 @@ def verify(
     passage_sentences = [s for p in passages for s in sentences(p)]
     scored: list[tuple[str, float]] = []
     for sentence in sentences(answer):
+        if COURTESY.fullmatch(sentence.strip()) and not facts(sentence, names):
+            continue  # "Happy to help." claims nothing: it needs no passage, and is not support
         words = content_words(sentence)
         lexical = len(words & passage_words) / len(words) if words else 1.0
         semantic = similarity(sentence, passage_sentences) if similarity and passage_sentences else 0.0

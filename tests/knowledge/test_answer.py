@@ -57,6 +57,28 @@ def test_a_generated_answer_with_an_invented_number_is_never_sent():
     assert result.rejected["verification"]["unsupported_facts"] == ["60"]
 
 
+def test_a_supported_answer_that_drops_the_quotes_fact_or_says_something_else_is_not_sent():
+    """Passing the verifier is not enough: "Refunds take 5 to 7 business days." is in the
+    passage, but it does not answer how long the return window is."""
+    lost = generated("Happy to help! Refunds take 5 to 7 business days.")
+    assert lost.mode == "extractive" and lost.rejected["problems"] == ["lost 30"]
+    assert lost.rejected["verification"]["ok"]  # supported, all the same
+
+    def scorer(question, texts):  # the quote's sentences are close; the written answer is not
+        return [0.3 if question == written else 0.9 for _ in texts]
+
+    written = "You can return an item within 30 days of delivery, 5 to 7 business days. Happy to help!"
+    other = answer(
+        "how long do I have to return an item",
+        RETRIEVAL,
+        0.6,
+        generator=lambda q, p, h: written,
+        scorer=scorer,
+    )
+    assert other.mode == "extractive"
+    assert any("says something else" in problem for problem in other.rejected["problems"])
+
+
 def test_no_answer_when_no_passage_sentence_answers():
     assert answer("do you sell bicycles", Retrieval("do you sell bicycles", HITS), 0.6) is None
     assert answer("anything", Retrieval("anything", []), 0.6) is None

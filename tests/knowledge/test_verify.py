@@ -68,6 +68,17 @@ def test_semantic_similarity_can_support_a_paraphrase():
     assert check(answer, similarity=lambda sentence, candidates: 0.8).ok
 
 
+def test_courtesy_needs_no_passage_but_is_never_an_answer_on_its_own():
+    assert check(
+        "Happy to help! You can return an item within 30 days of delivery. Is there anything else I can help you with?"
+    ).ok
+    assert (
+        not check("Happy to help!").ok and not check("Sure. Is there anything else I can help you with?").ok
+    )
+    # a courteous sentence with a claim in it is checked like any other
+    assert not check("Sure, returns are free for 90 days.").ok
+
+
 def test_an_empty_answer_is_never_ok():
     assert not check("").ok
 
