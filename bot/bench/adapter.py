@@ -86,6 +86,7 @@ def run(replies: int = 12, max_new_tokens: int = 64, heldout_examples: int = 64)
         len(e["input_ids"]) for e in (encode(voice.tokenizer, x, max_length) for x in train_set) if e
     )
     serving = decoders(settings, replies, max_new_tokens, heldout_examples, max_length)
+    grounded = grounded_job(voice)
     default = next(row for row in serving if row["decoder"] == voice.decoder.name)
     return {
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
@@ -116,6 +117,7 @@ def run(replies: int = 12, max_new_tokens: int = 64, heldout_examples: int = 64)
             "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         },
         "decoders": serving,
+        "grounded": grounded,
     }
 
 
@@ -191,6 +193,31 @@ def decoders(
     return rows
 
 
+def grounded_job(voice) -> dict:
+    """The knowledge-answer job on the held-out grounded examples (bot/seed/grounded.py),
+    through the product's generator and its independent verifier."""
+    from adapters.evaluate import grounded_audit
+    from bot.gate.thresholds import load_thresholds
+    from knowledge.answer import embedding_scorer
+    from knowledge.config import KnowledgeSettings
+    from knowledge.embeddings import embedding_model
+
+    brand = current_brand()
+    path = brand.voice_dir / "grounded_heldout.jsonl"
+    if not path.exists():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    scorer = embedding_scorer(embedding_model(KnowledgeSettings().embedding_model))
+    min_support = float(load_thresholds(brand.gate_file).verification.min_sentence_support)
+    result = grounded_audit(voice, rows, min_support, brand.product_names(), lambda s, c: max(scorer(s, c)))
+    print(
+        f"  grounded: {result['passed_verification']}/{result['answerable']} passed, "
+        f"{result['declined']}/{result['unanswerable']} declined",
+        flush=True,
+    )
+    return result
+
+
 def _reasons(rephrasings) -> dict[str, int]:
     counts: dict[str, int] = {}
     for r in rephrasings:
@@ -245,6 +272,7 @@ def markdown(r: dict) -> str:
                 for d in r.get("decoders", [])
             ),
             "",
+            *_grounded_lines(r.get("grounded") or {}),
             f"Replies: greedy, to {s['replies']} held-out customer messages. Perplexity: the held-out replies, "
             "teacher-forced through each decoder. Rephrasings: every text response of the flows, slots filled "
             "with sample values, rewritten with constrained decoding (adapters/constrained.py) and put through "
@@ -255,6 +283,22 @@ def markdown(r: dict) -> str:
             "",
         ]
     )
+
+
+def _grounded_lines(g: dict) -> list[str]:
+    if not g:
+        return []
+    return [
+        "The grounded job (knowledge answers), on the held-out examples of voice/grounded_heldout.jsonl "
+        "(the brand's own sections and doc2dial's help pages, the answering passage among distractors), "
+        "written by the default decoder with constrained decoding and checked by knowledge/verify.py:",
+        "",
+        "| answerable: passed verification | with every fact of the reference reply | no passage answers: declined | answers with an unsupported fact | answer p50 |",
+        "|---|---|---|---|---|",
+        f"| {g['passed_verification']}/{g['answerable']} | {g['with_every_reference_fact']}/{g['answerable']} "
+        f"| {g['declined']}/{g['unanswerable']} | {g['answers_with_unsupported_facts']} | {g['seconds_p50']} s |",
+        "",
+    ]
 
 
 def add_parser(bsub) -> None:
