@@ -18,7 +18,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import identity, reading
+from actions import identity, reading, streaming
 from actions.handoff import consecutive_failed_turns, hand_over
 from actions.info import render_answer
 from actions.services import redis_client
@@ -89,12 +89,12 @@ def read_message(question: str, tracker: Tracker, names_record: bool) -> tuple[s
 def build_answer(
     question: str, history: list[str], min_support: float, typed: str = "", self_contained: float = 1.0
 ) -> tuple[Any, Any]:
-    """(retrieval, answer or None) for the standalone `question`. `typed`: the message as the
-    customer wrote it (mended), when it may point back to the conversation: searched first,
-    and kept when a passage is `self_contained` close to it alone. Blocking: run in a thread."""
-    brand = current_brand()
-    from knowledge.answer import VERSION, answer, embedding_scorer, retrieve
-    from knowledge.answer_cache import AnswerCache
+    """(retrieval, the extractive answer or None) for the standalone `question`. `typed`: the
+    message as the customer wrote it (mended), when it may point back to the conversation:
+    searched first, and kept when a passage is `self_contained` close to it alone. The voice
+    model writes the answer only once the gate has chosen it (`voice_answer`). Blocking: run
+    in a thread."""
+    from knowledge.answer import retrieve
 
     kb = _knowledge()
     alone = retrieve(kb, typed) if typed and typed != question else None
@@ -102,8 +102,28 @@ def build_answer(
         retrieval, question = alone, typed
     else:
         retrieval = retrieve(kb, question)
+    return retrieval, _answer(question, retrieval, history, min_support, None)
+
+
+def voice_answer(
+    question: str, retrieval: Any, history: list[str], min_support: float, on_text=None
+) -> dict[str, Any] | None:
+    """The answer written by the voice model from the same passages (streamed to `on_text`
+    as it is written) when it passes verification, else the extractive one; None without a
+    voice model that writes answers. Blocking: run in a thread."""
     voice = _voice_for_answers()
-    generator = voice.knowledge_generator() if voice is not None else None
+    if voice is None:
+        return None
+    return _answer(question, retrieval, history, min_support, voice, on_text)
+
+
+def _answer(question: str, retrieval: Any, history: list[str], min_support: float, voice, on_text=None):
+    """The answer, from the cache when the same passages answered the same question."""
+    from knowledge.answer import VERSION, answer, embedding_scorer
+    from knowledge.answer_cache import AnswerCache
+
+    brand = current_brand()
+    kb = _knowledge()
     cache = AnswerCache(redis_client())
     maker = f"voice-{voice.id}" if voice is not None else "no-generator"
     key = AnswerCache.key(
@@ -111,22 +131,22 @@ def build_answer(
     )
     cached = cache.get(key)
     if cached is not None:
-        return retrieval, cached
+        return cached
     scorer = embedding_scorer(kb.embeddings) if kb.embeddings is not None else None
     result = answer(
         question,
         retrieval,
         min_support,
         brand.product_names(),
-        generator=generator,
+        generator=voice.knowledge_generator(on_text) if voice is not None else None,
         history=history,
         scorer=scorer,
     )
     if result is None:
-        return retrieval, None
+        return None
     value = result.to_dict()
     cache.put(key, value, result.sources)
-    return retrieval, value
+    return value
 
 
 class ActionAnswerFromKnowledge(Action):
@@ -186,6 +206,15 @@ class ActionAnswerFromKnowledge(Action):
         if decision.route == "knowledge" and found is None:  # close, but no answer: do not guess
             sections = retrieval.sections() if retrieval is not None else []
             decision = unanswered(evidence, thresholds, flows, handoff_after, sections)
+        if decision.route == "knowledge":
+            try:  # the voice model writes it, streamed to the widget; checked, else the quote stays
+                draft = streaming.publisher(tracker.sender_id)
+                written = await loop.run_in_executor(
+                    None, voice_answer, question, retrieval, history, min_support, draft
+                )
+                found = written or found
+            except Exception:
+                logger.exception("the voice model could not write the answer; the extractive one is sent")
         record = {**decision.to_dict(), "typed": typed, "read": resolved.to_dict()}
         gate_log.info("gate %s", json.dumps(privacy.mask_value(record), ensure_ascii=False))
         meta = {

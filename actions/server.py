@@ -177,6 +177,23 @@ def add_widget_routes(app: Sanic) -> None:
 def add_nlg_route(app: Sanic) -> None:
     from actions import nlg
 
+    @app.get("/health/voice")
+    async def voice_health(request: Request):
+        """Whether the voice model is loaded yet (it loads in the background at start-up),
+        its decoder, and what it writes."""
+        from adapters.serve import load_voice_settings, loaded_voice_model
+
+        voice = loaded_voice_model()
+        settings = voice.settings if voice is not None else load_voice_settings()
+        return response.json(
+            {
+                "loaded": voice is not None,
+                "decoder": voice.decoder.name if voice is not None else None,
+                "knowledge_answers": bool((settings.get("knowledge_answers") or {}).get("enabled")),
+                "rephrase": bool((settings.get("rephrase") or {}).get("enabled")),
+            }
+        )
+
     @app.post("/nlg")
     async def render_response(request: Request):
         message, values, rephrase = nlg.render(request.json or {})

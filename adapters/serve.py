@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,8 +30,21 @@ logger = logging.getLogger(__name__)
 
 
 def load_voice_settings(path: Path | None = None) -> dict[str, Any]:
-    """The brand's voice.yml (or the file at `path`)."""
-    return yaml.safe_load((path or current_brand().voice_file).read_text()) or {}
+    """The brand's voice.yml (or the file at `path`). $TANDEM_KNOWLEDGE_ANSWERS (on or off)
+    overrides `knowledge_answers: enabled` for one stack."""
+    settings = yaml.safe_load((path or current_brand().voice_file).read_text()) or {}
+    wanted = os.environ.get("TANDEM_KNOWLEDGE_ANSWERS", "").strip().lower()
+    if wanted:
+        if wanted not in SWITCH:
+            raise ValueError(f"TANDEM_KNOWLEDGE_ANSWERS={wanted!r}: use on or off")
+        settings["knowledge_answers"] = {
+            **(settings.get("knowledge_answers") or {}),
+            "enabled": SWITCH[wanted],
+        }
+    return settings
+
+
+SWITCH = {"on": True, "1": True, "true": True, "off": False, "0": False, "false": False}
 
 
 @dataclass
@@ -129,8 +143,9 @@ class VoiceModel:
 
     # ---- knowledge answers ----------------------------------------------------------
 
-    def knowledge_generator(self):
-        """A knowledge.answer Generator: answer from the passages only, briefly."""
+    def knowledge_generator(self, on_text: Callable[[str], None] | None = None):
+        """A knowledge.answer Generator: answer from the passages only, briefly; `on_text`
+        gets the answer as it is written (drafts for the widget)."""
         options = self.settings.get("knowledge_answers") or {}
 
         def generate(question: str, passages: list[str], history: list[str]) -> str:
@@ -142,6 +157,7 @@ class VoiceModel:
                 question,
                 context.strip(),
                 constraint=allowed,
+                on_text=on_text,
                 max_new_tokens=int(options.get("max_new_tokens", 48)),
             )
             if placeholders(text) or text.startswith(NO_ANSWER[:40]):

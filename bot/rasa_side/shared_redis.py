@@ -40,3 +40,25 @@ def client(db: int = 1, socket_timeout: float = 1.0) -> Any | None:
         socket_connect_timeout=socket_timeout,
         **retry_once(redis.retry.Retry),
     )
+
+
+STREAM_CHANNEL = "tandem:stream:"  # + conversation id: drafts of a generated answer (actions/streaming.py)
+
+
+def async_client(db: int = 1) -> Any | None:
+    """A redis.asyncio client of the stack's Redis with no read timeout (it waits on
+    publish/subscribe), or None when the environment names none."""
+    port = os.environ.get("TANDEM_REDIS_PORT")
+    if not port:
+        return None
+    import redis.asyncio
+    import redis.asyncio.retry
+
+    return redis.asyncio.Redis(
+        host=os.environ.get("TANDEM_REDIS_HOST") or os.environ.get("TANDEM_HOST", "127.0.0.1"),
+        port=int(port),
+        db=db,
+        password=os.environ.get("TANDEM_REDIS_PASSWORD") or None,
+        socket_connect_timeout=2.0,
+        **retry_once(redis.asyncio.retry.Retry),
+    )

@@ -177,7 +177,56 @@ class WidgetSocketIO(SocketIOInput):
                 logger.error("socket.io: the message of %s failed: %s", conversation_id, guard.failure(error))
                 await tell(sid, checks.trouble_reply)
 
+        @webhook.listener("after_server_start")
+        async def start_relay(app, _loop) -> None:
+            # held here: the event loop keeps only a weak reference to a task
+            _relays.add(asyncio.get_running_loop().create_task(relay_drafts(sio, self.namespace)))
+
         return webhook
+
+
+_relays: set[asyncio.Task] = set()
+
+
+async def relay_drafts(sio: AsyncServer, namespace: str | None) -> None:
+    """Drafts of generated answers, published by the action server on Redis
+    (``tandem:stream:<conversation>``, {"text": the answer so far}), are sent to the sockets
+    that joined that conversation as ``bot_stream``; the checked answer follows as a normal
+    ``bot_uttered`` through Rasa. Every worker and replica relays, and each reaches only its
+    own sockets. Without Redis there is nothing to relay; when Redis goes away the relay
+    waits and subscribes again."""
+    while True:
+        client = shared_redis.async_client()
+        if client is None:
+            return
+        try:
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            await pubsub.psubscribe(shared_redis.STREAM_CHANNEL + "*")
+            async for message in pubsub.listen():
+                if message.get("type") != "pmessage":
+                    continue
+                channel = (
+                    message["channel"].decode()
+                    if isinstance(message["channel"], bytes)
+                    else message["channel"]
+                )
+                try:
+                    draft = json.loads(message["data"])
+                except (TypeError, ValueError):
+                    continue
+                if isinstance(draft, dict) and isinstance(draft.get("text"), str):
+                    room = channel[len(shared_redis.STREAM_CHANNEL) :]
+                    await sio.emit("bot_stream", {"text": draft["text"]}, room=room, namespace=namespace)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # Redis restarted or unreachable: drafts pause, answers do not
+            logger.warning("draft relay: %s; subscribing again in 2 s", error)
+            await asyncio.sleep(2)
+        finally:
+            try:
+                await client.close()
+            except Exception:
+                pass
 
 
 def _metadata(value: Any) -> dict[str, Any]:

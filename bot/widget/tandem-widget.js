@@ -303,9 +303,32 @@
     flush();
   }
 
+  // a generated answer as it is being written (the action server streams it through Rasa's
+  // socket.io, event "bot_stream"): shown in a bubble of its own, never saved, and removed
+  // when the turn's real reply arrives (the checked text, which may differ from the draft)
+  var draft = null;
+
+  function stream(data) {
+    if (!data || typeof data.text !== "string") return;
+    showTyping(false);
+    if (!draft || !draft.parentNode) {
+      draft = el("li", { class: "tw-msg tw-draft", "data-from": "draft", "aria-hidden": "true" });
+      draft.appendChild(el("span", { class: "tw-text" }));
+      log.appendChild(draft);
+    }
+    draft.firstChild.textContent = data.text;
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function dropDraft() {
+    if (draft && draft.parentNode) draft.parentNode.removeChild(draft);
+    draft = null;
+  }
+
   function receive(data) {
     if (!data || typeof data !== "object") return;
     showTyping(false);
+    dropDraft();
     var custom = data.custom && typeof data.custom === "object" ? data.custom : null;
     if (custom) {
       var turnMessages = state.messages.filter(function (m) {
@@ -385,6 +408,7 @@
       flush();
     });
     socket.on("bot_uttered", receive);
+    socket.on("bot_stream", stream);
     // the server did not recognise this socket's conversation: ask for it again
     socket.on("session_refused", function () {
       online = false;

@@ -170,3 +170,73 @@ def test_a_message_typed_while_the_server_is_down_is_delivered_when_it_returns(d
     assert "five years" in w.last_bot_text().lower()
     expect(w.page.locator(".tw-log .tw-pending")).to_have_count(0)
     w.shot("delivered-after-reconnect")
+
+
+def wait_for_voice(stack, timeout: float = 180.0) -> dict:
+    """The action server's voice model, once loaded (it loads in the background)."""
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        status = requests.get(f"{stack.actions_url}/health/voice", timeout=5).json()
+        if status["loaded"] or time.monotonic() > deadline:
+            return status
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def voice_stack(tmp_path_factory):
+    """A stack of its own whose voice model writes knowledge answers
+    ($TANDEM_KNOWLEDGE_ANSWERS=on; off in the sample brand's voice.yml)."""
+    import os
+
+    from bot.core.settings import Settings
+    from tests.conftest import refresh_knowledge, running_stack
+
+    os.environ["TANDEM_KNOWLEDGE_ANSWERS"] = "on"
+    try:
+        with running_stack(
+            Settings().brand,
+            tmp_path_factory.mktemp("voice-home"),
+            tmp_path_factory.mktemp("voice-kb") / "sources",
+            rasa_workers=1,
+        ) as settings:
+            refresh_knowledge(settings)
+            yield settings
+    finally:
+        os.environ.pop("TANDEM_KNOWLEDGE_ANSWERS", None)
+
+
+RECORD_DRAFTS = """() => {
+  window.__drafts = [];
+  const log = document.querySelector('.tw-log');
+  new MutationObserver(() => {
+    const draft = log.querySelector('.tw-draft .tw-text');
+    const drafts = window.__drafts;
+    if (draft && drafts[drafts.length - 1] !== draft.textContent) drafts.push(draft.textContent);
+  }).observe(log, { subtree: true, childList: true, characterData: true });
+}"""
+
+
+def test_a_written_answer_appears_word_by_word_and_the_checked_answer_replaces_it(
+    browser, voice_stack, request
+):
+    from tests.browser.conftest import make_widget
+
+    status = wait_for_voice(voice_stack)
+    assert status["loaded"] and status["knowledge_answers"], status
+    w = make_widget(browser, voice_stack, request, "desktop")
+    w.visit()
+    w.open()
+    w.page.evaluate(RECORD_DRAFTS)
+    w.type("how long is the warranty on a tent?")  # its own stack: not in an answer cache
+    drafts = w.page.evaluate("window.__drafts")
+    assert len(drafts) >= 3, drafts  # drafts arrived while the answer was being written
+    assert all(
+        later.startswith(earlier.rstrip()) for earlier, later in zip(drafts, drafts[1:], strict=False)
+    ), drafts
+    expect(w.page.locator(".tw-draft")).to_have_count(0)  # the checked answer took its place
+    expect(w.bot_messages().last).to_have_attribute("data-route", "knowledge")
+    w.shot("answered-after-drafts")

@@ -295,3 +295,76 @@ async def test_a_mid_form_question_is_answered_and_the_form_is_not_restarted(kb,
     events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
     assert events == [SlotSet("gate_flow", False)] and routes(dispatcher) == ["knowledge"]
     assert "3 to 5 business days" in dispatcher.messages[0]["text"]
+
+
+class WritingVoice:
+    """A voice model that writes a given answer word by word (adapters/serve.py's interface)."""
+
+    id = "fake"
+
+    def __init__(self, text):
+        self.text, self.asked = text, []
+
+    def knowledge_generator(self, on_text=None):
+        def generate(question, passages, history):
+            self.asked.append(question)
+            for word in self.text.split(" "):
+                if on_text:
+                    on_text(word + " ")
+            return self.text
+
+        return generate
+
+
+@pytest.fixture
+def drafts(monkeypatch):
+    sent = []
+    monkeypatch.setattr(
+        knowledge_answer.streaming, "publisher", lambda sender: lambda delta: sent.append(delta)
+    )
+    return sent
+
+
+async def test_the_voice_model_writes_the_chosen_answer_and_streams_its_drafts(
+    kb, dispatcher, domain, monkeypatch, drafts
+):
+    voice = WritingVoice("Happy to help! You can return an item within 30 days of delivery.")
+    monkeypatch.setattr(knowledge_answer, "_voice_for_answers", lambda: voice)
+    t = tracker(user("how long do I have to return something", "nlu_fallback", 0.4))
+    await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert (
+        dispatcher.messages[0]["text"] == voice.text
+        and dispatcher.messages[1]["custom"]["mode"] == "generated"
+    )
+    assert "".join(drafts).strip() == voice.text and len(drafts) > 3
+
+
+async def test_a_written_answer_that_fails_verification_leaves_the_quote(
+    kb, dispatcher, domain, monkeypatch, drafts
+):
+    voice = WritingVoice("You can return an item within 60 days of delivery.")  # 60: not in the passage
+    monkeypatch.setattr(knowledge_answer, "_voice_for_answers", lambda: voice)
+    t = tracker(user("how long do I have to return something", "nlu_fallback", 0.4))
+    await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert dispatcher.messages[0]["text"] == "You can return an item within 30 days of delivery."
+    assert dispatcher.messages[1]["custom"]["mode"] == "extractive"
+
+
+async def test_no_answer_is_written_for_a_turn_the_gate_sends_elsewhere(
+    kb, dispatcher, domain, monkeypatch, drafts
+):
+    voice = WritingVoice("You can return an item within 30 days of delivery.")
+    monkeypatch.setattr(knowledge_answer, "_voice_for_answers", lambda: voice)
+    kb.hits = [
+        Hit(
+            "Unrelated\n\nTents.",
+            0.01,
+            {"source": "x.md", "title": "X", "_id": "c2"},
+            dense=0.05,
+            dense_rank=1,
+        )
+    ]
+    await ActionAnswerFromKnowledge().run(
+        dispatcher, tracker(user("what's the capital of peru", "out_of_scope", 0.9)), domain
+    )
+    assert routes(dispatcher) == ["out_of_scope"] and voice.asked == [] and drafts == []
