@@ -45,7 +45,6 @@ import hashlib
 import importlib.util
 import json
 import math
-import os
 import re
 import shutil
 import statistics
@@ -63,6 +62,7 @@ import yaml
 from adapters import base_model
 from adapters.serve import load_voice_settings
 from adapters.voice_data import Example, encode, messages, read_examples, system_prompt
+from bot.bench.experiments.cpu_load import CpuOthers
 from bot.bench.report import OUT_DIR, provenance, write_report
 from bot.core.settings import current_brand
 from knowledge.loaders import fill_facts
@@ -388,27 +388,6 @@ def ort_candidates(work: Path, merged: Path, digest: str, variants: list[str]) -
 
 
 # ---- measuring ------------------------------------------------------------------------
-
-
-class CpuOthers:
-    """Cores that other processes kept busy while this one ran a block (from /proc)."""
-
-    def __enter__(self) -> CpuOthers:
-        self.start = self._sample()
-        return self
-
-    def __exit__(self, *_) -> None:
-        end = self._sample()
-        wall = end[0] - self.start[0]
-        busy = (end[1] - self.start[1]) - (end[2] - self.start[2])
-        self.cores = max(0.0, busy / os.sysconf("SC_CLK_TCK") / wall) if wall > 0 else 0.0
-
-    @staticmethod
-    def _sample() -> tuple[float, int, int]:
-        values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        busy = sum(values) - values[3] - values[4]  # less idle and iowait
-        mine = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-        return time.monotonic(), busy, int(mine[11]) + int(mine[12])
 
 
 def perplexity(backend, tokenizer, examples: list[Example], max_length: int) -> tuple[float, int, np.ndarray]:

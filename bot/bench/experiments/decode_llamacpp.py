@@ -27,7 +27,7 @@ Experiment, not in the product. Three steps, each in the env that has what it ne
   load, a warm-up generation, the replies (stopping at EOS) with llama.cpp's repeat penalty and with
   a transformers-style one, `--rounds` timing rounds interleaved over the models (64 new tokens, EOS
   ignored: generation runs past it, and a step costs the same whatever the token), noting the cores
-  other processes kept busy (as decode_backends.CpuOthers), and the perplexity of the held-out replies
+  other processes kept busy (cpu_load.CpuOthers), and the perplexity of the held-out replies
   (Llama(logits_all=True), eval of the ids, llm.scores). Writes <work-dir>/llamacpp-results.json.
 - report (.venv): medians as decode_backends summarises them, the replies' text and MiniLM cosine to
   float32's; with --save, docs/benchmarks/experiments/decode_llamacpp.json and the section
@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -56,6 +55,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a file in its own env
+from cpu_load import CpuOthers  # noqa: E402
 
 WORK_DIR = "/tmp/decode-exp"
 INPUTS = "llamacpp-inputs.json"
@@ -174,28 +176,6 @@ def convert(converter: Path, merged: Path, work: Path, outtype: str, digest: str
 
 
 # ---- measure (/tmp/llama-venv) ------------------------------------------------------------
-
-
-class CpuOthers:
-    """Cores that other processes kept busy while this one ran a block (from /proc); the same as
-    decode_backends.CpuOthers, which cannot be imported here (that module needs torch)."""
-
-    def __enter__(self) -> CpuOthers:
-        self.start = self._sample()
-        return self
-
-    def __exit__(self, *_) -> None:
-        end = self._sample()
-        wall = end[0] - self.start[0]
-        busy = (end[1] - self.start[1]) - (end[2] - self.start[2])
-        self.cores = max(0.0, busy / os.sysconf("SC_CLK_TCK") / wall) if wall > 0 else 0.0
-
-    @staticmethod
-    def _sample() -> tuple[float, int, int]:
-        values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        busy = sum(values) - values[3] - values[4]  # less idle and iowait
-        mine = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-        return time.monotonic(), busy, int(mine[11]) + int(mine[12])
 
 
 def transformers_penalty(penalty: float):
