@@ -184,7 +184,9 @@ def _row(kind: str, question: str, passages: list[str], reply: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--doc2dial", type=int, default=110, help="doc2dial examples (default 110, as committed)")
+    parser.add_argument(
+        "--doc2dial", type=int, default=110, help="doc2dial examples (default 110, as committed)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
