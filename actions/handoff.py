@@ -4,12 +4,16 @@ A failed turn is one the bot could not act on: NLU fallback (low confidence), an
 out-of-scope message, or no confident next action. After `handoff.failed_turns_before_handoff` of them in a row
 (the brand's policy.yml), or when the customer asks, the conversation is handed to a person:
 the customer is told, the conversation is paused (Rasa stores the customer's messages
-but the bot stops replying) and listed for agents, until `tandem handoff back` resumes it.
+but the bot stops replying) and listed for agents (the console's inbox, /agent/, and
+`tandem handoff list`), until an agent hands it back. The reason is "requested",
+"complaint" (asked after a complaint) or "failed_turns"; $TANDEM_HANDOFF_WEBHOOK also
+receives it (bot/console/webhook.py).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -18,7 +22,9 @@ from rasa_sdk.events import ConversationPaused, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import redis_client
+from bot.console import webhook
 from bot.core import policy
+from bot.core.settings import get_settings
 from bot.stack.retention import HANDOFF_KEY  # hash: sender id -> "time reason"
 
 logger = logging.getLogger(__name__)
@@ -60,7 +66,28 @@ def consecutive_failed_turns(events: list[dict[str, Any]]) -> int:
     return count
 
 
+COMPLAINT_INTENT = "complaint"
+
+
+def complained(events: list[dict[str, Any]]) -> bool:
+    """The customer complained in this session (NLU read a message as `complaint`)."""
+    for event in reversed(events):
+        if event.get("event") in ("session_started", "resume", "restart"):
+            return False
+        if event.get("event") == "user":
+            if ((event.get("parse_data") or {}).get("intent") or {}).get("name") == COMPLAINT_INTENT:
+                return True
+    return False
+
+
+def public_actions_url() -> str:
+    """Where agents reach the console: $TANDEM_PUBLIC_ACTIONS_URL behind a proxy."""
+    return os.environ.get("TANDEM_PUBLIC_ACTIONS_URL") or get_settings().actions_url
+
+
 def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> list[dict[str, Any]]:
+    if reason == "requested" and complained(tracker.events):
+        reason = "complaint"
     dispatcher.utter_message(
         response="utter_handoff_after_failures" if reason == "failed_turns" else "utter_handoff",
         json_message={"handoff": True, "reason": reason},
@@ -70,6 +97,10 @@ def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -
     except Exception:  # the handoff itself must not fail because the agents' list did
         logger.exception("could not list conversation %s for agents", tracker.sender_id)
     logger.info("conversation %s handed over to a human (%s)", tracker.sender_id, reason)
+    try:
+        webhook.notify(tracker.sender_id, reason, tracker.events, f"{public_actions_url()}/agent/")
+    except Exception:
+        logger.exception("the handoff webhook of %s was not sent", tracker.sender_id)
     return [ConversationPaused()]
 
 

@@ -15,6 +15,9 @@ They need ``Authorization: Bearer <token>`` (the stack's API token, $TANDEM_HOME
 ``POST /nlg`` renders Rasa's responses (Rasa's NLG endpoint protocol; actions/nlg.py) and
 rephrases the ones marked for it in the brand's voice (adapters/serve.py).
 
+It serves the support team's console (``/agent/``: the agents' inbox and the dashboard,
+behind the agent token; actions/console_routes.py).
+
 It also serves the web widget's static files (``/widget/tandem-widget.js`` and what it
 loads) and the brand's demo site (``/demo/``: the pages of its site/ folder), which embeds
 the widget.
@@ -40,6 +43,7 @@ from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic, response
 from sanic.request import Request
 
+from actions.console_routes import add_console_routes
 from bot.core.settings import BOT_DIR, current_brand, get_settings
 
 logger = logging.getLogger(__name__)
@@ -246,6 +250,7 @@ def build_app(actions_package: str = "actions") -> Sanic:
     add_knowledge_routes(app)
     add_widget_routes(app)
     add_nlg_route(app)
+    add_console_routes(app)
     return app
 
 

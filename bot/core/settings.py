@@ -150,6 +150,19 @@ class Settings:
         return os.environ.get("TANDEM_ACTIONS_TOKEN") or _secret(self.home / "actions-token")
 
     @property
+    def agent_token(self) -> str:
+        """What the team's agents sign in to the console with (/agent/): $TANDEM_AGENT_TOKEN,
+        else one made per install ($TANDEM_HOME/agent-token). The console is never open
+        without it."""
+        return os.environ.get("TANDEM_AGENT_TOKEN") or _secret(self.home / "agent-token")
+
+    @property
+    def events_db_url(self) -> str:
+        """Where Rasa's SQL event broker writes every conversation event, for analytics:
+        $TANDEM_EVENTS_DB_URL (e.g. postgresql://user:pw@host/db), else SQLite in $TANDEM_HOME."""
+        return os.environ.get("TANDEM_EVENTS_DB_URL") or f"sqlite:///{self.home / 'events.db'}"
+
+    @property
     def session_key_file(self) -> Path:
         """The key that signs the widget's conversation ids (made once per install)."""
         path = self.home / "session-key"
@@ -195,6 +208,7 @@ class Settings:
             "TANDEM_REDIS_PASSWORD": self.redis_password,
             "TANDEM_RETENTION_SECONDS": str(int(self.retention_days * 86400)),
             "TANDEM_CORS": " ".join(self.cors_origins),
+            "TANDEM_EVENTS_DB_URL": self.events_db_url,
         }
 
 

@@ -43,6 +43,7 @@ def client(db: int = 1, socket_timeout: float = 1.0) -> Any | None:
 
 
 STREAM_CHANNEL = "tandem:stream:"  # + conversation id: drafts of a generated answer (actions/streaming.py)
+SAY_CHANNEL = "tandem:say:"  # + conversation id: what an agent says, the hand-back (bot/console/handoffs.py)
 
 
 def async_client(db: int = 1) -> Any | None:

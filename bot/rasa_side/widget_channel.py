@@ -26,11 +26,13 @@ from typing import Any
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from rasa.shared.core.events import SlotSet
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.core import privacy
 from bot.rasa_side import guard, shared_redis
 
 logger = logging.getLogger(__name__)
@@ -73,6 +75,7 @@ class WidgetSocketIO(SocketIOInput):
         return channel
 
     credentials: dict[str, Any] = {}
+    agent: Any = None  # Rasa's agent (its tracker and lock stores), once the server runs
 
     def get_output_channel(self) -> OutputChannel | None:
         if self.sio is None:
@@ -177,8 +180,32 @@ class WidgetSocketIO(SocketIOInput):
                 logger.error("socket.io: the message of %s failed: %s", conversation_id, guard.failure(error))
                 await tell(sid, checks.trouble_reply)
 
+        @sio.on("feedback", namespace=self.namespace)
+        async def feedback(sid: str, data: Any = None) -> None:
+            conversation_id = signer.verify(data.get("session_id")) if isinstance(data, dict) else None
+            if conversation_id is None or joined.get(sid) != conversation_id:
+                await sio.emit(
+                    "session_refused",
+                    {"reason": "send session_request first"},
+                    room=sid,
+                    namespace=self.namespace,
+                )
+                return
+            rating = read_feedback(data, limit)
+            if rating is None:
+                logger.warning("socket.io: unreadable feedback from %s; ignored", conversation_id)
+                return
+            agent = self.agent
+            if agent is None:
+                return
+            try:
+                await record_feedback(agent, conversation_id, *rating)
+            except Exception as error:  # feedback is a courtesy: never an error for the customer
+                logger.warning("feedback of %s not recorded: %s", conversation_id, guard.failure(error))
+
         @webhook.listener("after_server_start")
         async def start_relay(app, _loop) -> None:
+            self.agent = getattr(app.ctx, "agent", None)
             # held here: the event loop keeps only a weak reference to a task
             _relays.add(asyncio.get_running_loop().create_task(relay_drafts(sio, self.namespace)))
 
@@ -192,7 +219,9 @@ async def relay_drafts(sio: AsyncServer, namespace: str | None) -> None:
     """Drafts of generated answers, published by the action server on Redis
     (``tandem:stream:<conversation>``, {"text": the answer so far}), are sent to the sockets
     that joined that conversation as ``bot_stream``; the checked answer follows as a normal
-    ``bot_uttered`` through Rasa. Every worker and replica relays, and each reaches only its
+    ``bot_uttered`` through Rasa. What an agent says from the console and the hand-back
+    (``tandem:say:<conversation>``, {"text", "agent" or "handback"}; already in the tracker)
+    are sent as ``bot_uttered``. Every worker and replica relays, and each reaches only its
     own sockets. Without Redis there is nothing to relay; when Redis goes away the relay
     waits and subscribes again."""
     while True:
@@ -201,7 +230,7 @@ async def relay_drafts(sio: AsyncServer, namespace: str | None) -> None:
             return
         try:
             pubsub = client.pubsub(ignore_subscribe_messages=True)
-            await pubsub.psubscribe(shared_redis.STREAM_CHANNEL + "*")
+            await pubsub.psubscribe(shared_redis.STREAM_CHANNEL + "*", shared_redis.SAY_CHANNEL + "*")
             async for message in pubsub.listen():
                 if message.get("type") != "pmessage":
                     continue
@@ -214,7 +243,13 @@ async def relay_drafts(sio: AsyncServer, namespace: str | None) -> None:
                     draft = json.loads(message["data"])
                 except (TypeError, ValueError):
                     continue
-                if isinstance(draft, dict) and isinstance(draft.get("text"), str):
+                if not isinstance(draft, dict) or not isinstance(draft.get("text"), str):
+                    continue
+                if channel.startswith(shared_redis.SAY_CHANNEL):  # a person, or the hand-back
+                    room = channel[len(shared_redis.SAY_CHANNEL) :]
+                    said = {k: draft[k] for k in ("text", "agent", "handback") if k in draft}
+                    await sio.emit("bot_uttered", said, room=room, namespace=namespace)
+                else:
                     room = channel[len(shared_redis.STREAM_CHANNEL) :]
                     await sio.emit("bot_stream", {"text": draft["text"]}, room=room, namespace=namespace)
         except asyncio.CancelledError:
@@ -238,3 +273,49 @@ def _metadata(value: Any) -> dict[str, Any]:
             logger.warning("socket.io: metadata that is not JSON; dropped")
             return {}
     return value if isinstance(value, dict) else {}
+
+
+FEEDBACK_SLOT = "feedback"
+FEEDBACK_VALUES = ("up", "down")
+
+
+def read_feedback(data: dict[str, Any], limit: int) -> tuple[str, str, str] | None:
+    """(the rated answer's text, "up" or "down", the comment) of a ``feedback`` payload
+    ``{"session_id", "text", "value", "comment"?}``, or None when it is not one."""
+    text, value, comment = data.get("text"), data.get("value"), data.get("comment") or ""
+    if not isinstance(text, str) or not text.strip() or value not in FEEDBACK_VALUES:
+        return None
+    if not isinstance(comment, str):
+        return None
+    return text.strip()[: 4 * limit], value, comment.strip()[:limit]
+
+
+async def record_feedback(agent: Any, conversation_id: str, text: str, value: str, comment: str) -> bool:
+    """Store a rating with the turn it rates: a ``feedback`` slot event
+    ``{"turn": the rated bot message's timestamp, "value", "comment"}`` on the conversation's
+    tracker, which Rasa's event broker passes on to analytics. The rated message is the
+    latest bot message with that text (compared masked: the tracker keeps it masked).
+    False when the conversation has no such message."""
+    wanted = {text, privacy.mask(text)}
+    async with agent.lock_store.lock(conversation_id):
+        tracker = await agent.tracker_store.retrieve(conversation_id)
+        if tracker is None:
+            return False
+        rated = next(
+            (
+                event
+                for event in reversed(tracker.events)
+                if getattr(event, "type_name", None) == "bot" and (event.text or "").strip() in wanted
+            ),
+            None,
+        )
+        if rated is None:
+            return False
+        tracker.update(
+            SlotSet(
+                FEEDBACK_SLOT,
+                {"turn": rated.timestamp, "value": value, "comment": privacy.mask(comment)},
+            )
+        )
+        await agent.tracker_store.save(tracker)
+    return True

@@ -169,8 +169,12 @@
       "data-id": String(message.id),
     });
     if (message.route) item.setAttribute("data-route", message.route);
-    var who = el("span", { class: "tw-sr" }, message.from === "user" ? "You: " : config.title + ": ");
-    item.appendChild(who);
+    if (message.from === "agent") {
+      // a person from the team answers: say so, visibly
+      item.appendChild(el("span", { class: "tw-who" }, (message.agent || "Support") + " · a person from our team"));
+    } else {
+      item.appendChild(el("span", { class: "tw-sr" }, message.from === "user" ? "You: " : config.title + ": "));
+    }
     var body = el("span", { class: "tw-text" });
     renderText(body, message.text || "");
     item.appendChild(body);
@@ -184,7 +188,59 @@
       });
       item.appendChild(sources);
     }
+    if (message.from === "bot" && !message.pending) item.appendChild(renderFeedback(message));
     return item;
+  }
+
+  // thumbs up or down on a bot answer, with an optional comment on a thumbs down; sent over
+  // socket.io ("feedback") and kept with the turn in the conversation's tracker
+  function renderFeedback(message) {
+    var box = el("span", { class: "tw-feedback", role: "group", "aria-label": "Was this helpful?" });
+    if (message.feedback) {
+      box.appendChild(el("span", { class: "tw-thanks" }, "Thanks for your feedback"));
+      return box;
+    }
+    if (message.rating === "down") {
+      var comment = el("input", {
+        type: "text",
+        class: "tw-comment",
+        maxlength: "500",
+        "aria-label": "What was wrong? (optional)",
+        placeholder: "What was wrong? (optional)",
+      });
+      var sendIt = el("button", { type: "button", class: "tw-comment-send" }, "Send");
+      sendIt.addEventListener("click", function () { rate(message, "down", comment.value); });
+      comment.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") { event.preventDefault(); rate(message, "down", comment.value); }
+      });
+      box.appendChild(comment);
+      box.appendChild(sendIt);
+      return box;
+    }
+    var up = el("button", { type: "button", class: "tw-thumb", "data-value": "up", "aria-label": "Helpful" }, "👍");
+    var down = el("button", { type: "button", class: "tw-thumb", "data-value": "down", "aria-label": "Not helpful" }, "👎");
+    up.addEventListener("click", function () { rate(message, "up", ""); });
+    down.addEventListener("click", function () {
+      message.rating = "down";
+      save();
+      redraw(message);
+    });
+    box.appendChild(up);
+    box.appendChild(down);
+    return box;
+  }
+
+  function rate(message, value, comment) {
+    if (!online || !socket) return;
+    socket.emit("feedback", {
+      session_id: state.sessionId,
+      text: message.text,
+      value: value,
+      comment: String(comment || "").slice(0, 500),
+    });
+    message.feedback = value;
+    save();
+    redraw(message);
   }
 
   function render() {
@@ -360,10 +416,15 @@
       if (!data.text) return;
     }
     if (typeof data.text !== "string" || !data.text) return;
-    // a reply in a later turn than the handoff: an agent handed the conversation back
-    if (state.handoff && state.turn > (state.handoffTurn || 0)) {
+    var agent = typeof data.agent === "string" && data.agent ? data.agent : null;
+    // an agent handed the conversation back: the assistant greets the customer again
+    if (data.handback && state.handoff) {
       state.handoff = false;
       renderBanner();
+    }
+    if (agent) {
+      append({ id: newId(), from: "agent", agent: agent, text: data.text, turn: state.turn });
+      return;
     }
     var buttons = Array.isArray(data.quick_replies) ? data.quick_replies : data.buttons;
     var message = {

@@ -6,6 +6,7 @@ modules and those of lower layers, never a peer's or a higher one's:
     bot.core                      settings, the brand's data, policy, the order back end
     knowledge, bot.stack          retrieval; running the stack (processes, training, client)
     adapters, bot.gate            the voice model; the confidence gate
+    bot.console                   the support team's side: handoffs, evidence, analytics
     actions                       Rasa's custom actions and the action server
     bot.brands                    a brand's own actions.py
     bot.bench, bot.seed           benchmarks and experiments; generators of sample data
@@ -33,6 +34,7 @@ RANKS = {
     "bot.stack": 1,
     "adapters": 2,
     "bot.gate": 2,
+    "bot.console": 2,
     "actions": 3,
     "bot.brands": 4,
     "bot.bench": 5,
