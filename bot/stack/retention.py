@@ -4,7 +4,11 @@ deleting what is older than the brand's retention period.
 - Conversations: Redis keys ``tandem:tracker:<id>`` (db 0), which expire that many days
   after their last message (endpoints.yml ``record_exp``); locks ``tandem:lock:{<id>}:...``
   (db 1, bot/rasa_side/lock_store.py), which expire by themselves minutes after use.
-- The handoff list: the hash ``tandem:handoffs`` (id -> "time reason").
+- The handoff list: the hash ``tandem:handoffs`` (id -> "time reason"), and the agents'
+  claims on it, ``tandem:handoff:claims``.
+- Analytics: every conversation event in the event broker's database (table ``events``,
+  $TANDEM_EVENTS_DB_URL, SQLite in $TANDEM_HOME by default; bot/rasa_side/event_broker.py),
+  deleted once older than the retention period, and with the customer when forgotten.
 - Logs in ``$TANDEM_HOME/logs``: the supervisor rotates them at 10 MB
   (bot/stack/supervisor.py); a rotated copy (``name.log.1``...) is deleted once it is older
   than the retention period, and the lines of a live log older than it are removed.
@@ -28,6 +32,7 @@ from bot.core.settings import Settings
 logger = logging.getLogger(__name__)
 
 HANDOFF_KEY = "tandem:handoffs"
+CLAIMS_KEY = "tandem:handoff:claims"
 TRACKER_PREFIX = "tandem:tracker:"
 LOCK_PREFIX = "tandem:lock:"
 EXPIRED_MARK = "tandem:retention:expired_keys"  # Redis' count of expired keys at the last rewrite
@@ -40,6 +45,7 @@ class Report:
     conversations: int = 0
     locks: int = 0
     handoffs: int = 0
+    analytics_events: int = 0
     log_lines: int = 0
     log_files: list[str] = field(default_factory=list)
     aof_rewritten: bool = False
@@ -49,7 +55,14 @@ class Report:
 
     @property
     def removed_anything(self) -> bool:
-        return bool(self.conversations or self.locks or self.handoffs or self.log_lines or self.log_files)
+        return bool(
+            self.conversations
+            or self.locks
+            or self.handoffs
+            or self.analytics_events
+            or self.log_lines
+            or self.log_files
+        )
 
 
 def redis_for(settings: Settings, db: int = 0, timeout: float = 5) -> redis.Redis:
@@ -150,6 +163,37 @@ def _delete_locks(client: redis.Redis, sender: str) -> int:
     return client.delete(*keys) if keys else 0
 
 
+def delete_events(url: str, sender: str | None = None, before: float | None = None) -> int:
+    """Delete analytics events of one conversation, or older than `before` (unix time);
+    how many. No database yet (nothing recorded): 0."""
+    import sqlalchemy
+
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return 0
+    engine = sqlalchemy.create_engine(url)
+    try:
+        if not sqlalchemy.inspect(engine).has_table("events"):
+            return 0
+        if sender is not None:
+            query, values = "DELETE FROM events WHERE sender_id = :sender", {"sender": sender}
+        elif engine.dialect.name == "sqlite":
+            query = "DELETE FROM events WHERE CAST(json_extract(data, '$.timestamp') AS REAL) < :before"
+            values = {"before": before}
+        else:  # PostgreSQL
+            query = "DELETE FROM events WHERE CAST(CAST(data AS json)->>'timestamp' AS double precision) < :before"
+            values = {"before": before}
+        with engine.begin() as connection:
+            if engine.dialect.name == "sqlite":  # zero what is deleted, not just unlink it
+                connection.exec_driver_sql("PRAGMA secure_delete=ON")
+            deleted = connection.execute(sqlalchemy.text(query), values).rowcount or 0
+        if engine.dialect.name == "sqlite" and deleted:
+            with engine.connect() as connection:  # old copies in the write-ahead log go too
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted
+    finally:
+        engine.dispose()
+
+
 def forget(settings: Settings, sender: str) -> Report:
     """Remove one customer's conversation everywhere the stack keeps it."""
     if not sender.strip():
@@ -158,6 +202,8 @@ def forget(settings: Settings, sender: str) -> Report:
     report.conversations = redis_for(settings, 0).delete(TRACKER_PREFIX + sender)
     report.locks = _delete_locks(redis_for(settings, 1), sender)
     report.handoffs = redis_for(settings, 0).hdel(HANDOFF_KEY, sender)
+    redis_for(settings, 0).hdel(CLAIMS_KEY, sender)
+    report.analytics_events = delete_events(settings.events_db_url, sender=sender)
     for path in _log_files(settings):
         removed = _drop_lines(path, sender)
         if removed:
@@ -182,6 +228,8 @@ def sweep(settings: Settings, days: float, now: float | None = None) -> Report:
             since = 0.0  # unreadable: treat as old
         if since < cutoff:
             report.handoffs += store.hdel(HANDOFF_KEY, sender)
+            store.hdel(CLAIMS_KEY, sender)
+    report.analytics_events = delete_events(settings.events_db_url, before=cutoff)
     for path in _log_files(settings):
         if path.suffix != ".log":  # a rotated copy: name.log.1 ...
             if path.stat().st_mtime < cutoff:

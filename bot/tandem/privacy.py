@@ -20,6 +20,7 @@ def _print(report: retention.Report, as_json: bool, what: str) -> None:
     print(f"  conversations deleted:  {report.conversations}")
     print(f"  locks deleted:          {report.locks}")
     print(f"  handoff entries:        {report.handoffs}")
+    print(f"  analytics events:       {report.analytics_events}")
     print(f"  log lines removed:      {report.log_lines} {report.log_files or ''}".rstrip())
     print(f"  append-only file:       {'rewritten' if report.aof_rewritten else 'unchanged'}")
 
@@ -56,13 +57,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     psub = p.add_subparsers(dest="privacy_command", required=True, metavar="ACTION")
     forget = psub.add_parser(
         "forget",
-        help="delete one conversation: tracker, lock, handoff entry, log lines; rewrite Redis' file",
+        help="delete one conversation: tracker, lock, handoff entry and claim, analytics events, log lines; rewrite Redis' file",
     )
     forget.add_argument(
         "sender", help="the conversation id (the tracker's name, as `tandem handoff list` shows)"
     )
     forget.add_argument("--json", action="store_true", help="print the report as JSON")
-    sweep = psub.add_parser("sweep", help="delete handoff entries and rotated logs past the retention period")
+    sweep = psub.add_parser(
+        "sweep", help="delete handoff entries, analytics events and rotated logs past the retention period"
+    )
     sweep.add_argument("--days", type=float, help="override the brand's retention_days")
     sweep.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_privacy)

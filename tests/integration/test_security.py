@@ -18,6 +18,7 @@ import pytest
 import redis
 import requests
 import socketio
+import sqlalchemy
 
 from bot.core.settings import ROOT
 from bot.stack import processes as stack_module
@@ -314,6 +315,7 @@ def test_forgetting_a_customer_removes_them_everywhere(stack):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["conversations"] == 1 and report["handoffs"] == 1 and report["aof_rewritten"]
+    assert report["analytics_events"] > 5  # the event broker's copy of the conversation
     # (not through Rasa's API: asking for a tracker makes a new, empty one)
     assert sender not in redis_values(stack)
     holding = [path for path, data in files_under(stack.home).items() if sender.encode() in data]
@@ -335,6 +337,30 @@ def test_the_retention_sweep_deletes_old_handoffs_and_logs(stack):
     assert not store.hexists("tandem:handoffs", old) and store.hexists("tandem:handoffs", recent)
     assert not rotated.exists()
     store.hdel("tandem:handoffs", recent)
+
+
+def test_the_retention_sweep_deletes_analytics_events_past_the_period(stack):
+    sender = f"aged-{uuid.uuid4().hex[:6]}"
+    rest(stack, sender, "hello")
+    engine = sqlalchemy.create_engine(stack.events_db_url)
+    aged = json.dumps(
+        {"sender_id": sender, "event": "user", "text": "long ago", "timestamp": time.time() - 40 * 86400}
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            sqlalchemy.text("INSERT INTO events (sender_id, data) VALUES (:s, :d)"), {"s": sender, "d": aged}
+        )
+    report = retention.sweep(stack, days=30)
+    assert report.analytics_events >= 1
+    with engine.connect() as connection:
+        kept = [
+            row[0]
+            for row in connection.execute(
+                sqlalchemy.text("SELECT data FROM events WHERE sender_id = :s"), {"s": sender}
+            )
+        ]
+    engine.dispose()
+    assert kept and all(json.loads(data)["text"] != "long ago" for data in kept if "text" in json.loads(data))
 
 
 def test_conversations_expire_after_the_brands_retention(stack):
