@@ -9,7 +9,9 @@
 - ``GET /agent/api/queue``; ``GET /agent/api/conversations/<id>``; ``POST
   /agent/api/conversations/<id>/{claim,release,reply,handback}`` (JSON bodies: a cross-site
   form cannot send one).
-- ``GET /agent/dashboard`` and ``GET /agent/gaps.csv``: analytics from Rasa's event broker.
+- ``GET /agent/dashboard[?since=30d]`` and ``GET /agent/gaps.csv``: analytics from Rasa's
+  event broker (bot/console/analytics.py), the knowledge gaps clustered with the knowledge
+  base's embedding model.
 
 The work is bot/console/; this module is the HTTP glue.
 """
@@ -28,8 +30,9 @@ from pathlib import Path
 from sanic import Sanic, response
 from sanic.request import Request
 
-from bot.console import evidence, handoffs
-from bot.core.settings import get_settings
+from bot.console import analytics, evidence, handoffs
+from bot.console.dashboard import render_dashboard
+from bot.core.settings import current_brand, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +176,34 @@ def add_console_routes(app: Sanic) -> None:
             return await _answer(lambda: {"said": handoffs.hand_back(settings, store, sender, agent)})
         return response.json({"error": f"no action {what!r}"}, status=404, headers=HEADERS)
 
+    @app.get("/agent/dashboard")
+    async def dashboard(request: Request):
+        if signed_in(request) is None:
+            return refused(request)
+        since_text = request.args.get("since", "30d")
+        try:
+            since = analytics.parse_since(since_text)
+        except ValueError as error:
+            return response.text(str(error), status=400)
+        numbers, found = await _in_thread(_report, since)
+        title = current_brand().name.capitalize()
+        page = render_dashboard(numbers, found, title, f"since {since_text}")
+        return response.html(page, headers=HEADERS)
+
+    @app.get("/agent/gaps.csv")
+    async def gaps_csv(request: Request):
+        if signed_in(request) is None:
+            return refused(request)
+        try:
+            since = analytics.parse_since(request.args.get("since", "30d"))
+        except ValueError as error:
+            return response.text(str(error), status=400)
+        _, found = await _in_thread(_report, since)
+        headers = {**HEADERS, "Content-Disposition": 'attachment; filename="knowledge-gaps.csv"'}
+        return response.text(
+            analytics.gaps_csv(found), content_type="text/csv; charset=utf-8", headers=headers
+        )
+
 
 async def _answer(function, *args):
     try:
@@ -202,6 +233,24 @@ def _queue(settings) -> list[dict]:
             row["last_message"] = ""
         rows.append(row)
     return rows
+
+
+def _report(since: float):
+    """The dashboard's figures and gaps, with the knowledge base this server owns."""
+    from knowledge.base import knowledge_base
+    from knowledge.config import KnowledgeSettings
+
+    kb = knowledge_base()
+
+    def embed(texts: list[str]):
+        return kb.embeddings.embed_documents(texts)
+
+    def closest(text: str):
+        hits = kb.search(text, k=1, mode="dense")
+        return (hits[0].metadata.get("source"), hits[0].score) if hits else None
+
+    documents = analytics.document_names(KnowledgeSettings().sources)
+    return analytics.report(get_settings().events_db_url, documents, embed, closest, since)
 
 
 def _conversation(settings, sender: str) -> dict:

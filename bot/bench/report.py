@@ -5,7 +5,6 @@ different benchmarks compare."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import subprocess
@@ -15,21 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.settings import ROOT
+from bot.core.stats import percentile  # noqa: F401  (re-exported: the benchmarks' percentile)
 
 OUT_DIR = ROOT / "docs" / "benchmarks"
 NOTES = "Notes:"  # a report's hand-written notes start at this line and survive a re-run
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The nearest-rank percentile: the smallest value with at least `q` percent of the
-    values at or below it (q in 0..100). p50 of 10 values is the 5th smallest, p95 the
-    10th; every benchmark reports this one."""
-    if not values:
-        raise ValueError("the percentile of no values")
-    if not 0 <= q <= 100:
-        raise ValueError(f"q is a percentage: {q}")
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
 
 
 def latency_ms(seconds: Sequence[float], prefix: str = "") -> dict[str, float]:

@@ -120,7 +120,13 @@ def _require_holder(store: redis.Redis, sender: str, agent: str) -> None:
 
 
 def _rasa(
-    settings: Settings, method: str, sender: str, what: str, payload: Any = None, timeout: float = 15, **params
+    settings: Settings,
+    method: str,
+    sender: str,
+    what: str,
+    payload: Any = None,
+    timeout: float = 15,
+    **params,
 ) -> Any:
     """Rasa's HTTP API on /conversations/<sender>/<what>."""
     response = requests.request(

@@ -1,12 +1,24 @@
 """`tandem bench stack | retrieval | ingest | answers | adapter | gate | security | load | faults |
-conversations | stream`: the benchmarks of bot/bench/, each writing its report under docs/benchmarks/
+conversations | stream | console`: the benchmarks of bot/bench/, each writing its report under docs/benchmarks/
 with --save (stack and security: always)."""
 
 from __future__ import annotations
 
 import argparse
 
-from bot.bench import adapter, answers, conversations, faults, gate, ingest, load, retrieval, security, stream
+from bot.bench import (
+    adapter,
+    answers,
+    console,
+    conversations,
+    faults,
+    gate,
+    ingest,
+    load,
+    retrieval,
+    security,
+    stream,
+)
 from bot.bench import stack as stack_bench
 
 
@@ -25,5 +37,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--fresh-setup", action="store_true", help="also time `make setup` in a fresh clone (minutes)"
     )
     q.set_defaults(func=cmd_stack)
-    for module in (retrieval, ingest, answers, adapter, gate, security, load, faults, conversations, stream):
+    for module in (
+        retrieval,
+        ingest,
+        answers,
+        adapter,
+        gate,
+        security,
+        load,
+        faults,
+        conversations,
+        stream,
+        console,
+    ):
         module.add_parser(bsub)

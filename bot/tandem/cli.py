@@ -11,12 +11,12 @@ import logging
 import sys
 
 from bot.core.brand import BrandError
-from bot.tandem import adapter, bench, gate, handoff, kb, new, orders, privacy, run, testing
+from bot.tandem import adapter, bench, gate, handoff, kb, new, orders, privacy, report, run, testing
 
 log = logging.getLogger("tandem")
 
 # one module per command group, in the order `tandem --help` lists them
-COMMANDS = (run, testing, orders, handoff, privacy, kb, bench, adapter, gate, new)
+COMMANDS = (run, testing, orders, handoff, report, privacy, kb, bench, adapter, gate, new)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,8 @@ A handoff on request and after failures reaches the queue with its reason; an ag
 claims it (a second agent cannot), sees the transcript and the evidence, replies into the
 customer's widget in real time (and into the tracker), reads the customer's answer, and
 hands back, after which the bot greets the customer and answers again. Feedback on an
-answer is stored with its turn. The inbox refuses requests without credentials."""
+answer is stored with its turn. The dashboard shows a conversation that just happened. The
+console refuses requests without credentials."""
 
 from __future__ import annotations
 
@@ -155,11 +156,29 @@ def test_feedback_on_an_answer_is_stored_with_its_turn(browser, kb_stack, reques
     assert rating["value"] == "down" and rating["comment"] == "I asked about the rain fly"
 
 
+def test_the_dashboard_shows_a_conversation_that_just_happened(browser, kb_stack, request):
+    agent = agent_page(browser, kb_stack, request, "Lee")
+    agent.goto(f"{kb_stack.actions_url}/agent/dashboard?since=1d")
+    before = int(agent.locator("#kpi-conversations strong").inner_text())
+    customer = make_widget(browser, kb_stack, request, "desktop")
+    customer.visit()
+    customer.open()
+    question = "do you sell spare parts for hovercrafts?"
+    customer.type(question)
+    agent.reload()
+    expect(agent.locator("#kpi-conversations strong")).to_have_text(str(before + 1))
+    expect(agent.locator("table.gaps")).to_contain_text(question)
+    csv_text = agent.evaluate("fetch('/agent/gaps.csv').then(r => r.text())")
+    assert question in csv_text
+    shot(agent, "dashboard")
+
+
 def test_the_console_refuses_requests_without_credentials(kb_stack):
     base = f"{kb_stack.actions_url}/agent"
     assert requests.get(f"{base}/", allow_redirects=False, timeout=10).status_code == 302
     assert requests.get(f"{base}/api/queue", timeout=10).status_code == 401
     assert requests.get(f"{base}/dashboard", allow_redirects=False, timeout=10).status_code == 302
+    assert requests.get(f"{base}/gaps.csv", allow_redirects=False, timeout=10).status_code == 302
     assert requests.post(f"{base}/api/conversations/x/claim", json={}, timeout=10).status_code == 401
     forged = {"tandem_agent": "U2Ft.9999999999.0000"}
     assert requests.get(f"{base}/api/queue", cookies=forged, timeout=10).status_code == 401
