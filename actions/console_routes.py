@@ -25,6 +25,7 @@ import hmac
 import logging
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sanic import Sanic, response
@@ -218,19 +219,24 @@ def _act(function, sender: str, agent: str) -> dict:
     return {"ok": True, "held_by": handoffs.holder(store, sender)}
 
 
+def _last_message(settings, sender: str) -> str:
+    try:
+        return evidence.last_customer_message(handoffs.tracker(settings, sender).get("events") or [])
+    except (handoffs.ConsoleError, OSError):
+        return ""
+
+
 def _queue(settings) -> list[dict]:
     store = handoffs.store_for(settings)
     now = time.time()
+    waiting = handoffs.queue(store)
+    with ThreadPoolExecutor(max_workers=8) as pool:  # one tracker each, read side by side
+        last = list(pool.map(lambda w: _last_message(settings, w.sender), waiting))
     rows = []
-    for waiting in handoffs.queue(store):
-        row = waiting.to_dict(now)
-        row["reason_text"] = evidence.REASONS.get(waiting.reason, waiting.reason)
-        try:
-            row["last_message"] = evidence.last_customer_message(
-                handoffs.tracker(settings, waiting.sender).get("events") or []
-            )
-        except handoffs.ConsoleError:
-            row["last_message"] = ""
+    for entry, message in zip(waiting, last, strict=True):
+        row = entry.to_dict(now)
+        row["reason_text"] = evidence.REASONS.get(entry.reason, entry.reason)
+        row["last_message"] = message
         rows.append(row)
     return rows
 

@@ -314,7 +314,7 @@ def screenshots(settings: Settings, folder: Path, sender: str) -> list[str]:
     chromium = os.environ.get("TANDEM_CHROMIUM", "/usr/bin/chromium")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1360, "height": 900})
+        page = browser.new_page(viewport={"width": 1360, "height": 860})
         page.goto(f"{settings.actions_url}/agent/login")
         page.fill("input[name=name]", "Sam")
         page.fill("input[name=token]", settings.agent_token)
@@ -324,12 +324,12 @@ def screenshots(settings: Settings, folder: Path, sender: str) -> list[str]:
         page.click("#claim")
         page.wait_for_selector("#conv-holder:has-text('held by Sam')")
         page.fill(
-            "#reply", "Hi, I'm Sam from the team. I've looked at your order: it left our warehouse today."
+            "#reply", "Hi, I'm Sam from the team. I'm looking into this for you now."
         )
         page.click("#send")
         page.wait_for_selector("#transcript .agent")
         page.wait_for_timeout(500)
-        page.screenshot(path=str(folder / "inbox.png"), full_page=True)
+        page.screenshot(path=str(folder / "inbox.png"))
         page.goto(f"{settings.actions_url}/agent/dashboard?since=1d")
         page.screenshot(path=str(folder / "dashboard.png"), full_page=True)
         browser.close()

@@ -57,34 +57,56 @@ class Conversation:
     handoff: str | None  # the reason of the (first) handoff, if any
 
 
-def read_events(url: str, since: float | None = None, until: float | None = None) -> list[dict[str, Any]]:
-    """The events of the broker's database, in the order written, within [since, until)."""
-    import sqlalchemy
+class EventsError(Exception):
+    """The event broker's database cannot be read."""
 
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        return []
-    engine = sqlalchemy.create_engine(url)
+
+def read_events(url: str, since: float | None = None, until: float | None = None) -> list[dict[str, Any]]:
+    """The events of the broker's database, in the order written, within [since, until).
+    Rows that are not a JSON object are skipped; a SQLite file that does not exist (yet)
+    holds no events.
+
+    Raises:
+        EventsError: the database cannot be reached or read.
+    """
+    import sqlalchemy
+    import sqlalchemy.exc
+
+    try:
+        where = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError as error:
+        raise EventsError(f"{url!r} is not a database URL ({error}): fix $TANDEM_EVENTS_DB_URL") from None
+    if where.get_backend_name() == "sqlite" and where.database not in (None, "", ":memory:"):
+        if not Path(where.database).exists():  # SQLAlchemy would create an empty file
+            return []
+    engine = sqlalchemy.create_engine(where)
     try:
         if not sqlalchemy.inspect(engine).has_table("events"):
             return []
         with engine.connect() as connection:
             rows = connection.execute(sqlalchemy.text("SELECT sender_id, data FROM events ORDER BY id"))
-            events = []
-            for sender, data in rows:
-                try:
-                    event = json.loads(data)
-                except (TypeError, ValueError):
-                    continue
-                if not isinstance(event, dict):
-                    continue
-                stamp = float(event.get("timestamp") or 0)
-                if (since is not None and stamp < since) or (until is not None and stamp >= until):
-                    continue
-                event.setdefault("sender_id", sender)
-                events.append(event)
-            return events
+            return [e for sender, data in rows if (e := _event(sender, data, since, until)) is not None]
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        shown = where.render_as_string(hide_password=True)
+        raise EventsError(
+            f"cannot read the events of {shown} ({type(error).__name__}: {str(error).splitlines()[0]}); "
+            "check $TANDEM_EVENTS_DB_URL and that the database is running"
+        ) from None
     finally:
         engine.dispose()
+
+
+def _event(sender: Any, data: Any, since: float | None, until: float | None) -> dict[str, Any] | None:
+    """One row's event, or None when it is unreadable or outside [since, until)."""
+    try:
+        event = json.loads(data)
+        stamp = float(event.get("timestamp") or 0)
+    except (TypeError, ValueError, AttributeError):
+        return None
+    if (since is not None and stamp < since) or (until is not None and stamp >= until):
+        return None
+    event.setdefault("sender_id", sender)
+    return event
 
 
 def _custom(event: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +124,7 @@ def conversations(events: list[dict[str, Any]]) -> list[Conversation]:
 
 def _conversation(sender: str, events: list[dict[str, Any]]) -> Conversation:
     turns: list[Turn] = []
-    paused, handoff = False, None
+    paused, handoff, routed = False, None, False
     ratings: list[dict[str, Any]] = []
     for event in events:
         kind = event.get("event")
@@ -113,42 +135,56 @@ def _conversation(sender: str, events: list[dict[str, Any]]) -> Conversation:
             paused = False
         elif kind == "user":
             turns.append(Turn(sender, stamp, event.get("text") or "", "agent" if paused else "none"))
+            routed = False
         elif kind == "slot" and event.get("name") == "feedback" and isinstance(event.get("value"), dict):
             ratings.append(event["value"])
         elif kind == "bot" and turns and turns[-1].route != "agent":
-            turn, custom = turns[-1], _custom(event)
+            custom = _custom(event)
             if (event.get("metadata") or {}).get("agent") or custom.get("agent"):
                 continue  # a person's reply is not the bot's turn
             if custom.get("handoff"):
                 handoff = handoff or custom.get("reason") or "requested"
-            if custom.get("route") and turn.route in ("none", "flow", "handoff"):
-                turn.route = custom["route"]
-            elif custom.get("handoff") and turn.route == "none":
-                turn.route = "handoff"
-            turn.citations += [c.get("source") for c in custom.get("citations") or [] if c.get("source")]
-            if event.get("text"):
-                if turn.route == "none":
-                    turn.route = "flow"
-                turn.bot_times.append(stamp)
-            if turn.latency is None:
-                turn.latency = max(0.0, stamp - turn.time)
+            routed = _bot_event(turns[-1], event, custom, stamp, routed)
     for rating in ratings:
         _attach_rating(turns, rating)
     started = float(events[0].get("timestamp") or 0) if events else 0.0
     return Conversation(sender, started, turns, handoff)
 
 
+def _bot_event(turn: Turn, event: dict[str, Any], custom: dict[str, Any], stamp: float, routed: bool) -> bool:
+    """Add one bot event to its turn; True once the turn has the gate's route. The gate's
+    first route wins; the route message may come after the reply's text (the sample shows
+    text first), so a text alone only makes "flow" provisionally."""
+    if custom.get("route") and not routed:
+        turn.route, routed = custom["route"], True
+    elif custom.get("handoff") and not routed:
+        turn.route = "handoff"
+    turn.citations += [c.get("source") for c in custom.get("citations") or [] if c.get("source")]
+    if event.get("text"):
+        if turn.route == "none":
+            turn.route = "flow"
+        turn.bot_times.append(stamp)
+    if turn.latency is None:
+        turn.latency = max(0.0, stamp - turn.time)
+    return routed
+
+
 def _attach_rating(turns: list[Turn], rating: dict[str, Any]) -> None:
-    """A rating goes to the turn whose bot message has its time, else the last bot turn before it."""
+    """A rating goes to the turn of the bot message nearest its time (within 1 ms), else to
+    the last bot turn before it."""
     try:
         rated = float(rating.get("turn"))
     except (TypeError, ValueError):
         return
     entry = {"value": rating.get("value"), "comment": rating.get("comment") or ""}
-    for turn in turns:
-        if any(abs(stamp - rated) < 1e-3 for stamp in turn.bot_times):
-            turn.feedback.append(entry)
-            return
+    distance, nearest = min(
+        ((abs(stamp - rated), turn) for turn in turns for stamp in turn.bot_times),
+        key=lambda pair: pair[0],
+        default=(None, None),
+    )
+    if nearest is not None and distance <= 1e-3:
+        nearest.feedback.append(entry)
+        return
     before = [t for t in turns if t.bot_times and t.time <= rated]
     if before:
         before[-1].feedback.append(entry)

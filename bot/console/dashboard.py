@@ -68,7 +68,7 @@ def stacked(values: dict[str, dict[str, int]]) -> str:
                 )
             x += length
         rows.append(
-            f'<text x="{x + 6:.0f}" y="{y + BAR * 0.7:.0f}">👍 {counts.get("up", 0)} · 👎 {counts.get("down", 0)}</text>'
+            f'<text x="{x + 6:.0f}" y="{y + BAR * 0.7:.0f}">up {counts.get("up", 0)} · down {counts.get("down", 0)}</text>'
         )
     return (
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img">'

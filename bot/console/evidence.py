@@ -14,6 +14,8 @@ from typing import Any
 
 # the slots worth showing an agent first: what the customer is working on
 ORDER_SLOTS = ("order_number", "email", "return_item", "return_reason", "new_address")
+# the assistant's own bookkeeping, not what the customer is working on
+INTERNAL_SLOTS = {"requested_slot", "gate_flow", "feedback", "session_started_metadata", "flow_blocked"}
 REASONS = {
     "requested": "the customer asked for a person",
     "failed_turns": "the assistant failed to help several times in a row",
@@ -63,7 +65,7 @@ def transcript(events: list[dict[str, Any]]) -> tuple[list[Entry], str | None]:
     for event in events:
         kind = event.get("event")
         if kind == "user":
-            entries.append(Entry("customer", event.get("text") or "", float(event.get("timestamp") or 0)))
+            entries.append(Entry("customer", shown_text(event), float(event.get("timestamp") or 0)))
             turn, decision = [], {}
         elif kind == "bot":
             custom = _custom(event)
@@ -97,7 +99,7 @@ def _attach(entry: Entry, decision: dict[str, Any]) -> None:
 
 def summary(entries: list[Entry], slots: dict[str, Any], form: str | None, reason: str | None) -> str:
     """One paragraph: what the customer asked, what the bot did, what is in hand, why a person."""
-    said = [e.text for e in entries if e.speaker == "customer" and not e.text.startswith("/")]
+    said = [e.text for e in entries if e.speaker == "customer" and not e.text.startswith("(pressed:")]
     if not said:
         return "The customer has not written anything yet."
     parts = [f'The customer first wrote "{_clip(said[0])}"']
@@ -138,13 +140,21 @@ def _clip(text: str, limit: int = 120) -> str:
 def evidence(state: dict[str, Any]) -> Evidence:
     """The evidence pack of a tracker state (Rasa's ``/conversations/<id>/tracker``)."""
     entries, reason = transcript(state.get("events") or [])
-    slots = {k: v for k, v in (state.get("slots") or {}).items() if v is not None and k != "requested_slot"}
+    slots = {k: v for k, v in (state.get("slots") or {}).items() if v is not None and k not in INTERNAL_SLOTS}
     form = (state.get("active_loop") or {}).get("name")
     return Evidence(entries, slots, form, reason, summary(entries, slots, form, reason))
+
+
+def shown_text(event: dict[str, Any]) -> str:
+    """What the customer wrote, or for a button they pressed (its payload, "/intent"), which."""
+    text = event.get("text") or ""
+    if text.startswith("/"):
+        return f"(pressed: {text[1:].split('{')[0].replace('_', ' ')})"
+    return text
 
 
 def last_customer_message(events: list[dict[str, Any]]) -> str:
     for event in reversed(events):
         if event.get("event") == "user":
-            return event.get("text") or ""
+            return shown_text(event)
     return ""

@@ -188,11 +188,16 @@
       });
       item.appendChild(sources);
     }
-    if (message.from === "bot" && !message.pending) item.appendChild(renderFeedback(message));
+    if (message.from === "bot" && RATED_ROUTES.indexOf(message.route) >= 0) item.appendChild(renderFeedback(message));
     return item;
   }
 
-  // thumbs up or down on a bot answer, with an optional comment on a thumbs down; sent over
+  // the replies a customer may rate: answers from the knowledge base, and the assistant's
+  // clarifying questions and declines (not a form's questions, not the handoff notice)
+  var RATED_ROUTES = ["knowledge", "clarify", "out_of_scope"];
+
+  // thumbs up or down ("Helpful? Yes / No") on a bot answer, with an optional comment on a
+  // thumbs down; sent over
   // socket.io ("feedback") and kept with the turn in the conversation's tracker
   function renderFeedback(message) {
     var box = el("span", { class: "tw-feedback", role: "group", "aria-label": "Was this helpful?" });
@@ -217,8 +222,9 @@
       box.appendChild(sendIt);
       return box;
     }
-    var up = el("button", { type: "button", class: "tw-thumb", "data-value": "up", "aria-label": "Helpful" }, "👍");
-    var down = el("button", { type: "button", class: "tw-thumb", "data-value": "down", "aria-label": "Not helpful" }, "👎");
+    box.appendChild(el("span", { class: "tw-ask" }, "Helpful?"));
+    var up = el("button", { type: "button", class: "tw-thumb", "data-value": "up", "aria-label": "Helpful: yes" }, "Yes");
+    var down = el("button", { type: "button", class: "tw-thumb", "data-value": "down", "aria-label": "Helpful: no" }, "No");
     up.addEventListener("click", function () { rate(message, "up", ""); });
     down.addEventListener("click", function () {
       message.rating = "down";

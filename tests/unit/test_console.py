@@ -162,3 +162,9 @@ def test_the_agent_names_the_console_accepts():
     assert console_routes.AGENT_NAME.match("ana-maria.k")
     for bad in ("", " Sam", "<script>", "x" * 41, "Sam\nEve"):
         assert not console_routes.AGENT_NAME.match(bad)
+
+
+def test_a_pressed_button_shows_as_which_not_as_its_payload():
+    events = [{"event": "user", "text": "/contact_human_agent", "timestamp": 1.0}]
+    assert evidence.last_customer_message(events) == "(pressed: contact human agent)"
+    assert evidence.evidence({"events": events}).summary == "The customer has not written anything yet."

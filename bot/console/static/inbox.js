@@ -1,11 +1,13 @@
 /*
  * The agents' inbox: the queue, one conversation's transcript and evidence, and what an
  * agent does with it (claim, reply, release, hand back). It polls the console's JSON API
- * (/agent/api/...) every 1.5 s; every text is set with textContent.
+ * (/agent/api/...): the open conversation every 1.5 s, the queue every 3 s; every text is
+ * set with textContent.
  */
 (function () {
   "use strict";
-  var POLL_MS = 1500;
+  var POLL_MS = 1500; // the open conversation
+  var QUEUE_POLL_MS = 3000;
   var me = null;
   var current = null; // the open conversation's id
   var lastShown = ""; // the transcript drawn last, to redraw only on change
@@ -132,8 +134,12 @@
     if (!current) return;
     showError("");
     return api("POST", "conversations/" + encodeURIComponent(current) + "/" + what, body || {})
-      .then(function () { return Promise.all([refreshConversation(), refreshQueue()]); })
-      .catch(function (e) { showError(e.message); });
+      .then(function () {
+        refreshConversation();
+        refreshQueue();
+        return true;
+      })
+      .catch(function (e) { showError(e.message); return false; });
   }
 
   $("claim").addEventListener("click", function () { act("claim"); });
@@ -143,13 +149,15 @@
     event.preventDefault();
     var text = $("reply").value.trim();
     if (!text) return;
-    act("reply", { text: text }).then(function () { $("reply").value = ""; });
+    $("reply").value = "";
+    act("reply", { text: text }).then(function (sent) { if (!sent && !$("reply").value) $("reply").value = text; });
   });
 
   api("GET", "me").then(function (data) {
     me = data.agent;
     $("me").textContent = "Signed in as " + me;
     refreshQueue();
-    setInterval(function () { refreshQueue(); refreshConversation(); }, POLL_MS);
+    setInterval(refreshConversation, POLL_MS);
+    setInterval(refreshQueue, QUEUE_POLL_MS);
   });
 })();
