@@ -323,9 +323,7 @@ def screenshots(settings: Settings, folder: Path, sender: str) -> list[str]:
         page.click(f'#queue li[data-sender="{sender}"]')
         page.click("#claim")
         page.wait_for_selector("#conv-holder:has-text('held by Sam')")
-        page.fill(
-            "#reply", "Hi, I'm Sam from the team. I'm looking into this for you now."
-        )
+        page.fill("#reply", "Hi, I'm Sam from the team. I'm looking into this for you now.")
         page.click("#send")
         page.wait_for_selector("#transcript .agent")
         page.wait_for_timeout(500)

@@ -132,7 +132,9 @@ class SocketClient:
 
     def rate(self, text: str, value: str, comment: str = "") -> None:
         """Thumbs up or down on the bot's message `text`, as the widget sends it."""
-        self.sio.emit("feedback", {"session_id": self.session_id, "text": text, "value": value, "comment": comment})
+        self.sio.emit(
+            "feedback", {"session_id": self.session_id, "text": text, "value": value, "comment": comment}
+        )
 
     def listen(self, expect: int = 1, timeout: float = 60) -> list[dict]:
         """Collect `expect` bot messages, then any that follow at once. A turn's route data

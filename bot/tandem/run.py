@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import sys
 import time
 import uuid
@@ -40,7 +40,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"  socket.io:             {settings.rasa_url}/socket.io")
     print(f"  web widget demo:       {settings.actions_url}/demo/")
     token = "$TANDEM_AGENT_TOKEN" if os.environ.get("TANDEM_AGENT_TOKEN") else settings.home / "agent-token"
-    settings.agent_token  # made now, so the file named exists
+    _ = settings.agent_token  # made now, so the file named exists
     print(f"  agents' console:       {settings.actions_url}/agent/ (token: {token})")
     print("  stop everything:       tandem down")
     return 0
