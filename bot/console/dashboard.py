@@ -77,6 +77,23 @@ def stacked(values: dict[str, dict[str, int]]) -> str:
     )
 
 
+def containment_meter(share: float | None) -> str:
+    """One bar split into the conversations that ended without a person and those handed over."""
+    if share is None:
+        return '<p class="muted">No conversations yet.</p>'
+    kept = round((WIDTH - 2) * share)
+    return (
+        f'<svg class="chart" viewBox="0 0 {WIDTH} 46" width="{WIDTH}" height="46" role="img">'
+        f'<rect x="1" y="0" width="{WIDTH - 2}" height="{BAR}" rx="3" fill="{COLOURS["handoff"]}">'
+        f"<title>handed to a person: {1 - share:.0%}</title></rect>"
+        f'<rect x="1" y="0" width="{kept}" height="{BAR}" rx="3" fill="{COLOURS["knowledge"]}">'
+        f"<title>ended without a person: {share:.0%}</title></rect>"
+        f'<text x="1" y="40">{share:.0%} without a person</text>'
+        f'<text x="{WIDTH - 1}" y="40" text-anchor="end">{1 - share:.0%} handed to a person</text>'
+        "</svg>"
+    )
+
+
 def _gaps_table(found: list[Gap], limit: int = 15) -> str:
     if not found:
         return '<p class="muted">No declined, clarified or thumbs-down questions.</p>'
@@ -120,7 +137,9 @@ td ul { margin: 0; padding-left: 1rem; }
 """
 
 
-def render_dashboard(numbers: Figures, found: list[Gap], title: str, period: str) -> str:
+def render_dashboard(numbers: Figures, found: list[Gap], title: str, period: str = "") -> str:
+    """The whole page; `period` is shown beside the title (e.g. "since 7d"). The CSV link is
+    relative (``gaps.csv``), so it works wherever the page is served or saved."""
     containment = "—" if numbers.containment is None else f"{numbers.containment:.0%}"
     p95 = {route: values["p95"] for route, values in numbers.latency_ms.items()}
     never = "".join(f"<li>{escape(name)}</li>" for name in numbers.never_cited) or "<li>none</li>"
@@ -138,6 +157,7 @@ def render_dashboard(numbers: Figures, found: list[Gap], title: str, period: str
 <div class="kpi" id="kpi-handoffs"><strong>{sum(numbers.handoff_reasons.values())}</strong>handed to a person</div>
 <div class="kpi" id="kpi-ratings"><strong>{sum(v["up"] + v["down"] for v in numbers.feedback.values())}</strong>answers rated</div>
 </div></section>
+<section><h2>Containment</h2>{containment_meter(numbers.containment)}</section>
 <section><h2>Conversations per day</h2>{bars(numbers.per_day)}</section>
 <section><h2>Route of each bot turn</h2>{bars(numbers.routes)}</section>
 <section><h2>Why conversations went to a person</h2>{bars(numbers.handoff_reasons)}</section>
@@ -146,6 +166,6 @@ def render_dashboard(numbers: Figures, found: list[Gap], title: str, period: str
 <section><h2>Documents never cited</h2><ul id="never-cited">{never}</ul></section>
 <section class="wide"><h2>Knowledge gaps: what customers asked that the assistant could not answer well</h2>
 <p class="muted">Declined, clarified and thumbs-down questions, grouped by meaning, largest first.
-<a href="/agent/gaps.csv">Download as CSV</a></p>{_gaps_table(found)}</section>
+<a href="gaps.csv">Download as CSV</a></p>{_gaps_table(found)}</section>
 </main></body></html>
 """

@@ -121,6 +121,10 @@ class WidgetSocketIO(SocketIOInput):
         async def tell(sid: str, text: str) -> None:
             await sio.emit(self.bot_message_evt, {"text": text}, room=sid, namespace=self.namespace)
 
+        async def refuse(sid: str) -> None:  # the socket has not joined that conversation
+            reason = {"reason": "send session_request first"}
+            await sio.emit("session_refused", reason, room=sid, namespace=self.namespace)
+
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, data: Any = None) -> None:
             token = data.get("session_id") if isinstance(data, dict) else None
@@ -150,12 +154,7 @@ class WidgetSocketIO(SocketIOInput):
             conversation_id = signer.verify(data.get("session_id"))
             if conversation_id is None or joined.get(sid) != conversation_id:
                 logger.warning("socket.io: a message for a conversation this socket has not joined; refused")
-                await sio.emit(
-                    "session_refused",
-                    {"reason": "send session_request first"},
-                    room=sid,
-                    namespace=self.namespace,
-                )
+                await refuse(sid)
                 return
             text = data.get("message")
             if not isinstance(text, str):
@@ -184,12 +183,7 @@ class WidgetSocketIO(SocketIOInput):
         async def feedback(sid: str, data: Any = None) -> None:
             conversation_id = signer.verify(data.get("session_id")) if isinstance(data, dict) else None
             if conversation_id is None or joined.get(sid) != conversation_id:
-                await sio.emit(
-                    "session_refused",
-                    {"reason": "send session_request first"},
-                    room=sid,
-                    namespace=self.namespace,
-                )
+                await refuse(sid)
                 return
             rating = read_feedback(data, limit)
             if rating is None:

@@ -4,36 +4,88 @@ figures in the terminal (bot/console/analytics.py), from the event broker's data
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import requests
 
 from bot.console import analytics
 from bot.core.settings import get_settings
-from bot.tandem.kb import _call, _server_up
+from bot.tandem.kb import _server_up
+
+logger = logging.getLogger(__name__)
+
+Embed = Callable[[list[str]], np.ndarray]
+Closest = Callable[[str], tuple[str, float] | None]
 
 
-def _closest_through_the_server():
+def _closest_through_the_server() -> Closest:
     """The knowledge base's best document for a question, asked of the running action
-    server (it owns the store); None when it is not running."""
-    if not _server_up():
-        return None
+    server (it owns the store); a question it cannot answer has none."""
+    settings = get_settings()
 
-    def closest(text: str):
-        hits = _call("GET", "/kb/search", timeout=30, params={"q": text, "k": 1, "mode": "dense"})
-        return (hits[0]["metadata"]["source"], hits[0]["score"]) if hits else None
+    def closest(text: str) -> tuple[str, float] | None:
+        try:
+            answer = requests.get(
+                f"{settings.actions_url}/kb/search",
+                params={"q": text, "k": 1, "mode": "dense"},
+                headers={"Authorization": f"Bearer {settings.rasa_token}"},
+                timeout=30,
+            )
+            hits = answer.json() if answer.ok else []
+        except (requests.RequestException, ValueError):
+            hits = []
+        return (hits[0]["metadata"]["source"], float(hits[0]["score"])) if hits else None
 
     return closest
 
 
-def _embedder():
+def _local_knowledge_base():
+    """The knowledge store of this machine when no server holds it and it was built, else None."""
+    from knowledge.base import knowledge_base
+    from knowledge.config import KnowledgeSettings
+    from knowledge.store import StoreError
+
+    settings = KnowledgeSettings()
+    if not settings.qdrant_url and not settings.qdrant_path.is_dir():
+        return None  # never built: opening it would make an empty one
+    try:
+        kb = knowledge_base()
+    except (StoreError, RuntimeError) as error:
+        logger.warning("no closest documents: %s", error)
+        return None
+    atexit.register(kb.store.client.close)  # release the local store's lock cleanly
+    return kb
+
+
+def _embedder() -> Embed:
     from knowledge.config import KnowledgeSettings
     from knowledge.embeddings import load_embedding_model
 
     model = load_embedding_model(KnowledgeSettings().embedding_model)
-    return lambda texts: np.asarray(model.embed_documents(texts), dtype=np.float32)
+    return lambda texts: np.asarray(model.embed_documents(texts))
+
+
+def search_tools() -> tuple[Embed, Closest | None]:
+    """The embedding model for the gaps, and the closest document of a question: through the
+    running action server (Qdrant's local store allows one process), else from this
+    machine's store, else none."""
+    if _server_up():
+        return _embedder(), _closest_through_the_server()
+    kb = _local_knowledge_base()
+    if kb is None:
+        return _embedder(), None
+
+    def closest(text: str) -> tuple[str, float] | None:
+        hits = kb.search(text, k=1, mode="dense")
+        return (hits[0].source, float(hits[0].score)) if hits else None
+
+    return (lambda texts: np.asarray(kb.embeddings.embed_documents(texts))), closest
 
 
 def print_figures(numbers: analytics.Figures, found: list[analytics.Gap], period: str) -> None:
@@ -72,25 +124,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    settings = get_settings()
     from knowledge.config import KnowledgeSettings
 
     documents = analytics.document_names(KnowledgeSettings().sources)
-    embed = None if args.no_gaps else _embedder()
-    closest = None if args.no_gaps else _closest_through_the_server()
-    numbers, found = analytics.report(settings.events_db_url, documents, embed, closest, since)
+    embed, closest = (None, None) if args.no_gaps else search_tools()
+    try:
+        numbers, found = analytics.report(get_settings().events_db_url, documents, embed, closest, since)
+    except analytics.EventsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if args.gaps_csv:
         Path(args.gaps_csv).write_text(analytics.gaps_csv(found))
     if args.json:
-        print(
-            json.dumps(
-                {"since": since, "figures": numbers.to_dict(), "gaps": [g.to_dict() for g in found]}, indent=2
-            )
-        )
+        shown = {"since": since, "figures": numbers.to_dict(), "gaps": [g.to_dict() for g in found]}
+        print(json.dumps(shown, indent=2))
     else:
         print_figures(numbers, found, args.since)
-        if closest is None and not args.no_gaps:
-            print("(the assistant is not running: gaps have no closest document)", file=sys.stderr)
+        if found and closest is None:
+            print("(no knowledge store to search: the gaps have no closest document)", file=sys.stderr)
     return 0
 
 

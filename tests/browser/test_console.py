@@ -56,14 +56,21 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=True)
 
 
-def test_an_agent_takes_over_replies_in_real_time_and_hands_back(browser, kb_stack, request):
-    customer = make_widget(browser, kb_stack, request, "desktop")
+def handed_over(browser, stack, request, size: str, *messages: str):
+    """A customer in the widget whose messages end in a handoff."""
+    customer = make_widget(browser, stack, request, size)
     customer.visit()
     customer.open()
-    customer.type("where is my order")
-    customer.type("BB-100031")
-    customer.type("I want to talk to a person")
+    for text in messages:
+        customer.type(text)
     expect(customer.page.locator(".tw-root")).to_have_attribute("data-handoff", "true")
+    return customer
+
+
+def test_an_agent_takes_over_replies_in_real_time_and_hands_back(browser, kb_stack, request):
+    customer = handed_over(
+        browser, kb_stack, request, "desktop", "where is my order", "BB-100031", "I want to talk to a person"
+    )
     sender = conversation_id(customer)
 
     sam = agent_page(browser, kb_stack, request, "Sam")
@@ -122,12 +129,7 @@ def test_an_agent_takes_over_replies_in_real_time_and_hands_back(browser, kb_sta
 
 
 def test_failed_turns_hand_over_and_reach_the_queue_with_their_reason(browser, kb_stack, request):
-    customer = make_widget(browser, kb_stack, request, "phone")
-    customer.visit()
-    customer.open()
-    customer.type("zxqv blorp")
-    customer.type("qwfp arst zxcv")
-    expect(customer.page.locator(".tw-root")).to_have_attribute("data-handoff", "true")
+    customer = handed_over(browser, kb_stack, request, "phone", "zxqv blorp", "qwfp arst zxcv")
     agent = agent_page(browser, kb_stack, request, "Ana")
     item = open_in_inbox(agent, conversation_id(customer))
     expect(item).to_contain_text("failed to help several times")
