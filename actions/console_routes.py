@@ -27,6 +27,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlencode
 
 from sanic import Sanic, response
 from sanic.request import Request
@@ -188,7 +189,9 @@ def add_console_routes(app: Sanic) -> None:
             return response.text(str(error), status=400)
         numbers, found = await _in_thread(_report, since)
         title = current_brand().name.capitalize()
-        page = render_dashboard(numbers, found, title, f"since {since_text}")
+        page = render_dashboard(
+            numbers, found, title, f"since {since_text}", urlencode({"since": since_text})
+        )
         return response.html(page, headers=HEADERS)
 
     @app.get("/agent/gaps.csv")

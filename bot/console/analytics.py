@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from bot.core.stats import percentile
+from bot.stack import events_db
 
 GAP_ROUTES = ("out_of_scope", "clarify")  # turns the assistant could not answer
 NOT_BOT_TURNS = ("agent", "none")
@@ -63,8 +64,8 @@ class EventsError(Exception):
 
 def read_events(url: str, since: float | None = None, until: float | None = None) -> list[dict[str, Any]]:
     """The events of the broker's database, in the order written, within [since, until).
-    Rows that are not a JSON object are skipped; a SQLite file that does not exist (yet)
-    holds no events.
+    Rows that are not a JSON object are skipped; a database with nothing written yet (no
+    SQLite file, no ``events`` table) holds no events.
 
     Raises:
         EventsError: the database cannot be reached or read.
@@ -72,28 +73,32 @@ def read_events(url: str, since: float | None = None, until: float | None = None
     import sqlalchemy
     import sqlalchemy.exc
 
+    engine = None
     try:
-        where = sqlalchemy.engine.make_url(url)
-    except sqlalchemy.exc.ArgumentError as error:
-        raise EventsError(f"{url!r} is not a database URL ({error}): fix $TANDEM_EVENTS_DB_URL") from None
-    if where.get_backend_name() == "sqlite" and where.database not in (None, "", ":memory:"):
-        if not Path(where.database).exists():  # SQLAlchemy would create an empty file
-            return []
-    engine = sqlalchemy.create_engine(where)
-    try:
-        if not sqlalchemy.inspect(engine).has_table("events"):
+        engine = events_db.engine(url)
+        if engine is None:
             return []
         with engine.connect() as connection:
             rows = connection.execute(sqlalchemy.text("SELECT sender_id, data FROM events ORDER BY id"))
             return [e for sender, data in rows if (e := _event(sender, data, since, until)) is not None]
-    except sqlalchemy.exc.SQLAlchemyError as error:
-        shown = where.render_as_string(hide_password=True)
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError) as error:
         raise EventsError(
-            f"cannot read the events of {shown} ({type(error).__name__}: {str(error).splitlines()[0]}); "
+            f"cannot read the events of {_shown(url)} ({type(error).__name__}: {str(error).splitlines()[0]}); "
             "check $TANDEM_EVENTS_DB_URL and that the database is running"
         ) from None
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
+
+
+def _shown(url: str) -> str:
+    """The URL without its password."""
+    import sqlalchemy.exc
+
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return repr(url)
 
 
 def _event(sender: Any, data: Any, since: float | None, until: float | None) -> dict[str, Any] | None:

@@ -134,12 +134,16 @@ h2 { font-size: 1rem; margin: 0 0 .6rem; }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
 th, td { text-align: left; border-bottom: 1px solid #d9e2ec; padding: .4rem; vertical-align: top; }
 td ul { margin: 0; padding-left: 1rem; }
+#never-cited { columns: 2; column-gap: 2rem; margin: 0; font-size: .9rem; }
 """
 
 
-def render_dashboard(numbers: Figures, found: list[Gap], title: str, period: str = "") -> str:
+def render_dashboard(
+    numbers: Figures, found: list[Gap], title: str, period: str = "", csv_query: str = ""
+) -> str:
     """The whole page; `period` is shown beside the title (e.g. "since 7d"). The CSV link is
-    relative (``gaps.csv``), so it works wherever the page is served or saved."""
+    relative (``gaps.csv``, with `csv_query`, e.g. "since=7d": the same period), so it works
+    wherever the page is served or saved."""
     containment = "—" if numbers.containment is None else f"{numbers.containment:.0%}"
     p95 = {route: values["p95"] for route, values in numbers.latency_ms.items()}
     never = "".join(f"<li>{escape(name)}</li>" for name in numbers.never_cited) or "<li>none</li>"
@@ -166,6 +170,6 @@ def render_dashboard(numbers: Figures, found: list[Gap], title: str, period: str
 <section><h2>Documents never cited</h2><ul id="never-cited">{never}</ul></section>
 <section class="wide"><h2>Knowledge gaps: what customers asked that the assistant could not answer well</h2>
 <p class="muted">Declined, clarified and thumbs-down questions, grouped by meaning, largest first.
-<a href="gaps.csv">Download as CSV</a></p>{_gaps_table(found)}</section>
+<a href="gaps.csv{escape("?" + csv_query) if csv_query else ""}">Download as CSV</a></p>{_gaps_table(found)}</section>
 </main></body></html>
 """

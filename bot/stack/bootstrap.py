@@ -169,6 +169,15 @@ def ensure_browser(check: bool) -> bool:
     return apt_install(["chromium", "chromium-driver"], check)
 
 
+def ensure_postgresql(check: bool) -> bool:
+    """Debian's PostgreSQL server: the test of the event broker's PostgreSQL path starts one
+    of its own (the product's default is SQLite; PostgreSQL is for several machines)."""
+    if list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        print("[ok] postgresql is installed")
+        return False
+    return apt_install(["postgresql"], check)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -176,7 +185,11 @@ def main() -> int:
     parser.add_argument(
         "--check", action="store_true", help="report what is missing; change nothing (exit 1 if anything is)"
     )
-    parser.add_argument("--browser", action="store_true", help="also install Chromium for the browser tests")
+    parser.add_argument(
+        "--browser",
+        action="store_true",
+        help="also what only the tests need: Chromium (browser tests), PostgreSQL (the event broker's test)",
+    )
     args = parser.parse_args()
     started = time.monotonic()
     changed = False
@@ -203,6 +216,7 @@ def main() -> int:
         changed |= ensure_widget(args.check)
         if args.browser:
             changed |= ensure_browser(args.check)
+            changed |= ensure_postgresql(args.check)
     except SetupError as error:
         print(f"setup error: {error}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ from pathlib import Path
 import redis
 
 from bot.core.settings import Settings
+from bot.stack import events_db
 
 logger = logging.getLogger(__name__)
 
@@ -168,12 +169,10 @@ def delete_events(url: str, sender: str | None = None, before: float | None = No
     how many. No database yet (nothing recorded): 0."""
     import sqlalchemy
 
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+    engine = events_db.engine(url)
+    if engine is None:
         return 0
-    engine = sqlalchemy.create_engine(url)
     try:
-        if not sqlalchemy.inspect(engine).has_table("events"):
-            return 0
         if sender is not None:
             query, values = "DELETE FROM events WHERE sender_id = :sender", {"sender": sender}
         elif engine.dialect.name == "sqlite":

@@ -8,6 +8,7 @@ import atexit
 import json
 import logging
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -88,25 +89,25 @@ def search_tools() -> tuple[Embed, Closest | None]:
     return (lambda texts: np.asarray(kb.embeddings.embed_documents(texts))), closest
 
 
+def _line(label: str, items: list[str]) -> None:
+    """One figure: its label, then its values, wrapped between values (never inside one)."""
+    text = ", ".join(item.replace(" ", "\xa0") for item in items) or "none"
+    wrapped = textwrap.fill(text, width=100, initial_indent=f"  {label:<24} ", subsequent_indent=" " * 27,
+                            break_long_words=False, break_on_hyphens=False)  # fmt: skip
+    print(wrapped.replace("\xa0", " "))
+
+
 def print_figures(numbers: analytics.Figures, found: list[analytics.Gap], period: str) -> None:
     print(f"Since {period}: {numbers.conversations} conversations")
     if numbers.containment is not None:
-        print(f"  ended without a person:  {numbers.containment:.1%}")
-    print("  per day:                 " + ", ".join(f"{day} {n}" for day, n in numbers.per_day.items()))
-    print("  route of each bot turn:  " + ", ".join(f"{r} {n}" for r, n in numbers.routes.items()))
-    print(
-        "  handed to a person:      "
-        + (", ".join(f"{r} {n}" for r, n in numbers.handoff_reasons.items()) or "none")
-    )
-    print(
-        "  feedback:                "
-        + (", ".join(f"{r} +{v['up']}/-{v['down']}" for r, v in numbers.feedback.items()) or "none")
-    )
-    print(
-        "  latency p50/p95 ms:      "
-        + ", ".join(f"{r} {v['p50']:g}/{v['p95']:g}" for r, v in numbers.latency_ms.items())
-    )
-    print("  documents never cited:   " + (", ".join(numbers.never_cited) or "none"))
+        print(f"  {'ended without a person:':<24} {numbers.containment:.1%}")
+    _line("per day:", [f"{day} {n}" for day, n in numbers.per_day.items()])
+    _line("route of each bot turn:", [f"{r} {n}" for r, n in numbers.routes.items()])
+    _line("handed to a person:", [f"{r} {n}" for r, n in numbers.handoff_reasons.items()])
+    _line("feedback (up/down):", [f"{r} +{v['up']}/-{v['down']}" for r, v in numbers.feedback.items()])
+    _line("latency p50/p95 ms:", [f"{r} {v['p50']:g}/{v['p95']:g}" for r, v in numbers.latency_ms.items()])
+    _line("documents cited:", [f"{d} {n}" for d, n in numbers.cited.items()])
+    _line("documents never cited:", numbers.never_cited)
     if found:
         print("Knowledge gaps (declined, clarified or thumbs-down questions, by meaning):")
         for rank, gap in enumerate(found[:10], 1):
@@ -152,11 +153,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "The console dashboard's figures, from the event broker's database "
             "($TANDEM_EVENTS_DB_URL, default $TANDEM_HOME/events.db). Knowledge gaps: the declined, "
-            "clarified and thumbs-down questions grouped by meaning (loads the embedding model)."
+            "clarified and thumbs-down questions grouped by meaning (loads the embedding model), each "
+            "with the closest document: asked of the running action server, else of this machine's "
+            "knowledge store, else none."
         ),
     )
     p.add_argument(
-        "--since", default="30d", help="a duration (7d, 24h, 30m) or a date (2026-12-01); default 30d"
+        "--since", default="30d", help="a duration (7d, 24h, 30m) or a UTC date (2026-12-01); default 30d"
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--gaps-csv", metavar="FILE", help="also write the knowledge gaps as CSV")
