@@ -148,7 +148,7 @@ def render_dashboard(
     p95 = {route: values["p95"] for route, values in numbers.latency_ms.items()}
     never = "".join(f"<li>{escape(name)}</li>" for name in numbers.never_cited) or "<li>none</li>"
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <title>Dashboard · {escape(title)}</title><style>{STYLE}</style></head>
 <body>
 <header class="bar"><h1>{escape(title)}: dashboard</h1>
