@@ -188,16 +188,26 @@ def load_file(path: Path, root: Path, max_bytes: int, facts: dict[str, Any] | No
     return SourceDocument(relative, title or _title_from(text, fallback_title), kind, text, modified)
 
 
+def candidate_files(root: Path) -> list[Path]:
+    """The files under `root` that are meant as documents: not hidden, not the folder's
+    README or licence. Sorted."""
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and not p.name.startswith(".")
+        and p.name.lower() not in ("readme.md", "license", "licence")
+    )
+
+
 def load_sources(root: Path, max_bytes: int) -> tuple[list[SourceDocument], list[LoadProblem]]:
     """Every usable document under `root`, and a problem for each file that was skipped."""
     facts = brand_facts()
     documents: list[SourceDocument] = []
     problems: list[LoadProblem] = []
     seen: dict[str, str] = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    for path in candidate_files(root):
         relative = path.relative_to(root).as_posix()
-        if path.name.lower() in ("readme.md", "license", "licence"):
-            continue
         try:
             document = load_file(path, root, max_bytes, facts)
         except LoadError as error:

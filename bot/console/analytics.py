@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.console.evidence import agent_of, custom_of
 from bot.core.stats import percentile
 from bot.stack import events_db
 
@@ -114,11 +115,6 @@ def _event(sender: Any, data: Any, since: float | None, until: float | None) -> 
     return event
 
 
-def _custom(event: dict[str, Any]) -> dict[str, Any]:
-    custom = (event.get("data") or {}).get("custom")
-    return custom if isinstance(custom, dict) else {}
-
-
 def conversations(events: list[dict[str, Any]]) -> list[Conversation]:
     """The events cut into conversations (one per sender) and their user turns."""
     by_sender: dict[str, list[dict[str, Any]]] = {}
@@ -144,8 +140,8 @@ def _conversation(sender: str, events: list[dict[str, Any]]) -> Conversation:
         elif kind == "slot" and event.get("name") == "feedback" and isinstance(event.get("value"), dict):
             ratings.append(event["value"])
         elif kind == "bot" and turns and turns[-1].route != "agent":
-            custom = _custom(event)
-            if (event.get("metadata") or {}).get("agent") or custom.get("agent"):
+            custom = custom_of(event)
+            if agent_of(event):
                 continue  # a person's reply is not the bot's turn
             if custom.get("handoff"):
                 handoff = handoff or custom.get("reason") or "requested"
@@ -342,19 +338,14 @@ def gaps_csv(found: list[Gap]) -> str:
 
 def document_names(root: Path) -> list[str]:
     """The knowledge base's documents as answers cite them: paths under the sources folder."""
-    from knowledge.loaders import FAQ_TYPES, TEXT_TYPES
+    from knowledge.loaders import FAQ_TYPES, TEXT_TYPES, candidate_files
 
     usable = set(TEXT_TYPES) | set(FAQ_TYPES) | {".pdf"}
     if not root.is_dir():
         return []
-    return sorted(
-        path.relative_to(root).as_posix()
-        for path in root.rglob("*")
-        if path.is_file()
-        and not path.name.startswith(".")
-        and path.suffix.lower() in usable
-        and path.name.lower() not in ("readme.md",)
-    )
+    return [
+        path.relative_to(root).as_posix() for path in candidate_files(root) if path.suffix.lower() in usable
+    ]
 
 
 def parse_since(text: str, now: float | None = None) -> float:

@@ -50,9 +50,15 @@ class Evidence:
         return asdict(self)
 
 
-def _custom(event: dict[str, Any]) -> dict[str, Any]:
+def custom_of(event: dict[str, Any]) -> dict[str, Any]:
+    """The structured payload the action server attached to a bot event (or {})."""
     custom = (event.get("data") or {}).get("custom")
     return custom if isinstance(custom, dict) else {}
+
+
+def agent_of(event: dict[str, Any]) -> str | None:
+    """The person who said a bot event from the console, or None for the assistant."""
+    return (event.get("metadata") or {}).get("agent") or custom_of(event).get("agent")
 
 
 def transcript(events: list[dict[str, Any]]) -> tuple[list[Entry], str | None]:
@@ -68,8 +74,8 @@ def transcript(events: list[dict[str, Any]]) -> tuple[list[Entry], str | None]:
             entries.append(Entry("customer", shown_text(event), float(event.get("timestamp") or 0)))
             turn, decision = [], {}
         elif kind == "bot":
-            custom = _custom(event)
-            agent = (event.get("metadata") or {}).get("agent") or custom.get("agent")
+            custom = custom_of(event)
+            agent = agent_of(event)
             if custom.get("handoff"):
                 handoff_reason = custom.get("reason") or "requested"
             if custom.get("route"):
