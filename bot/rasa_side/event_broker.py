@@ -11,6 +11,10 @@ What differs from Rasa's ``type: SQL``:
   are masked (bot/core/privacy.py) before they are written: analytics never holds an email;
 - SQLite runs in WAL mode without a sync per commit, and waits for a writer instead of
   failing, so several Sanic workers and replicas write one file without slowing turns;
+- events are queued and written by a thread of the broker, each batch (a turn's events,
+  usually) in one transaction, so a turn never waits for the database; the queue is written
+  out when the process exits. A process killed with ``kill -9`` loses the events still
+  queued (the last milliseconds); the conversation itself is in Redis;
 - a failed write is logged and dropped: analytics must never fail a customer's turn.
 
 Import nothing from the rest of ``bot/`` but bot.core.privacy (standard library only).
@@ -18,13 +22,19 @@ Import nothing from the rest of ``bot/`` but bot.core.privacy (standard library 
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
+import queue
+import threading
+import time
 from typing import Any
 
 import sqlalchemy
 import sqlalchemy.exc
 import sqlalchemy.orm
+import sqlalchemy.pool
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy import event as sqlalchemy_events
@@ -32,6 +42,8 @@ from sqlalchemy import event as sqlalchemy_events
 from bot.core import privacy
 
 logger = logging.getLogger(__name__)
+
+BATCH = 500  # events written in one transaction at most
 
 MASKED_FIELDS = {"user": ("text", "parse_data", "metadata"), "bot": ("text", "data", "metadata")}
 
@@ -52,9 +64,21 @@ def private_event(event: dict[str, Any]) -> dict[str, Any]:
 class PrivateSQLEventBroker(SQLEventBroker):
     def __init__(self, url: str = "sqlite:///events.db") -> None:
         self.url = url
-        self.engine = sqlalchemy.create_engine(
-            url, connect_args={"timeout": 30} if url.startswith("sqlite") else {}
-        )
+        if url.startswith("sqlite"):
+            # One connection kept open per process. SQLAlchemy 1.4 opens a new SQLite
+            # connection for every session by default (NullPool); with one publish per event
+            # that was a connect, two pragmas and, on the last close, a WAL checkpoint for
+            # every event: more than half of a scripted turn's time in Rasa. Rasa calls
+            # publish from its event loop's thread only; the pool hands the one connection out.
+            self.engine = sqlalchemy.create_engine(
+                url,
+                connect_args={"timeout": 30, "check_same_thread": False},
+                poolclass=sqlalchemy.pool.QueuePool,
+                pool_size=1,
+                max_overflow=4,
+            )
+        else:
+            self.engine = sqlalchemy.create_engine(url)
         if url.startswith("sqlite"):
 
             @sqlalchemy_events.listens_for(self.engine, "connect")
@@ -72,16 +96,64 @@ class PrivateSQLEventBroker(SQLEventBroker):
                 if attempt == 2:
                     raise
         self.sessionmaker = sqlalchemy.orm.sessionmaker(bind=self.engine)
+        self._queue: queue.Queue | None = None
+        self._pid = 0
 
     @classmethod
     async def from_endpoint_config(cls, broker_config: EndpointConfig, event_loop: Any = None):
         return cls(url=broker_config.url or "sqlite:///events.db")
 
     def publish(self, event: dict[str, Any]) -> None:
+        """Queued, and written by the broker's own thread: a turn never waits for analytics."""
+        self._writer().put(event)
+
+    def _writer(self) -> queue.Queue:
+        # started on first use, in the process that publishes (Sanic forks its workers after
+        # importing the app, and a thread does not survive a fork)
+        if self._queue is None or self._pid != os.getpid():
+            self._queue, self._pid = queue.Queue(), os.getpid()
+            threading.Thread(
+                target=self._write_forever, args=(self._queue,), name="event-broker", daemon=True
+            ).start()
+            atexit.register(self.flush)
+        return self._queue
+
+    def _write_forever(self, events: queue.Queue) -> None:
+        while True:
+            batch = [events.get()]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(events.get_nowait())
+                except queue.Empty:
+                    break
+            self._write(batch)
+            for _ in batch:
+                events.task_done()
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        """One transaction for the events queued meanwhile (one turn's, usually)."""
         try:
-            event = private_event(event)
+            rows = [private_event(event) for event in batch]
             with self.session_scope() as session:
-                session.add(self.SQLBrokerEvent(sender_id=event.get("sender_id"), data=json.dumps(event)))
+                session.add_all(
+                    [
+                        self.SQLBrokerEvent(sender_id=row.get("sender_id"), data=json.dumps(row))
+                        for row in rows
+                    ]
+                )
                 session.commit()
-        except Exception as error:  # analytics lose an event; the customer's turn goes on
-            logger.warning("event broker: an event of %s was not recorded: %s", event.get("sender_id"), error)
+        except Exception as error:  # analytics lose these events; the customers' turns go on
+            senders = sorted({str(event.get("sender_id")) for event in batch})
+            logger.warning("event broker: %d event(s) of %s not recorded: %s", len(batch), senders, error)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued event is written (at exit, and for tests): whether it was."""
+        if self._queue is None or self._pid != os.getpid():
+            return True
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._queue.unfinished_tasks
+
+    async def close(self) -> None:
+        self.flush()

@@ -10,11 +10,11 @@ import threading
 import uuid
 
 import pytest
-import sqlalchemy
 
 from bot.console import handoffs
 from bot.core.settings import ROOT
 from bot.stack import client
+from tests.integration.conversation import recorded_events
 
 pytestmark = pytest.mark.stack
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
@@ -54,12 +54,9 @@ def test_every_event_reaches_the_event_broker_with_personal_data_masked(stack):
     client.send(stack, sender, "where is my order")
     client.send(stack, sender, "BB-100031")
     client.send(stack, sender, "my email is jane.doe@example.com")
-    engine = sqlalchemy.create_engine(stack.events_db_url)
-    with engine.connect() as connection:
-        rows = connection.execute(
-            sqlalchemy.text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"), {"s": sender}
-        ).fetchall()
-    events = [json.loads(row[0]) for row in rows]
+    events = recorded_events(
+        stack.events_db_url, sender, lambda events: sum(e["event"] == "user" for e in events) >= 3
+    )
     kinds = {event["event"] for event in events}
     assert {"user", "bot", "action", "slot"} <= kinds
     users = [event["text"] for event in events if event["event"] == "user"]
@@ -83,6 +80,7 @@ url = "sqlite:///" + os.path.join(folder, "events.db")
 brokers = [PrivateSQLEventBroker(url), PrivateSQLEventBroker(url)]
 for i in range(20):
     brokers[i % 2].publish({"sender_id": "s", "event": "user", "text": f"mail me at a{i}@b.example", "timestamp": i})
+flushed = [broker.flush() for broker in brokers]
 with brokers[0].engine.connect() as c:
     import sqlalchemy
     rows = c.execute(sqlalchemy.text("SELECT data FROM events")).fetchall()
@@ -91,8 +89,10 @@ bad = PrivateSQLEventBroker(url)
 bad.engine.dispose()
 bad.sessionmaker = None  # a broken database: publish must not raise
 bad.publish({"sender_id": "s", "event": "user", "text": "x"})
+flushed.append(bad.flush())  # the failed write is logged and the queue goes on
 print(json.dumps({"ok": ok, "refused": refused, "long": len(long[2]), "masked": masked["value"],
-                  "rows": len(rows), "texts": sorted({json.loads(r[0])["text"] for r in rows})[:2], "mode": mode}))
+                  "rows": len(rows), "texts": sorted({json.loads(r[0])["text"] for r in rows})[:2], "mode": mode,
+                  "flushed": flushed}))
 """
 
 
@@ -108,3 +108,4 @@ def test_the_rasa_side_reads_feedback_and_records_events_masked_from_several_wri
     assert out["masked"] == "[email]"
     assert out["rows"] == 20 and out["texts"] == ["mail me at [email]"]
     assert out["mode"] == "wal"
+    assert out["flushed"] == [True, True, True]

@@ -24,7 +24,7 @@ from bot.core.settings import ROOT
 from bot.stack import processes as stack_module
 from bot.stack import retention
 from bot.stack.retention import redis_for
-from tests.integration.conversation import SocketClient, email_of, rest, texts, tracker
+from tests.integration.conversation import SocketClient, email_of, recorded_events, rest, texts, tracker
 
 pytestmark = pytest.mark.usefixtures("stack")
 
@@ -342,6 +342,7 @@ def test_the_retention_sweep_deletes_old_handoffs_and_logs(stack):
 def test_the_retention_sweep_deletes_analytics_events_past_the_period(stack):
     sender = f"aged-{uuid.uuid4().hex[:6]}"
     rest(stack, sender, "hello")
+    assert recorded_events(stack.events_db_url, sender)  # the turn's events are written
     engine = sqlalchemy.create_engine(stack.events_db_url)
     aged = json.dumps(
         {"sender_id": sender, "event": "user", "text": "long ago", "timestamp": time.time() - 40 * 86400}
