@@ -53,9 +53,10 @@ def main() -> None:
     )
     from rasa.__main__ import main as rasa_main
 
-    from bot.rasa_side import faults
+    from bot.rasa_side import faults, speedups
 
     faults.install()  # a failing action server stops the turn instead of the conversation
+    speedups.install()  # work Rasa repeats on every turn, done once
 
     rasa_main()
 
