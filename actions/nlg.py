@@ -47,20 +47,33 @@ def interpolate(text: str, values: dict[str, Any]) -> str:
 
 
 def _matches(variation: dict[str, Any], slots: dict[str, Any]) -> bool:
+    """Every condition of the variation met by the slots (text compared without case, as Rasa does)."""
     for condition in variation.get("condition") or []:
-        if condition.get("type", "slot") == "slot" and slots.get(condition.get("name")) != condition.get(
-            "value"
-        ):
+        value, wanted = slots.get(condition.get("name")), condition.get("value")
+        if isinstance(value, str) and isinstance(wanted, str):
+            if value.casefold() != wanted.casefold():
+                return False
+        elif value != wanted:
             return False
     return True
 
 
 def choose(variations: list[dict[str, Any]], channel: str | None, slots: dict[str, Any]) -> dict[str, Any]:
-    """Rasa's preference: conditions met over none, this channel over any channel."""
-    usable = [v for v in variations if v.get("channel") in (None, channel) and _matches(v, slots)]
-    if not usable:
-        return {}
-    return sorted(usable, key=lambda v: (not v.get("condition"), v.get("channel") is None))[0]
+    """The first eligible variation in Rasa's order (rasa/core/nlg/generator.py
+    ``responses_for_utter_action``): a condition met and this channel, then this channel, then a
+    condition met, then any. Rasa picks one of that group at random; here, and in the Rasa
+    process (bot/rasa_side/nlg.py), the first, so a reply reads the same wherever it is made."""
+    met = [v for v in variations if v.get("condition") and _matches(v, slots)]
+    plain = [v for v in variations if not v.get("condition")]
+    for group in (
+        [v for v in met if channel is not None and v.get("channel") == channel],
+        [v for v in plain if channel is not None and v.get("channel") == channel],
+        [v for v in met if v.get("channel") is None],
+        [v for v in plain if v.get("channel") is None],
+    ):
+        if group:
+            return group[0]
+    return {}
 
 
 def render(request: dict[str, Any]) -> tuple[dict[str, Any], list[str], bool]:

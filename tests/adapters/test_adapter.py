@@ -183,6 +183,24 @@ def test_nlg_renders_domain_responses_with_slots_buttons_and_the_rephrase_mark()
     )
 
 
+def test_nlg_chooses_the_variation_rasa_would_rank_first_as_the_rasa_side_does():
+    # the same cases as tests/integration/test_rasa_side_speedups.py, where Rasa renders them
+    gold = [{"type": "slot", "name": "tier", "value": "Gold"}]
+    two = [{"text": "first"}, {"text": "second"}]
+    cond = [{"text": "plain"}, {"text": "for gold", "condition": gold}]
+    channel = [{"text": "any"}, {"text": "on rest", "channel": "rest"}]
+    slots = {"tier": "gold"}
+    assert nlg.choose(two, "rest", slots)["text"] == "first"
+    assert nlg.choose(cond, "rest", slots)["text"] == "for gold"
+    assert nlg.choose(cond, "rest", {"tier": "silver"})["text"] == "plain"
+    assert nlg.choose(channel, "rest", slots)["text"] == "on rest"
+    assert nlg.choose(channel, "socketio", slots)["text"] == "any"
+    # Rasa's order: this channel without a condition beats a met condition on any channel
+    mixed = [{"text": "gold anywhere", "condition": gold}, {"text": "rest", "channel": "rest"}]
+    assert nlg.choose(mixed, "rest", slots)["text"] == "rest"
+    assert nlg.choose(mixed, "socketio", slots)["text"] == "gold anywhere"
+
+
 def test_the_voice_data_has_no_placeholder_and_a_fixed_disjoint_held_out_split():
     values = placeholder_values()
     assert fill("Call {{Customer Support Phone Number}}", values) == "Call +1 555 0100 200"

@@ -54,6 +54,9 @@ def test_while_the_action_server_is_down_every_message_is_answered_and_no_conver
                 reply, seconds = timed(stack, sender, text)
                 assert TROUBLE in reply and seconds < 2.0, (text, reply, seconds)
             assert TROUBLE in texts(client.say("where is my order", timeout=2.0))
+            # a scripted reply is rendered in Rasa (bot/rasa_side/nlg.py): no call, no trouble
+            greeting = texts(rest(stack, f"fault-hi-{uuid.uuid4().hex[:6]}", "hello"))
+            assert greeting.startswith("Hi") and TROUBLE not in greeting, greeting
             status, parts = health(stack)
             assert status == 503 and parts["actions"] == "unreachable", parts
         finally:
