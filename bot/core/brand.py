@@ -25,9 +25,11 @@ retrained. This module imports nothing else of the project: it is the bottom lay
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -143,10 +145,7 @@ class Brand:
             if default is not None:
                 return default
             raise BrandError(f"{path} is missing: every brand has one (`tandem new` scaffolds a brand)")
-        try:
-            return yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as error:
-            raise BrandError(f"{path} is not valid YAML: {error}") from None
+        return copy.deepcopy(_parsed(path, *_stamp(path)))
 
     def facts(self) -> dict[str, Any]:
         """brand.yml: names, contacts, hours; every reply that speaks of the company uses these."""
@@ -194,6 +193,22 @@ class Brand:
                 "the number's own part) and a `format` (e.g. 'BB-{}')"
             )
         return OrderNumbers(str(spec["pattern"]), str(spec["format"]), str(spec.get("example", "")))
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+@lru_cache(maxsize=64)
+def _parsed(path: Path, _mtime_ns: int, _size: int) -> Any:
+    """A brand file parsed once per version of it: the action server reads brand.yml and
+    flows.yml on every form step, and parsing YAML was a third of its time. An edited file
+    (new mtime or size) is read again; callers get a copy, so none can change another's."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise BrandError(f"{path} is not valid YAML: {error}") from None
 
 
 def brand_from(value: str | None) -> Brand:

@@ -21,8 +21,10 @@ address): they are masked wherever the message is kept after the turn, not in th
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 
 KINDS = ("card", "cvv", "phone", "email", "address")
@@ -136,7 +138,34 @@ def mask_counted(text: str, kinds: Iterable[str] = KINDS) -> tuple[str, Counter]
 
 def mask(text: str, kinds: Iterable[str] = KINDS) -> str:
     """`text` with its personal data of `kinds` (default: all) replaced by ``[kind]``."""
-    return mask_counted(text, kinds)[0] if text else text
+    if not text:
+        return text
+    if kinds is KINDS:
+        return _masked_all(text)
+    return mask_counted(text, kinds)[0]
+
+
+_MASKED: OrderedDict[bytes, str] = OrderedDict()
+_MASKED_SIZE = 4096
+_MASKED_LOCK = threading.Lock()
+
+
+def _masked_all(text: str) -> str:
+    """mask(text) of every kind, remembered: a conversation is masked again at every save
+    (bot/rasa_side/tracker_store.py), so its earlier texts come back turn after turn. The
+    memory is keyed by a digest of the text, so it keeps no text with personal data in it."""
+    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    with _MASKED_LOCK:  # the event broker's thread masks too
+        masked = _MASKED.get(key)
+        if masked is not None:
+            _MASKED.move_to_end(key)
+            return masked
+    masked = mask_counted(text)[0]
+    with _MASKED_LOCK:
+        _MASKED[key] = masked
+        if len(_MASKED) > _MASKED_SIZE:
+            _MASKED.popitem(last=False)
+    return masked
 
 
 def mask_value(value: object, kinds: Iterable[str] = KINDS) -> object:
