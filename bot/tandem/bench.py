@@ -1,5 +1,5 @@
 """`tandem bench stack | retrieval | ingest | answers | adapter | gate | security | load | faults |
-conversations | stream | console`: the benchmarks of bot/bench/, each writing its report under docs/benchmarks/
+conversations | stream | console | cost`: the benchmarks of bot/bench/, each writing its report under docs/benchmarks/
 with --save (stack and security: always)."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from bot.bench import (
     answers,
     console,
     conversations,
+    cost,
     faults,
     gate,
     ingest,
@@ -49,5 +50,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         conversations,
         stream,
         console,
+        cost,
     ):
         module.add_parser(bsub)
