@@ -354,7 +354,7 @@ def render(results: dict) -> str:
     ]
     mine = results["profile_project"]["rasa"]["parts_ms_per_turn"]
     theirs = results["profile_stock"]["rasa"]["parts_ms_per_turn"]
-    for part in [p for p, _, _ in PARTS] + [OTHER]:
+    for part in dict.fromkeys([p for p, _, _ in PARTS] + [OTHER]):
         lines.append(f"| {part} | {mine.get(part, 0.0)} | {theirs.get(part, 0.0)} |")
     lines.append(
         f"| **all** | **{results['profile_project']['rasa']['cpu_ms_per_turn']}** | "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,14 @@ def _number(value: Any, where: str) -> Any:
 
 
 def load_thresholds(path: Path) -> Thresholds:
+    """The thresholds in gate.yml, read again only when the file changed (the gate reads them
+    on every turn; Thresholds is frozen, so one copy serves every caller)."""
+    stat = path.stat()
+    return _thresholds(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _thresholds(path: Path, _mtime_ns: int, _size: int) -> Thresholds:
     return Thresholds.from_dict(yaml.safe_load(path.read_text()), str(path))
 
 
