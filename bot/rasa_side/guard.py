@@ -213,6 +213,24 @@ class SharedRateLimiter:
             return True
 
 
+def client_address(environ: dict) -> str:
+    """A socket.io customer's address, for the per-client limit: the socket's peer, or, behind
+    N trusted proxies ($SANIC_PROXIES_COUNT, which `tandem up --replicas` sets to 1 for
+    HAProxy), the address the outermost of them saw, the N-th from the right of the upgrade
+    request's X-Forwarded-For: what Sanic reads for a REST request (``request.remote_addr``).
+    Without it every customer behind the balancer had HAProxy's address, and no limit."""
+    peer = str(environ.get("REMOTE_ADDR") or "")
+    try:
+        proxies = int(os.environ.get("SANIC_PROXIES_COUNT") or 0)
+    except ValueError:
+        proxies = 0
+    if proxies <= 0:
+        return peer
+    forwarded = [part.strip() for part in str(environ.get("HTTP_X_FORWARDED_FOR") or "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    return forwarded[-proxies] if len(forwarded) >= proxies else peer
+
+
 class MessageLimits:
     """Per-conversation and per-client rate limits ($TANDEM_RATE_PER_CONVERSATION, default
     30 a minute; $TANDEM_RATE_PER_CLIENT, default 120 a minute, by the client's address;

@@ -110,7 +110,7 @@ class WidgetSocketIO(SocketIOInput):
             if not guard.origin_allowed(origin, environ.get("HTTP_HOST")):
                 logger.warning("refused a socket.io connection from origin %r (not in TANDEM_CORS)", origin)
                 return False
-            clients[sid] = environ.get("REMOTE_ADDR") or ""
+            clients[sid] = guard.client_address(environ)
             return True
 
         @sio.on("disconnect", namespace=self.namespace)

@@ -148,3 +148,18 @@ def test_a_failure_is_logged_in_one_line_with_its_cause():
     assert guard.failure(RuntimeError("Error while acquiring lock. Error:\n  refused")) == (
         "RuntimeError: Error while acquiring lock. Error: refused"
     )
+
+
+def test_a_sockets_client_is_read_through_trusted_proxies_as_sanic_reads_rest(monkeypatch):
+    environ = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "10.0.0.9, 203.0.113.7"}
+    monkeypatch.delenv("SANIC_PROXIES_COUNT", raising=False)
+    assert guard.client_address(environ) == "127.0.0.1"  # no proxy trusted: the peer
+    monkeypatch.setenv("SANIC_PROXIES_COUNT", "1")  # HAProxy in front: what it saw
+    assert guard.client_address(environ) == "203.0.113.7"
+    monkeypatch.setenv("SANIC_PROXIES_COUNT", "2")
+    assert guard.client_address(environ) == "10.0.0.9"
+    monkeypatch.setenv("SANIC_PROXIES_COUNT", "3")  # fewer hops than trusted: the peer
+    assert guard.client_address(environ) == "127.0.0.1"
+    assert guard.client_address({"REMOTE_ADDR": "127.0.0.1"}) == "127.0.0.1"
+    monkeypatch.setenv("SANIC_PROXIES_COUNT", "x")
+    assert guard.client_address(environ) == "127.0.0.1"
