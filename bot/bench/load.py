@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -234,11 +235,12 @@ def main(
     think: float,
     burst_size: int,
     save: bool,
+    report: str = "load",
 ) -> dict:
     results: dict = {**provenance(), "seconds_per_run": seconds, "think_seconds": think, "stacks": []}
     for replicas, workers in topologies:
         results["stacks"].append(measure(replicas, workers, users, seconds, think, burst_size))
-    publish("load", render(results), results, save)
+    publish(report, render(results), results, save)
     return results
 
 
@@ -314,11 +316,19 @@ def add_parser(bsub: argparse._SubParsersAction) -> None:
     )
     q.add_argument("--burst", type=int, default=100, help="messages at once on one conversation (0: none)")
     q.add_argument("--save", action="store_true", help="write docs/benchmarks/load.md and load.json")
+    q.add_argument(
+        "--report",
+        default="load",
+        metavar="NAME",
+        help="with --save, the report's name: docs/benchmarks/NAME.md and .json (default load)",
+    )
     q.set_defaults(func=cmd_load)
 
 
 def cmd_load(args: argparse.Namespace) -> int:
     if min(args.users) < 1 or args.seconds < 5 or args.think < 0 or args.burst < 0:
         raise SystemExit("--users needs positive counts, --seconds at least 5")
-    main(args.users, args.topology, args.seconds, args.think, args.burst, args.save)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", args.report):
+        raise SystemExit(f"--report {args.report!r}: a name of lower-case letters, digits, - and _")
+    main(args.users, args.topology, args.seconds, args.think, args.burst, args.save, args.report)
     return 0
