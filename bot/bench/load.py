@@ -177,7 +177,16 @@ def burst(settings: Settings, messages: int) -> dict:
 
 
 def stack_settings(home: Path, workers: int, replicas: int = 1) -> Settings:
-    settings = Settings(home=home, redis_port=free_port(), actions_port=free_port(), rasa_port=free_port())
+    """Settings for a stack of its own on free ports. The replicas listen on the ports right
+    after the balancer's (Settings.replica_port), so those must be free too: a run once found
+    one of them taken by another program's connection, and the stack could not start."""
+    for _ in range(50):
+        rasa_port = free_port()
+        if replicas == 1 or not any(
+            processes.port_in_use("127.0.0.1", rasa_port + index) for index in range(1, replicas + 1)
+        ):
+            break
+    settings = Settings(home=home, redis_port=free_port(), actions_port=free_port(), rasa_port=rasa_port)
     return replace(settings, rasa_workers=workers, rasa_replicas=replicas)
 
 
