@@ -29,6 +29,7 @@ With --save: docs/benchmarks/cost.md and cost.json.
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,10 +42,11 @@ from pathlib import Path
 import requests
 import yaml
 
+from bot.bench.faults import component
 from bot.bench.load import orders_of, stack_settings
 from bot.bench.report import latency_ms, provenance, publish
 from bot.bench.stack import free_port
-from bot.core.settings import Settings
+from bot.core.settings import ROOT, Settings
 from bot.stack import processes, training
 
 STOCK_SCRIPT = ["hello", "I am sad", "yes", "bye"]
@@ -91,7 +93,8 @@ def stock_project(settings: Settings) -> Path:
     folder = Settings().home / "bench" / f"stock-rasa-{RASA_VERSION}"
     if list((folder / "models").glob("*.tar.gz")):
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)  # what an interrupted `rasa init` left
+    folder.mkdir(parents=True)
     print(f"making the stock bot: rasa init --no-prompt in {folder} (trains it: minutes) ...", flush=True)
     with open(folder.parent / "stock-rasa-init.log", "w") as log:
         subprocess.run(
@@ -196,7 +199,7 @@ def read_profile(path: Path) -> tuple[Counter, Counter]:
             function, _, where = frame.partition(" (")
             where = where.split(":")[0].split("site-packages/")[-1]
             if where.startswith(("rasa/", "bot/", "actions/", "/")) and "runpy" not in where:
-                name = f"{function} ({where.split('/work/main/')[-1]})"
+                name = f"{function} ({where.removeprefix(f'{ROOT}/')})"
                 if name not in seen:
                     seen.add(name)
                     functions[name] += int(count)
@@ -279,8 +282,8 @@ def measure(conversations: int, profile_conversations: int, rate: int, keep: Pat
                 for key in ("p50_ms", "p95_ms")
             }
             print(f"profiling {profile_conversations} conversations each with py-spy ...", flush=True)
-            rasa_pid = processes.pid_of(_component(settings, "rasa"), settings)
-            actions_pid = processes.pid_of(_component(settings, "actions"), settings)
+            rasa_pid = processes.pid_of(component(settings, "rasa"), settings)
+            actions_pid = processes.pid_of(component(settings, "actions"), settings)
             results["profile_project"] = profile(
                 {"rasa": rasa_pid, "action_server": actions_pid},
                 lambda: [converse(session, settings.rasa_url, script) for _ in range(profile_conversations)],
@@ -318,10 +321,6 @@ def measure(conversations: int, profile_conversations: int, rate: int, keep: Pat
 def _profiles(folder: Path, name: str) -> Path:
     (folder / name).mkdir(parents=True, exist_ok=True)
     return folder / name
-
-
-def _component(settings: Settings, name: str):
-    return next(c for c in processes.components(settings) if c.name == name)
 
 
 def render(results: dict) -> str:

@@ -64,12 +64,14 @@ def private_event(event: dict[str, Any]) -> dict[str, Any]:
 class PrivateSQLEventBroker(SQLEventBroker):
     def __init__(self, url: str = "sqlite:///events.db") -> None:
         self.url = url
-        if url.startswith("sqlite"):
+        if not url.startswith("sqlite"):
+            self.engine = sqlalchemy.create_engine(url)
+        else:
             # One connection kept open per process. SQLAlchemy 1.4 opens a new SQLite
             # connection for every session by default (NullPool); with one publish per event
             # that was a connect, two pragmas and, on the last close, a WAL checkpoint for
-            # every event: more than half of a scripted turn's time in Rasa. Rasa calls
-            # publish from its event loop's thread only; the pool hands the one connection out.
+            # every event: more than half of a scripted turn's time in Rasa. The broker's
+            # writer thread is its only user (and the table's creation, below).
             self.engine = sqlalchemy.create_engine(
                 url,
                 connect_args={"timeout": 30, "check_same_thread": False},
@@ -77,9 +79,6 @@ class PrivateSQLEventBroker(SQLEventBroker):
                 pool_size=1,
                 max_overflow=4,
             )
-        else:
-            self.engine = sqlalchemy.create_engine(url)
-        if url.startswith("sqlite"):
 
             @sqlalchemy_events.listens_for(self.engine, "connect")
             def _pragmas(connection, _record) -> None:

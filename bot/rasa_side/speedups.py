@@ -19,7 +19,8 @@ by profiling a scripted turn with py-spy (``tandem bench cost`` commits the prof
 
 Rasa imports ``validate`` inside the functions that use it (rasa/core/actions/action.py,
 rasa/core/nlg/callback.py), so replacing the module's attribute is enough. Rasa is pinned to
-3.6.21 (bot/requirements-rasa.txt); tests/unit/test_speedups.py checks the behaviour.
+3.6.21 (bot/requirements-rasa.txt); tests/integration/test_rasa_side_speedups.py checks the
+behaviour against Rasa's own.
 """
 
 from __future__ import annotations
