@@ -11,34 +11,12 @@ import json
 import subprocess
 import textwrap
 
-import pytest
 import redis
 
 from bot.core.settings import ROOT
-from bot.stack.processes import redis_binary
 from tests.conftest import free_port
 
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
-
-
-@pytest.fixture(scope="module")
-def redis_port(tmp_path_factory):
-    port = free_port()
-    folder = tmp_path_factory.mktemp("lock-redis")
-    server = subprocess.Popen(
-        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(folder)],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            subprocess.run(["sleep", "0.05"])
-    yield port
-    server.terminate()
-    server.wait(10)
 
 
 def burst(port: int, store: str, **options) -> dict:
