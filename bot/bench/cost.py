@@ -264,15 +264,15 @@ def measure(conversations: int, profile_conversations: int, rate: int, keep: Pat
             for _ in range(3):  # warm-up: models, connections, caches
                 converse(session, settings.rasa_url, script)
                 converse(session, stock_url, STOCK_SCRIPT)
-            ours: list[float] = []
-            theirs: list[float] = []
+            ours: list[list[float]] = []
+            theirs: list[list[float]] = []
             print(f"{conversations} conversations each, alternating ...", flush=True)
             for _ in range(conversations):
-                ours += converse(session, settings.rasa_url, script)
-                theirs += converse(session, stock_url, STOCK_SCRIPT)
+                ours.append(converse(session, settings.rasa_url, script))
+                theirs.append(converse(session, stock_url, STOCK_SCRIPT))
             results["one_customer"] = {
-                "project": {"turns": len(ours), **latency_ms(ours)},
-                "stock_rasa_init": {"turns": len(theirs), **latency_ms(theirs)},
+                "project": one_customer(ours, results_script(script)),
+                "stock_rasa_init": one_customer(theirs, STOCK_SCRIPT),
             }
             results["ratio"] = {
                 key: round(
@@ -281,6 +281,16 @@ def measure(conversations: int, profile_conversations: int, rate: int, keep: Pat
                 )
                 for key in ("p50_ms", "p95_ms")
             }
+            print(
+                "p50 / p95 ms: this project {p50_ms} / {p95_ms}, ".format(
+                    **results["one_customer"]["project"]
+                )
+                + "stock {p50_ms} / {p95_ms}, ".format(**results["one_customer"]["stock_rasa_init"])
+                + "ratio {p50_ms}x / {p95_ms}x".format(**results["ratio"]),
+                flush=True,
+            )
+            if profile_conversations <= 0:
+                return finish(results, script, settings, conversations, rate)
             print(f"profiling {profile_conversations} conversations each with py-spy ...", flush=True)
             rasa_pid = processes.pid_of(component(settings, "rasa"), settings)
             actions_pid = processes.pid_of(component(settings, "actions"), settings)
@@ -306,10 +316,29 @@ def measure(conversations: int, profile_conversations: int, rate: int, keep: Pat
                 except subprocess.TimeoutExpired:
                     stock_server.kill()
             processes.down(settings)
-    results["scripts"] = {
-        "project": script[:2] + ["<order number>", "<email>"] + script[4:],
-        "stock": STOCK_SCRIPT,
+    return finish(results, script, settings, conversations, rate)
+
+
+def results_script(script: list[str]) -> list[str]:
+    """This project's script as reports show it: no order number or email in them."""
+    return script[:2] + ["<order number>", "<email>"] + script[4:]
+
+
+def one_customer(conversations: list[list[float]], script: list[str]) -> dict:
+    """Latency of all turns, and of each step of the script."""
+    turns = [seconds for conversation in conversations for seconds in conversation]
+    return {
+        "turns": len(turns),
+        **latency_ms(turns),
+        "steps": {
+            text: latency_ms([conversation[step] for conversation in conversations])
+            for step, text in enumerate(script)
+        },
     }
+
+
+def finish(results: dict, script: list[str], settings, conversations: int, rate: int) -> dict:
+    results["scripts"] = {"project": results_script(script), "stock": STOCK_SCRIPT}
     results["settings"] = {
         "rasa_workers": settings.rasa_workers,
         "conversations": conversations,
@@ -342,6 +371,18 @@ def render(results: dict) -> str:
         "",
         "Scripts: this project " + " / ".join(f"`{t}`" for t in results["scripts"]["project"]),
         "; stock " + " / ".join(f"`{t}`" for t in results["scripts"]["stock"]) + ".",
+        "",
+        "Each step of the scripts:",
+        "",
+        "| bot | step | p50 ms | p95 ms |",
+        "|---|---|---|---|",
+    ]
+    for bot, key in (("this project", "project"), ("stock", "stock_rasa_init")):
+        for step, figures in one[key].get("steps", {}).items():
+            lines.append(f"| {bot} | `{step}` | {figures['p50_ms']} | {figures['p95_ms']} |")
+    if "profile_project" not in results:
+        return "\n".join([*lines, "", "Not profiled this run (`--profile-conversations 0`)."])
+    lines += [
         "",
         "## Where the time goes",
         "",
