@@ -29,6 +29,7 @@ from bot.gate.decide import decide, unanswered
 from bot.gate.evidence import gather, names_record, nlu_ranking
 from bot.gate.thresholds import load_thresholds
 from knowledge.followup import Resolved
+from knowledge.outage import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 gate_log = logging.getLogger("tandem.gate")
@@ -70,16 +71,35 @@ def embedding_opinion(question: str):
     (bot/gate/neighbours.py), or None without a sentence model; blocking."""
     from bot.gate.neighbours import nlu_neighbours
 
-    kb = _knowledge()
-    if kb.embeddings is None:
+    model, name = _sentence_model()
+    if model is None:
         return None
-    return nlu_neighbours(kb.embeddings, kb.settings.embedding_model).opinions([question])[0]
+    return nlu_neighbours(model, name).opinions([question])[0]
+
+
+def _sentence_model():
+    """(the sentence model, its name): the knowledge base's; while its store does not answer,
+    the same model loaded on its own, so the gate keeps its embedding signals (a message far
+    from every example is still told from a flow's)."""
+    try:
+        kb = _knowledge()
+        return kb.embeddings, kb.settings.embedding_model
+    except StoreUnavailable:
+        from knowledge.config import KnowledgeSettings
+        from knowledge.embeddings import embedding_model
+
+        settings = KnowledgeSettings()
+        return embedding_model(
+            settings.embedding_model, settings.embedding_batch_size
+        ), settings.embedding_model
 
 
 def read_message(question: str, tracker: Tracker, names_record: bool) -> tuple[str, Resolved]:
     """(the message mended, its standalone question: actions/reading.py); blocking."""
     try:
         kb = _knowledge()
+    except StoreUnavailable:  # said once, where the search fails
+        kb = None
     except Exception:  # no knowledge base: the rules without the embedding model
         logger.exception("no knowledge base to read the message with")
         kb = None
@@ -171,7 +191,7 @@ class ActionAnswerFromKnowledge(Action):
             parsed = await loop.run_in_executor(None, reading.nlu_parse, question)
             if parsed is not None:
                 ranking = nlu_ranking(parsed.get("intent_ranking") or [parsed.get("intent") or {}])
-        retrieval, found = None, None
+        retrieval, found, store_down = None, None, None
         try:
             typed_too = mended if resolved.kind == "reference" else ""
             retrieval, found = await loop.run_in_executor(
@@ -183,6 +203,9 @@ class ActionAnswerFromKnowledge(Action):
                 typed_too,
                 float(thresholds.knowledge.min_dense),
             )
+        except StoreUnavailable as error:  # a Qdrant server down: only flows and handoffs go on
+            store_down = error
+            logger.warning("%s; deciding without it", error)
         except Exception:  # no knowledge base (not built, model missing): the gate decides without it
             logger.exception("knowledge retrieval failed; deciding without it")
         if retrieval is not None and retrieval.query != question:  # the message alone read better
@@ -203,6 +226,11 @@ class ActionAnswerFromKnowledge(Action):
         )
         handoff_after = int(policy.load_policy()["handoff"]["failed_turns_before_handoff"])
         decision = decide(evidence, thresholds, flows, handoff_after)
+        if store_down is not None and decision.route not in ("flow", "handoff"):
+            # an answer, a question back or "not something I can help with" would be a guess
+            # without the documents: the customer is asked to try again in a moment (the
+            # action server answers 503, Rasa's channels send their "having trouble" reply)
+            raise store_down
         if decision.route == "knowledge" and found is None:  # close, but no answer: do not guess
             sections = retrieval.sections() if retrieval is not None else []
             decision = unanswered(evidence, thresholds, flows, handoff_after, sections)

@@ -7,6 +7,8 @@ so refreshing while the assistant runs goes through it:
 
 - ``POST /kb/refresh`` (``{"rebuild": false}``) syncs the store with the brand's sources/
 - ``GET /kb/status`` and ``GET /kb/search?q=...&k=5&mode=hybrid``
+- ``GET /health/knowledge``: whether the knowledge store answers (503 when a Qdrant server is
+  down; the knowledge answers then get Rasa's "having trouble" reply, flows go on)
 
 They need ``Authorization: Bearer <token>`` (the stack's API token, $TANDEM_HOME/rasa-token).
 ``/webhook``, ``/actions`` and ``/nlg`` are Rasa's alone: they need the internal token
@@ -81,9 +83,33 @@ def require_internal_token(app: Sanic) -> None:
 
 def add_knowledge_routes(app: Sanic) -> None:
     from knowledge.base import knowledge_base
+    from knowledge.outage import StoreUnavailable
 
     async def in_thread(function, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(None, lambda: function(*args, **kwargs))
+
+    @app.exception(StoreUnavailable)
+    async def store_unavailable(request: Request, error: StoreUnavailable):
+        """A Qdrant server that does not answer: 503, which Rasa takes as a failed action (the
+        customer gets the "having trouble" reply and the turn is not saved)."""
+        logger.warning("%s %s: %s", request.method, request.path, error)
+        return response.json(
+            {"error": "the knowledge store is unavailable; try again in a moment"}, status=503
+        )
+
+    @app.get("/health/knowledge")
+    async def knowledge_health(request: Request):
+        """200 when the knowledge store answers a search, else 503 (a monitor's question:
+        scripted flows go on meanwhile, so Rasa's own health does not depend on it)."""
+        try:
+            kb = await in_thread(knowledge_base)
+            await in_thread(kb.search, "health", 1)
+        except StoreUnavailable:
+            return response.json({"knowledge_store": "unavailable"}, status=503)
+        except Exception:  # not built, not configured: the log says why
+            logger.warning("the knowledge store is not ready", exc_info=True)
+            return response.json({"knowledge_store": "not ready"}, status=503)
+        return response.json({"knowledge_store": "ok"})
 
     @app.post("/kb/refresh")
     async def kb_refresh(request: Request):
@@ -259,17 +285,22 @@ def _warm_up() -> None:
     the gate's embedding classifier (bot/gate/neighbours.py; cached on disk after the first
     start), and load the voice model now, not on the first question. Until the voice model
     is loaded, answers are extractive and responses are sent as written."""
-    try:
-        from bot.gate.neighbours import nlu_neighbours
-        from knowledge.base import knowledge_base
+    from actions.knowledge_answer import embedding_opinion
+    from knowledge.base import knowledge_base
+    from knowledge.outage import StoreUnavailable
 
-        kb = knowledge_base()
-        kb.search("warm up", k=1)
-        if kb.embeddings is not None:
-            nlu_neighbours(kb.embeddings, kb.settings.embedding_model).opinions(["warm up"])
-        logger.info("knowledge base and the gate's embedding signals ready")
+    try:
+        knowledge_base().search("warm up", k=1)
+        logger.info("knowledge base ready")
+    except StoreUnavailable as error:  # a Qdrant server down: tried again on each question
+        logger.warning("%s: questions get the 'having trouble' reply until it answers", error)
     except Exception:
         logger.exception("knowledge base not ready: knowledge answers will fail until it is")
+    try:
+        embedding_opinion("warm up")  # the sentence model, with or without the store
+        logger.info("the gate's embedding signals ready")
+    except Exception:
+        logger.exception("the gate's embedding signals are not ready: it decides without them")
     try:
         from adapters.serve import load_voice_settings, voice_model
 

@@ -17,6 +17,8 @@ import requests
 
 from bot.core.settings import ROOT
 from bot.stack import processes as stack_module
+from bot.stack.supervisor import passed_on
+from tests.conftest import free_port
 from tests.integration.conversation import SocketClient, email_of, rest, texts
 
 TROUBLE = "having trouble"
@@ -89,6 +91,42 @@ def test_an_action_server_that_does_not_answer_gets_a_polite_reply_after_the_tim
     assert "email" in texts(rest(stack, sender, "BB-100021"))
 
 
+def test_while_the_knowledge_store_is_down_questions_get_the_polite_reply_and_flows_go_on(kb_stack):
+    """The action server with its knowledge store a Qdrant server that does not answer
+    (QDRANT_URL: nothing listens there): a question is neither answered nor declined but
+    gets "having trouble" at once, scripted flows go on, the knowledge health check says
+    so; with the store back, the same conversation's question is answered."""
+    actions = component(kb_stack, "actions")
+    asking, ordering = f"fault-kb-{uuid.uuid4().hex[:6]}", f"fault-kb-order-{uuid.uuid4().hex[:6]}"
+    question = "how do I set up the ridge tent?"  # only the documents answer it
+    assert stack_module.stop(actions, kb_stack)
+    env = {**passed_on(), **actions.env, "QDRANT_URL": f"http://127.0.0.1:{free_port()}"}
+    with open(kb_stack.logs_dir / "actions-store-down.log", "w") as log:
+        server = subprocess.Popen(actions.command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not actions.healthy():
+            assert server.poll() is None and time.monotonic() < deadline, "the action server did not start"
+            time.sleep(0.5)
+        # its start-up finished (it loads the sentence model: the gate's signals need no store)
+        knowledge = requests.get(f"{kb_stack.actions_url}/health/knowledge", timeout=60)
+        assert knowledge.status_code == 503 and knowledge.json() == {"knowledge_store": "unavailable"}
+        texts(rest(kb_stack, f"fault-kb-first-{uuid.uuid4().hex[:6]}", question))
+        for text in (question, "what's the capital of peru"):  # an answer, and a decline
+            reply, seconds = timed(kb_stack, asking, text)
+            assert TROUBLE in reply and seconds < 2.0, (text, reply, seconds)
+        assert "order number" in texts(rest(kb_stack, ordering, "where is my order"))
+        assert health(kb_stack)[0] == 200  # Rasa serves the flows meanwhile
+    finally:
+        server.terminate()
+        server.wait(30)
+        stack_module.up(kb_stack, only={"actions"})
+    assert requests.get(f"{kb_stack.actions_url}/health/knowledge", timeout=30).status_code == 200
+    routes = [(m.get("custom") or {}).get("route") for m in rest(kb_stack, asking, question)]
+    assert "knowledge" in routes, routes
+    assert "email" in texts(rest(kb_stack, ordering, "BB-100021"))  # the form went on through it
+
+
 def test_the_health_check_says_when_redis_is_down(stack):
     redis_component = component(stack, "redis")
     assert stack_module.stop(redis_component, stack)
@@ -114,10 +152,12 @@ def chained(outer, cause):
             raise outer from inner
     except Exception as error:
         return error
+from rasa.utils.endpoints import ClientResponseError
 print(failed_call(chained(RuntimeError("Failed to execute custom action"), aiohttp.ClientConnectionError("refused"))),
-      failed_call(asyncio.TimeoutError()), failed_call(chained(KeyError("slot"), ValueError("bad"))))
+      failed_call(asyncio.TimeoutError()), failed_call(chained(KeyError("slot"), ValueError("bad"))),
+      failed_call(chained(RuntimeError("Failed to execute custom action"), ClientResponseError(503, "Unavailable", "{}"))))
 """
     result = subprocess.run(
         [str(RASA_PYTHON), "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
-    assert result.stdout.split() == ["True", "True", "False"], result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "True", "False", "True"], result.stderr[-2000:]

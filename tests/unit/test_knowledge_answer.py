@@ -368,3 +368,34 @@ async def test_no_answer_is_written_for_a_turn_the_gate_sends_elsewhere(
         dispatcher, tracker(user("what's the capital of peru", "out_of_scope", 0.9)), domain
     )
     assert routes(dispatcher) == ["out_of_scope"] and voice.asked == [] and drafts == []
+
+
+class DownKB(FakeKB):
+    """A knowledge base whose Qdrant server does not answer."""
+
+    def search(self, query, k=5, mode="hybrid"):
+        from knowledge.outage import StoreUnavailable
+
+        self.queries.append(query)
+        raise StoreUnavailable("the knowledge store did not answer: connection refused")
+
+
+async def test_a_question_while_the_store_is_down_is_not_declined_but_fails_politely(
+    kb, dispatcher, domain, monkeypatch
+):
+    """Without the documents, "not something I can help with" or a question back would be a
+    guess: the action fails (503), so the customer gets "having trouble" and asks again later."""
+    from knowledge.outage import StoreUnavailable
+
+    monkeypatch.setattr(knowledge_answer, "_knowledge", lambda: DownKB([]))
+    t = tracker(user("how long do I have to return something", "nlu_fallback", 0.4))
+    with pytest.raises(StoreUnavailable):
+        await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert dispatcher.messages == []
+
+
+async def test_a_flow_still_starts_while_the_store_is_down(kb, dispatcher, domain, monkeypatch):
+    monkeypatch.setattr(knowledge_answer, "_knowledge", lambda: DownKB([]))
+    t = tracker(user("where is my order", "track_order", 0.99))
+    events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert SlotSet("gate_flow", True) in events and routes(dispatcher) == ["flow"]
