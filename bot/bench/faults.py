@@ -5,22 +5,25 @@ customers keep talking; nothing may go silent and no conversation may be left de
 
 For each topology (Rasa replicas x workers; several replicas run behind HAProxy) it starts
 the sample brand's stack on free ports (its own state folder). Simulated customers
-(threads, over REST) hold tracking conversations one after another (question, order
-number, email); a customer who gets the "having trouble" reply, an empty one or no answer
-waits a second and sends the same message again, as a person would. Meanwhile the
+(threads, over REST) hold conversations one after another (a question the documents
+answer, then tracking an order: question, order number, email); a customer who gets the
+"having trouble" reply, an empty one or no answer waits a second and sends the same
+message again, as a person would. Meanwhile the
 scenarios run one after the other:
 
 - the action server stopped for 10 s, then started again;
 - the action server hung (SIGSTOP) for 10 s, then resumed;
 - kill -9 of the action server, of Redis, and of a Rasa server (its supervisor restarts it;
   with several replicas the balancer sends its customers to the others meanwhile);
-- Redis stopped for 5 s, then started again.
+- Redis stopped for 5 s, then started again;
+- the knowledge store unreachable for 10 s (see store_unreachable), then back.
 
 Reported per scenario: messages sent from the fault until the stack is healthy again and
 5 s after, how many were answered, answered with the polite failure reply, answered empty,
 or not answered at all (no HTTP response: nothing listens); the slowest polite reply; the
 seconds until the stack was healthy (GET /webhooks/rest/health) and until a customer was
-served normally again; and the conversations interrupted by it that went on to finish.
+served normally again, and until a question was answered from the documents again; and the
+conversations interrupted by it that went on to finish.
 A conversation that never finishes is dead.
 
 With --save: docs/benchmarks/faults.md and faults.json.
@@ -43,10 +46,14 @@ import requests
 
 from bot.bench.load import orders_of, stack_settings, topology
 from bot.bench.report import provenance, publish
+from bot.bench.stack import free_port
 from bot.core.settings import Settings
-from bot.stack import processes, training
+from bot.stack import client, processes, training
 
 TROUBLE = "having trouble"
+# each conversation asks the documents first (brand's product FAQ: "Yes, both Ridge tents are
+# freestanding ..."), then tracks an order
+KNOWLEDGE_QUESTION, KNOWLEDGE_FACT = "is the ridge tent freestanding?", "freestanding"
 SETTLE_SECONDS = 5.0  # measured after the stack is healthy again
 
 
@@ -56,6 +63,7 @@ class Attempt:
     seconds: float
     kind: str  # answered | polite | empty | none
     conversation: str
+    question: bool = False  # the documents' question (not a flow's step)
 
 
 @dataclass
@@ -85,7 +93,9 @@ class Customers:
         except (requests.RequestException, ValueError):
             body, kind = "", "none"
         with self.lock:
-            self.attempts.append(Attempt(sent, time.monotonic() - sent, kind, sender))
+            self.attempts.append(
+                Attempt(sent, time.monotonic() - sent, kind, sender, question=text == KNOWLEDGE_QUESTION)
+            )
         return kind, body
 
     def converse(self, index: int) -> None:
@@ -97,7 +107,12 @@ class Customers:
             sender = f"fault-{uuid.uuid4().hex[:10]}"
             with self.lock:
                 self.started[sender] = time.monotonic()
-            steps = (("where is my order?", "order number"), (number, "email"), (email, number))
+            steps = (
+                (KNOWLEDGE_QUESTION, KNOWLEDGE_FACT),
+                ("where is my order?", "order number"),
+                (number, "email"),
+                (email, number),
+            )
             for text, expect in steps:
                 deadline = time.monotonic() + 180  # then the conversation is dead
                 while time.monotonic() < deadline:
@@ -171,7 +186,25 @@ def kill(name: str):
     return run
 
 
+def store_unreachable(seconds: float):
+    """The knowledge store stops answering for `seconds`. The embedded store lives inside the
+    action server, and no Qdrant server runs on this machine, so the outage of a Qdrant
+    server is played by the action server started apart with QDRANT_URL naming a port where
+    nothing listens; then the usual one is started again. The swap itself is a few seconds
+    without an action server (polite replies, as in the scenarios above)."""
+
+    def run(settings: Settings) -> float:
+        actions = component(settings, "actions")
+        with processes.run_apart(actions, settings, {"QDRANT_URL": f"http://{settings.host}:{free_port()}"}):
+            time.sleep(seconds)
+            restored = time.monotonic()
+        return restored
+
+    return run
+
+
 SCENARIOS = [
+    ("knowledge store unreachable 10 s", store_unreachable(10)),
     ("action server stopped 10 s", stop_then_start("actions", 10)),
     ("action server hung 10 s (SIGSTOP)", hang_then_resume("actions", 10)),
     ("kill -9 of the action server", kill("actions")),
@@ -226,6 +259,7 @@ def run_topology(customer_count: int, replicas: int, workers: int) -> dict:
             f"starting a stack of its own: {replicas} Rasa replica(s) x {workers} worker(s) ...", flush=True
         )
         processes.up(settings)
+        client.refresh_knowledge(settings, timeout=900)
         customers = Customers(settings, orders_of(settings))
         threads = [
             threading.Thread(target=customers.converse, args=(i,), daemon=True) for i in range(customer_count)
@@ -247,6 +281,12 @@ def run_topology(customer_count: int, replicas: int, workers: int) -> dict:
         began = row.pop("began")
         served = [a.sent + a.seconds for a in customers.attempts if a.sent >= began and a.kind == "answered"]
         row["served_normally_after_s"] = round(min(served) - began, 1) if served else None
+        answered = [
+            a.sent + a.seconds
+            for a in customers.attempts
+            if a.sent >= began and a.kind == "answered" and a.question
+        ]
+        row["question_answered_after_s"] = round(min(answered) - began, 1) if answered else None
         interrupted = row.pop("interrupted_conversations")
         row["interrupted"] = len(interrupted)
         row["interrupted_finished"] = sum(1 for sender in interrupted if sender in customers.finished)
@@ -283,15 +323,16 @@ def render(results: dict) -> str:
             f"## {stack['replicas']} Rasa replica(s) x {stack['workers']} worker(s)"
             + (" behind HAProxy" if stack["replicas"] > 1 else ""),
             "",
-            "| scenario | messages | answered | polite failure | empty | no answer | slowest polite reply | healthy after | served normally after | interrupted conversations finished |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| scenario | messages | answered | polite failure | empty | no answer | slowest polite reply | healthy after | served normally after | a question answered after | interrupted conversations finished |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for row in stack["scenarios"]:
             slowest = f"{row['slowest_polite_s']} s" if row["slowest_polite_s"] is not None else "-"
             lines.append(
                 f"| {row['scenario']} | {row['messages']} | {row['answered']} | {row['polite_failure']} | "
                 f"{row['empty']} | {row['no_answer']} | {slowest} | {row['healthy_after_s']} s | "
-                f"{row['served_normally_after_s']} s | {row['interrupted_finished']} of {row['interrupted']} |"
+                f"{row['served_normally_after_s']} s | {row.get('question_answered_after_s')} s | "
+                f"{row['interrupted_finished']} of {row['interrupted']} |"
             )
         lines += [
             "",
@@ -305,6 +346,12 @@ def render(results: dict) -> str:
         '"No answer" is a request that got no HTTP response: while the only Rasa server restarts nothing listens',
         "on its port (the web widget keeps such messages and sends them when it is back); with several replicas",
         "the balancer sends them to another.",
+        "",
+        "The knowledge store scenario: the stack's embedded store lives inside the action server and no",
+        "Qdrant server runs on this machine, so a Qdrant server that stops answering is played by the action",
+        "server started apart with `QDRANT_URL` naming a port where nothing listens, then the usual one again",
+        "(`store_unreachable` in bot/bench/faults.py); the swaps are a few seconds without an action server.",
+        "Meanwhile questions get the polite reply and orders are tracked as usual.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -8,13 +8,15 @@ them in order and waits for each to be healthy. Everything binds to ``settings.h
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import signal
 import socket
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from bot.core.orders.sqlite import SQLiteOrders
 from bot.core.settings import BOT_DIR, ROOT, Settings
 from bot.stack import training
 from bot.stack.retention import redis_for
-from bot.stack.supervisor import Program, Supervisor, SupervisorError
+from bot.stack.supervisor import Program, Supervisor, SupervisorError, passed_on
 
 logger = logging.getLogger(__name__)
 
@@ -368,6 +370,36 @@ def start(component: Component, settings: Settings) -> None:
         f"{component.name} did not become healthy within {component.start_timeout:.0f} s. "
         f"Last lines of {log_file}:\n{_log_tail(log_file)}\n{component.hint}".rstrip()
     )
+
+
+@contextlib.contextmanager
+def run_apart(component: Component, settings: Settings, env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """The component run outside its supervisor, with `env` added to its environment (for
+    the fault tests and `tandem bench faults`: an action server whose knowledge store is
+    a Qdrant server that does not answer). Waited for until healthy; on leaving it is
+    stopped and the supervisor's own is started again."""
+    stop(component, settings)
+    environment = {**passed_on(), **component.env, **env}
+    log_path = settings.logs_dir / f"{component.name}-apart.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            component.command, env=environment, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + component.start_timeout
+        while not component.healthy():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise StackError(f"{component.name} did not start apart; its log: {log_path}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        start(component, settings)
 
 
 def stop(component: Component, settings: Settings) -> bool:

@@ -17,7 +17,6 @@ import requests
 
 from bot.core.settings import ROOT
 from bot.stack import processes as stack_module
-from bot.stack.supervisor import passed_on
 from tests.conftest import free_port
 from tests.integration.conversation import SocketClient, email_of, rest, texts
 
@@ -99,15 +98,8 @@ def test_while_the_knowledge_store_is_down_questions_get_the_polite_reply_and_fl
     actions = component(kb_stack, "actions")
     asking, ordering = f"fault-kb-{uuid.uuid4().hex[:6]}", f"fault-kb-order-{uuid.uuid4().hex[:6]}"
     question = "how do I set up the ridge tent?"  # only the documents answer it
-    assert stack_module.stop(actions, kb_stack)
-    env = {**passed_on(), **actions.env, "QDRANT_URL": f"http://127.0.0.1:{free_port()}"}
-    with open(kb_stack.logs_dir / "actions-store-down.log", "w") as log:
-        server = subprocess.Popen(actions.command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while not actions.healthy():
-            assert server.poll() is None and time.monotonic() < deadline, "the action server did not start"
-            time.sleep(0.5)
+    unreachable = {"QDRANT_URL": f"http://127.0.0.1:{free_port()}"}  # nothing listens there
+    with stack_module.run_apart(actions, kb_stack, unreachable):
         # its start-up finished (it loads the sentence model: the gate's signals need no store)
         knowledge = requests.get(f"{kb_stack.actions_url}/health/knowledge", timeout=60)
         assert knowledge.status_code == 503 and knowledge.json() == {"knowledge_store": "unavailable"}
@@ -117,10 +109,6 @@ def test_while_the_knowledge_store_is_down_questions_get_the_polite_reply_and_fl
             assert TROUBLE in reply and seconds < 2.0, (text, reply, seconds)
         assert "order number" in texts(rest(kb_stack, ordering, "where is my order"))
         assert health(kb_stack)[0] == 200  # Rasa serves the flows meanwhile
-    finally:
-        server.terminate()
-        server.wait(30)
-        stack_module.up(kb_stack, only={"actions"})
     assert requests.get(f"{kb_stack.actions_url}/health/knowledge", timeout=30).status_code == 200
     routes = [(m.get("custom") or {}).get("route") for m in rest(kb_stack, asking, question)]
     assert "knowledge" in routes, routes
