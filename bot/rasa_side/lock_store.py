@@ -18,6 +18,9 @@ Here each step is one Lua script, so Redis runs it whole:
 - *try*: drop expired tickets at the head of the queue (a crashed worker's), and tell the
   caller whether its ticket is first; a waiter's try also renews its own lease, so only
   the tickets of processes that stopped waiting expire;
+- *renew*: while its message runs, the holder renews its own short lease every few seconds
+  (for at most the lock's lifetime), so the ticket of a process killed mid-message is
+  dropped within ``waiter_lease`` seconds, not after the whole lifetime (60 s);
 - *release*: remove the ticket and push a token onto the next ticket's wake-up list.
 
 A waiter blocks on its own wake-up list (``BLPOP``, at most ``wait_time_in_seconds``), so
@@ -47,8 +50,9 @@ from bot.rasa_side.shared_redis import retry_once
 
 logger = logging.getLogger(__name__)
 
-# a waiter renews its ticket at least this often; a ticket not renewed for WAITER_LEASE
-# seconds belongs to a process that died while waiting, and is dropped when it comes first
+# a waiting or holding ticket is renewed at least this often; one not renewed for WAITER_LEASE
+# seconds belongs to a process that died (waiting, or in the middle of its message), and is
+# dropped when it comes first
 WAITER_LEASE = 10.0
 
 _NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)"
@@ -95,6 +99,16 @@ end
 redis.call('HSET', KEYS[3], ARGV[1], now + tonumber(ARGV[2]))
 {_KEEP}
 return 0
+"""
+
+# KEYS: counter, queue, leases; ARGV: ticket, lease (ms), key lifetime (ms)
+# returns 1: renewed; 0: the ticket is gone (it expired)
+RENEW = f"""
+{_NOW}
+if not redis.call('HGET', KEYS[3], ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[3], ARGV[1], now + tonumber(ARGV[2]))
+{_KEEP}
+return 1
 """
 
 # KEYS: counter, queue, leases; ARGV: ticket, wake-up list prefix, key lifetime (ms)
@@ -179,7 +193,12 @@ class AtomicRedisLockStore(LockStore):
         loop = asyncio.get_running_loop()
         if loop not in self._async:
             client = redis.asyncio.Redis(**self._connection, **retry_once(redis.asyncio.retry.Retry))
-            self._async[loop] = (client, client.register_script(TRY), client.register_script(RELEASE))
+            self._async[loop] = (
+                client,
+                client.register_script(TRY),
+                client.register_script(RELEASE),
+                client.register_script(RENEW),
+            )
         return self._async[loop]
 
     # -- the lock ---------------------------------------------------------------------------
@@ -208,21 +227,50 @@ class AtomicRedisLockStore(LockStore):
         """Hold the conversation's lock: wait for this message's turn, run, pass it on."""
         ticket = self.issue_ticket(conversation_id, lock_lifetime)
         try:
-            yield await self._wait_for_turn(conversation_id, ticket, lock_lifetime, wait_time_in_seconds)
+            held = await self._wait_for_turn(conversation_id, ticket, lock_lifetime, wait_time_in_seconds)
+            renewing = asyncio.get_running_loop().create_task(
+                self._keep_holding(conversation_id, ticket, lock_lifetime)
+            )
+            try:
+                yield held
+            finally:
+                renewing.cancel()
         finally:
             await self._release(conversation_id, ticket, lock_lifetime)
+
+    def _holding_lease(self, lock_lifetime: float) -> float:
+        """A held ticket's lease between renewals (seconds)."""
+        return min(self.waiter_lease, lock_lifetime)
+
+    async def _keep_holding(self, conversation_id: str, ticket: int, lock_lifetime: float) -> None:
+        """Renew the held ticket's lease while its message runs, up to the lock's lifetime."""
+        _, _, _, renew = self._client()
+        keys, key_lifetime = self._keys(conversation_id), self._key_lifetime(lock_lifetime)
+        started = time.monotonic()
+        while True:
+            await asyncio.sleep(self._holding_lease(lock_lifetime) / 3)
+            left = lock_lifetime - (time.monotonic() - started)
+            if left <= 0:
+                return  # held for its whole lifetime: let it expire, as Rasa's would
+            try:
+                args = [ticket, _ms(min(self._holding_lease(lock_lifetime), left)), key_lifetime]
+                if not int(await renew(keys=keys, args=args)):
+                    return
+            except Exception:  # noqa: BLE001 (Redis away: the message fails with "having trouble")
+                logger.debug("could not renew the lock of conversation %r", conversation_id)
 
     async def _wait_for_turn(
         self, conversation_id: str, ticket: int, lock_lifetime: float, wait_time_in_seconds: float
     ) -> TicketLock:
-        client, try_script, _ = self._client()
+        client, try_script, _, _ = self._client()
         keys = self._keys(conversation_id)
         wake = f"{self._wake_prefix(conversation_id)}{ticket}"
         key_lifetime = self._key_lifetime(lock_lifetime)
         poll = max(0.05, min(float(wait_time_in_seconds), self.waiter_lease / 2))
         while True:
             try:
-                args = [ticket, _ms(self.waiter_lease), _ms(lock_lifetime), wake, key_lifetime]
+                holding = _ms(self._holding_lease(lock_lifetime))
+                args = [ticket, _ms(self.waiter_lease), holding, wake, key_lifetime]
                 state = int(await try_script(keys=keys, args=args))
                 if state == 1:
                     return TicketLock(conversation_id, deque([Ticket(ticket, time.time() + lock_lifetime)]))
@@ -249,7 +297,7 @@ class AtomicRedisLockStore(LockStore):
 
     async def _try_release(self, conversation_id: str, ticket: int, lock_lifetime: float) -> bool:
         try:
-            _, _, release = self._client()
+            _, _, release, _ = self._client()
             args = [ticket, self._wake_prefix(conversation_id), self._key_lifetime(lock_lifetime)]
             await release(keys=self._keys(conversation_id), args=args)
             return True

@@ -104,6 +104,50 @@ def test_the_lock_of_a_worker_killed_while_holding_it_expires(redis_port):
     assert waiter.stdout.startswith("served after"), waiter.stderr[-2000:]
 
 
+def test_a_worker_killed_mid_message_holds_the_conversation_for_its_lease_not_the_lifetime(redis_port):
+    """The holder renews a short lease while its message runs: killed mid-message (as a Rasa
+    replica is by kill -9), its ticket is dropped once that lease ends, not after the 60 s
+    lifetime, while a message that runs longer than the lease keeps its lock."""
+    holder = in_rasa_venv(
+        """
+        async def main():
+            async with store(waiter_lease=1).lock("killed-holder", lock_lifetime=60):
+                print("holding", flush=True)
+                os._exit(9)
+        asyncio.run(main())
+        """,
+        redis_port,
+    )
+    assert holder.stdout.strip() == "holding", holder.stderr[-2000:]
+    waiter = in_rasa_venv(
+        """
+        async def main():
+            started = time.monotonic()
+            async with store(waiter_lease=1).lock("killed-holder", lock_lifetime=60):
+                print(f"{time.monotonic() - started:.2f}")
+            # a live holder's message outlasting its lease: nobody else gets in meanwhile
+            long, other = store(waiter_lease=1), store(waiter_lease=1)
+            order = []
+            async def slow():
+                async with long.lock("long-message", lock_lifetime=60):
+                    await asyncio.sleep(3)  # three leases
+                    order.append("slow done")
+            async def next_one():
+                await asyncio.sleep(0.2)
+                async with other.lock("long-message", lock_lifetime=60):
+                    order.append("next")
+            await asyncio.gather(slow(), next_one())
+            print(order)
+        asyncio.run(main())
+        """,
+        redis_port,
+    )
+    lines = waiter.stdout.strip().splitlines()
+    assert len(lines) == 2, waiter.stderr[-2000:]
+    assert float(lines[0]) < 5, lines  # the lease (1 s) and a wait's poll, not 60 s
+    assert lines[1] == "['slow done', 'next']", lines
+
+
 def test_a_worker_that_died_waiting_does_not_block_the_messages_behind_it(redis_port):
     code = """
         async def main():
