@@ -18,8 +18,16 @@ dead even after the action server is back.
   server is back, continues the conversation, form and slots included.
 - If the circuit breaker trips anyway, an ``action_listen`` is logged, so the next message
   is predicted afresh instead of tripping it again.
+- A tracker store that cannot be reached (Redis down, restarting or loading) stops the turn
+  with :class:`TrackerStoreUnavailable`, as a failed action call does. Rasa wraps every
+  tracker store in ``FailSafeTrackerStore``, which on any error reads the conversation as
+  new and saves it in process memory instead: a turn that took its lock just before Redis
+  went away was answered normally and never saved, and one read while Redis was coming back
+  started the conversation afresh (``tandem bench faults`` found forms losing their slots
+  that way). Other errors of the store keep Rasa's fallback.
 
-It patches two methods of ``rasa.core.processor.MessageProcessor``: Rasa is pinned to
+It patches two methods of ``rasa.core.processor.MessageProcessor`` and the two error handlers
+of ``rasa.core.tracker_store.FailSafeTrackerStore``: Rasa is pinned to
 3.6.21 (bot/requirements-rasa.txt); tests/integration/test_faults.py checks the behaviour
 against the real server.
 """
@@ -36,6 +44,25 @@ logger = logging.getLogger(__name__)
 
 class ActionServerFailed(Exception):
     """A call to the action server failed: the turn stops and is not saved."""
+
+
+class TrackerStoreUnavailable(Exception):
+    """The tracker store could not be reached: the turn stops and is not saved."""
+
+
+def store_unreachable(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) is Redis not answering: no connection, a timeout,
+    still loading its data."""
+    import redis
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class _Interrupted(BaseException):
@@ -118,3 +145,19 @@ def install() -> None:
     MessageProcessor._run_action = _run_action
     MessageProcessor.__init__ = __init__
     MessageProcessor._tandem_faults = True
+    _strict_tracker_store()
+
+
+def _strict_tracker_store() -> None:
+    """FailSafeTrackerStore's error handlers raise for an unreachable store (see above)."""
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    for name in ("on_tracker_store_error", "on_tracker_store_retrieve_error"):
+        handler = getattr(FailSafeTrackerStore, name)
+
+        def strict(self: Any, error: Exception, _handler: Any = handler) -> None:
+            if store_unreachable(error):
+                raise TrackerStoreUnavailable(f"the tracker store is unreachable: {error}") from error
+            _handler(self, error)
+
+        setattr(FailSafeTrackerStore, name, strict)

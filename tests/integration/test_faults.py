@@ -149,3 +149,43 @@ print(failed_call(chained(RuntimeError("Failed to execute custom action"), aioht
         [str(RASA_PYTHON), "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
     assert result.stdout.split() == ["True", "True", "False", "True"], result.stderr[-2000:]
+
+
+def test_an_unreachable_tracker_store_stops_the_turn_instead_of_forgetting_it():
+    """Rasa's FailSafeTrackerStore reads the conversation as new and saves it in memory when
+    the store fails; Redis unreachable now stops the turn (the customer is asked to try
+    again), while other errors keep Rasa's fallback."""
+    code = """
+import asyncio, redis
+from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from bot.rasa_side import faults
+faults.install()
+
+class Failing(InMemoryTrackerStore):
+    error = None
+    async def save(self, tracker):
+        raise self.error
+    async def retrieve(self, sender_id):
+        raise self.error
+
+async def main():
+    out = []
+    for error in (redis.ConnectionError("refused"), redis.BusyLoadingError("loading"), ValueError("corrupt")):
+        primary = Failing(Domain.empty())
+        primary.error = error
+        store = FailSafeTrackerStore(primary)
+        for call in (store.save(DialogueStateTracker("s", [])), store.retrieve("s")):
+            try:
+                await call
+                out.append("fallback")
+            except faults.TrackerStoreUnavailable:
+                out.append("stopped")
+    print(" ".join(out))
+asyncio.run(main())
+"""
+    result = subprocess.run(
+        [str(RASA_PYTHON), "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert result.stdout.split() == ["stopped"] * 4 + ["fallback"] * 2, result.stderr[-2000:]
