@@ -77,6 +77,7 @@ class Customers:
     finished: dict[str, float] = field(default_factory=dict)
     dead: set[str] = field(default_factory=set)  # the customer gave up: no normal answer in 180 s
     wrong: set[str] = field(default_factory=set)  # answered, but not what the step needs
+    wrong_turns: list[dict] = field(default_factory=list)  # what was sent, needed and answered
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -127,6 +128,14 @@ class Customers:
                 if expect.lower() not in body.lower():
                     with self.lock:
                         self.wrong.add(sender)
+                        self.wrong_turns.append(
+                            {
+                                "at": round(time.monotonic(), 1),
+                                "sent": text,
+                                "needed": expect,
+                                "reply": body[:200],
+                            }
+                        )
                     break
             else:
                 with self.lock:
@@ -271,6 +280,7 @@ def run_topology(customer_count: int, replicas: int, workers: int) -> dict:
             threading.Thread(target=customers.converse, args=(i,), daemon=True) for i in range(customer_count)
         ]
         rows = []
+        started = time.monotonic()
         try:
             for thread in threads:
                 thread.start()
@@ -285,6 +295,7 @@ def run_topology(customer_count: int, replicas: int, workers: int) -> dict:
             processes.down(settings)
     for row in rows:
         began = row.pop("began")
+        row["began_at_s"] = round(began - started, 1)  # since the customers started
         served = [a.sent + a.seconds for a in customers.attempts if a.sent >= began and a.kind == "answered"]
         row["served_normally_after_s"] = round(min(served) - began, 1) if served else None
         answered = [
@@ -304,6 +315,9 @@ def run_topology(customer_count: int, replicas: int, workers: int) -> dict:
         "conversations_finished": len(customers.finished),
         "conversations_dead": len(customers.dead),
         "conversations_wrong_turn": len(customers.wrong),
+        "wrong_turns": [  # order numbers and emails are the sample brand's made-up ones
+            {**turn, "at": round(turn["at"] - started, 1)} for turn in customers.wrong_turns
+        ],
     }
 
 

@@ -77,13 +77,12 @@ def test_a_burst_from_several_workers_is_served_whole_once_each_and_in_order(red
     assert result["leftover_lock_keys"] == 0, result  # the last release deletes the lock
 
 
-def test_the_lock_of_a_worker_killed_while_holding_it_expires(redis_port):
-    """A worker dies mid-message (kill -9): its ticket stays first until its lifetime ends,
-    then the next message is served."""
+def kill_a_holder(redis_port: int, conversation: str, options: str, lifetime: float) -> None:
+    """A worker takes the conversation's lock and dies holding it (os._exit: no release)."""
     holder = in_rasa_venv(
-        """
+        f"""
         async def main():
-            async with store().lock("crashed-holder", lock_lifetime=2):
+            async with store({options}).lock("{conversation}", lock_lifetime={lifetime}):
                 print("holding", flush=True)
                 os._exit(9)
         asyncio.run(main())
@@ -91,6 +90,12 @@ def test_the_lock_of_a_worker_killed_while_holding_it_expires(redis_port):
         redis_port,
     )
     assert holder.stdout.strip() == "holding", holder.stderr[-2000:]
+
+
+def test_the_lock_of_a_worker_killed_while_holding_it_expires(redis_port):
+    """A worker dies mid-message (kill -9): its ticket stays first until its lifetime (here
+    shorter than the lease) ends, then the next message is served."""
+    kill_a_holder(redis_port, "crashed-holder", "", lifetime=2)
     waiter = in_rasa_venv(
         """
         async def main():
@@ -108,17 +113,7 @@ def test_a_worker_killed_mid_message_holds_the_conversation_for_its_lease_not_th
     """The holder renews a short lease while its message runs: killed mid-message (as a Rasa
     replica is by kill -9), its ticket is dropped once that lease ends, not after the 60 s
     lifetime, while a message that runs longer than the lease keeps its lock."""
-    holder = in_rasa_venv(
-        """
-        async def main():
-            async with store(waiter_lease=1).lock("killed-holder", lock_lifetime=60):
-                print("holding", flush=True)
-                os._exit(9)
-        asyncio.run(main())
-        """,
-        redis_port,
-    )
-    assert holder.stdout.strip() == "holding", holder.stderr[-2000:]
+    kill_a_holder(redis_port, "killed-holder", "waiter_lease=1", lifetime=60)
     waiter = in_rasa_venv(
         """
         async def main():
