@@ -261,12 +261,15 @@ def render(results: dict) -> str:
         f"Each run: {results['seconds_per_run']} s of simulated customers (Locust, bot/bench/locustfile.py),",
         f"{results['think_seconds']} s pause before each message; the load generator runs on the same machine.",
         "",
-        "| Rasa replicas x workers | customers | turns/s | p50 / p95 / p99 ms | scripted p95 ms | failed | lost | duplicated | conversations |",
+        "| Rasa replicas x workers | customers | turns/s | p50 / p95 / p99 ms | scripted p95 ms (REST / socket.io) | failed | lost | duplicated | conversations |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for stack in results["stacks"]:
         for run in stack["runs"]:
-            scripted = run["routes"].get("rest: flow", {}).get("p95_ms", "-")
+            scripted = " / ".join(
+                str(run["routes"].get(route, {}).get("p95_ms", "-"))
+                for route in ("rest: flow", "socket.io: flow")
+            )
             lines.append(
                 f"| {stack['replicas']}x{stack['workers']} | {run['users']} | {run['turns_per_s']} | {run['p50_ms']} / {run['p95_ms']} / "
                 f"{run['p99_ms']} | {scripted} | {run['failed']} | {run['lost']} | {run['duplicated']} | "
