@@ -360,6 +360,11 @@ def render(results: dict) -> str:
             f"{stack['conversations_dead']} dead (a customer gave up after 180 s without a normal answer), "
             f"{stack['conversations_wrong_turn']} with a wrong turn (answered, but not what the step needs).",
         ]
+        for turn in stack.get("wrong_turns", [])[:10]:
+            lines.append(
+                f"- at {turn['at']} s: sent `{turn['sent']}`, the step needs `{turn['needed']}`, "
+                f"answered \"{turn['reply'].strip()}\""
+            )
     lines += [
         "",
         "Times count from the fault (for a stop or a hang, from its start: 10 s or 5 s of it are the outage itself).",
