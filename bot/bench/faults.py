@@ -363,7 +363,7 @@ def render(results: dict) -> str:
         for turn in stack.get("wrong_turns", [])[:10]:
             lines.append(
                 f"- at {turn['at']} s: sent `{turn['sent']}`, the step needs `{turn['needed']}`, "
-                f"answered \"{turn['reply'].strip()}\""
+                f'answered "{turn["reply"].strip()}"'
             )
     lines += [
         "",
