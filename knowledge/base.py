@@ -14,7 +14,7 @@ from typing import Any
 from knowledge.config import KnowledgeSettings, model_identity
 from knowledge.embeddings import embedding_model
 from knowledge.locking import LockedClient
-from knowledge.outage import StoreUnavailable, unreachable
+from knowledge.outage import said_unavailable
 from knowledge.refresh import Progress, RefreshReport, refresh
 from knowledge.store import Hit, KnowledgeStore, Mode, open_client
 
@@ -62,12 +62,8 @@ class KnowledgeBase:
         self, query: str, k: int = 5, mode: Mode = "hybrid", sources: list[str] | None = None
     ) -> list[Hit]:
         """The best chunks for `query`; :class:`StoreUnavailable` when the store does not answer."""
-        try:
+        with said_unavailable():
             return self.store.search(query, k=k, mode=mode, sources=sources)
-        except Exception as error:
-            if unreachable(error):
-                raise StoreUnavailable(f"the knowledge store did not answer: {error}") from error
-            raise
 
     def status(self) -> dict[str, Any]:
         manifest = self.store.manifest()
@@ -93,12 +89,8 @@ def knowledge_base() -> KnowledgeBase:
     """The process's knowledge base, opened once (threads may ask at the same time: local
     mode must not open its folder twice)."""
     with _opening:
-        try:
+        with said_unavailable():  # a failed open is not kept: the next call tries again
             return _open()
-        except Exception as error:  # not kept: the next call tries again
-            if unreachable(error):
-                raise StoreUnavailable(f"the knowledge store did not answer: {error}") from error
-            raise
 
 
 @lru_cache(maxsize=1)

@@ -5,6 +5,11 @@ loading Qdrant's client)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+from bot.core.errors import causes
+
 
 class StoreUnavailable(Exception):
     """The store did not answer: a Qdrant server down, unreachable or failing. Unlike a
@@ -17,15 +22,19 @@ def unreachable(error: BaseException) -> bool:
     import httpx
     from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, StoreUnavailable | ResponseHandlingException | httpx.TransportError):
-            return True
-        if isinstance(current, ConnectionError | TimeoutError):
-            return True
-        if isinstance(current, UnexpectedResponse) and current.status_code >= 500:
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
+    kinds = (StoreUnavailable, ResponseHandlingException, httpx.TransportError, ConnectionError, TimeoutError)
+    return any(
+        isinstance(cause, kinds) or (isinstance(cause, UnexpectedResponse) and cause.status_code >= 500)
+        for cause in causes(error)
+    )
+
+
+@contextlib.contextmanager
+def said_unavailable() -> Iterator[None]:
+    """Turns an error of a store that did not answer into :class:`StoreUnavailable`."""
+    try:
+        yield
+    except Exception as error:
+        if unreachable(error):
+            raise StoreUnavailable(f"the knowledge store did not answer: {error}") from error
+        raise

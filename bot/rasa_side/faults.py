@@ -39,6 +39,8 @@ import logging
 import os
 from typing import Any
 
+from bot.core.errors import caused_by
+
 logger = logging.getLogger(__name__)
 
 
@@ -55,14 +57,7 @@ def store_unreachable(error: BaseException) -> bool:
     still loading its data."""
     import redis
 
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
+    return caused_by(error, (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError))
 
 
 class _Interrupted(BaseException):
@@ -88,14 +83,7 @@ def failed_call(error: BaseException) -> bool:
     """Whether `error` is (or was caused by) a failed HTTP call or a timeout."""
     import aiohttp
 
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
+    return caused_by(error, (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError))
 
 
 def install() -> None:

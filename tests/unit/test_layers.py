@@ -14,7 +14,7 @@ modules and those of lower layers, never a peer's or a higher one's:
 
 bot.rasa_side runs inside the Rasa process (the other venv) and imports nothing of the
 project but the standard-library-only modules of SHARED_WITH_RASA (the masking of personal
-data, which both processes apply); bot.core, knowledge and adapters never import Rasa. Every import counts, also one
+data, which both processes apply, and an error's chain of causes); bot.core, knowledge and adapters never import Rasa. Every import counts, also one
 inside a function or under TYPE_CHECKING: a circle hidden in a function is still a circle.
 """
 
@@ -42,7 +42,10 @@ RANKS = {
     "bot.tandem": 6,
 }
 ISOLATED = ("bot.rasa_side",)  # imports nothing of the project, but:
-SHARED_WITH_RASA = ("bot.core.privacy",)  # standard library only: the Rasa venv can import it
+SHARED_WITH_RASA = (
+    "bot.core.privacy",
+    "bot.core.errors",
+)  # standard library only: the Rasa venv can import it
 NO_RASA = ("bot.core", "knowledge", "adapters")  # plain Python, testable without Rasa
 
 
