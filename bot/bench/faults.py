@@ -162,35 +162,40 @@ def component(settings: Settings, name: str) -> processes.Component:
     return next(c for c in processes.components(settings) if c.name == name)
 
 
+# A fault's run: (when the fault began, when the part was restored).
+
+
 def stop_then_start(name: str, seconds: float):
-    def run(settings: Settings) -> float:
+    def run(settings: Settings) -> tuple[float, float]:
+        began = time.monotonic()
         processes.stop(component(settings, name), settings)
         time.sleep(seconds)
         restored = time.monotonic()
         processes.up(settings, only={name})
-        return restored
+        return began, restored
 
     return run
 
 
 def hang_then_resume(name: str, seconds: float):
-    def run(settings: Settings) -> float:
+    def run(settings: Settings) -> tuple[float, float]:
         pid = processes.pid_of(component(settings, name), settings)
+        began = time.monotonic()
         os.kill(pid, signal.SIGSTOP)
         try:
             time.sleep(seconds)
         finally:
             os.kill(pid, signal.SIGCONT)
-        return time.monotonic()
+        return began, time.monotonic()
 
     return run
 
 
 def kill(name: str):
-    def run(settings: Settings) -> float:
+    def run(settings: Settings) -> tuple[float, float]:
         killed = time.monotonic()  # recovery counts from the kill
         processes.kill_and_wait_for_restart(component(settings, name), settings)  # its supervisor's restart
-        return killed
+        return killed, killed
 
     return run
 
@@ -229,15 +234,12 @@ SCENARIOS = [
 
 def scenario(customers: Customers, settings: Settings, name: str, inject) -> dict:
     print(f"  {name} ...", flush=True)
-    began = time.monotonic()
-    restored = inject(settings)
-    if isinstance(restored, tuple):  # the fault began later than it was set up
-        began, restored = restored
+    began, restored = inject(settings)
     back = wait_healthy(settings)
     healthy_at = time.monotonic() if back is not None else None
     # the window ends once a customer has been served normally again (or after a minute)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not _served_since(customers, healthy_at or began):
+    while time.monotonic() < deadline and first_answer_after(customers, healthy_at or began) is None:
         time.sleep(0.2)
     time.sleep(SETTLE_SECONDS)
     ended = time.monotonic()
@@ -261,9 +263,16 @@ def scenario(customers: Customers, settings: Settings, name: str, inject) -> dic
     }
 
 
-def _served_since(customers: Customers, moment: float) -> bool:
-    with customers.lock:
-        return any(a.kind == "answered" and a.sent >= moment for a in customers.attempts)
+def first_answer_after(customers: Customers, began: float, questions_only: bool = False) -> float | None:
+    """Seconds from `began` until a message sent since was answered normally (only the
+    documents' question, with `questions_only`), or None."""
+    with customers.lock:  # customers may still be talking
+        answered = [
+            a.sent + a.seconds
+            for a in customers.attempts
+            if a.sent >= began and a.kind == "answered" and (a.question or not questions_only)
+        ]
+    return round(min(answered) - began, 1) if answered else None
 
 
 def run_topology(customer_count: int, replicas: int, workers: int) -> dict:
@@ -296,14 +305,8 @@ def run_topology(customer_count: int, replicas: int, workers: int) -> dict:
     for row in rows:
         began = row.pop("began")
         row["began_at_s"] = round(began - started, 1)  # since the customers started
-        served = [a.sent + a.seconds for a in customers.attempts if a.sent >= began and a.kind == "answered"]
-        row["served_normally_after_s"] = round(min(served) - began, 1) if served else None
-        answered = [
-            a.sent + a.seconds
-            for a in customers.attempts
-            if a.sent >= began and a.kind == "answered" and a.question
-        ]
-        row["question_answered_after_s"] = round(min(answered) - began, 1) if answered else None
+        row["served_normally_after_s"] = first_answer_after(customers, began)
+        row["question_answered_after_s"] = first_answer_after(customers, began, questions_only=True)
         interrupted = row.pop("interrupted_conversations")
         row["interrupted"] = len(interrupted)
         row["interrupted_finished"] = sum(1 for sender in interrupted if sender in customers.finished)

@@ -41,7 +41,7 @@ import weakref
 from collections import deque
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
@@ -128,6 +128,15 @@ return tonumber(head)
 """
 
 
+class LoopScripts(NamedTuple):
+    """An event loop's asyncio Redis client and the scripts registered with it."""
+
+    client: Any
+    try_turn: Any
+    release: Any
+    renew: Any
+
+
 class AtomicRedisLockStore(LockStore):
     """Rasa's lock store interface, on Redis, with atomic tickets (see the module's text)."""
 
@@ -187,13 +196,13 @@ class AtomicRedisLockStore(LockStore):
     def _wake_prefix(self, conversation_id: str) -> str:
         return f"{self.prefix}{{{conversation_id}}}:wake:"
 
-    def _client(self) -> Any:
+    def _client(self) -> LoopScripts:
         import redis.asyncio
 
         loop = asyncio.get_running_loop()
         if loop not in self._async:
             client = redis.asyncio.Redis(**self._connection, **retry_once(redis.asyncio.retry.Retry))
-            self._async[loop] = (
+            self._async[loop] = LoopScripts(
                 client,
                 client.register_script(TRY),
                 client.register_script(RELEASE),
@@ -244,7 +253,7 @@ class AtomicRedisLockStore(LockStore):
 
     async def _keep_holding(self, conversation_id: str, ticket: int, lock_lifetime: float) -> None:
         """Renew the held ticket's lease while its message runs, up to the lock's lifetime."""
-        _, _, _, renew = self._client()
+        renew = self._client().renew
         keys, key_lifetime = self._keys(conversation_id), self._key_lifetime(lock_lifetime)
         started = time.monotonic()
         while True:
@@ -262,7 +271,7 @@ class AtomicRedisLockStore(LockStore):
     async def _wait_for_turn(
         self, conversation_id: str, ticket: int, lock_lifetime: float, wait_time_in_seconds: float
     ) -> TicketLock:
-        client, try_script, _, _ = self._client()
+        scripts = self._client()
         keys = self._keys(conversation_id)
         wake = f"{self._wake_prefix(conversation_id)}{ticket}"
         key_lifetime = self._key_lifetime(lock_lifetime)
@@ -271,12 +280,12 @@ class AtomicRedisLockStore(LockStore):
             try:
                 holding = _ms(self._holding_lease(lock_lifetime))
                 args = [ticket, _ms(self.waiter_lease), holding, wake, key_lifetime]
-                state = int(await try_script(keys=keys, args=args))
+                state = int(await scripts.try_turn(keys=keys, args=args))
                 if state == 1:
                     return TicketLock(conversation_id, deque([Ticket(ticket, time.time() + lock_lifetime)]))
                 if state < 0:
                     break
-                await client.blpop([wake], timeout=poll)
+                await scripts.client.blpop([wake], timeout=poll)
             except Exception as error:
                 raise LockError(
                     f"Lock store unavailable for conversation '{conversation_id}': {error}"
@@ -297,9 +306,8 @@ class AtomicRedisLockStore(LockStore):
 
     async def _try_release(self, conversation_id: str, ticket: int, lock_lifetime: float) -> bool:
         try:
-            _, _, release, _ = self._client()
             args = [ticket, self._wake_prefix(conversation_id), self._key_lifetime(lock_lifetime)]
-            await release(keys=self._keys(conversation_id), args=args)
+            await self._client().release(keys=self._keys(conversation_id), args=args)
             return True
         except Exception:  # noqa: BLE001 (Redis unreachable: the caller retries)
             return False
