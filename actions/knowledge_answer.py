@@ -107,13 +107,19 @@ def read_message(question: str, tracker: Tracker, names_record: bool) -> tuple[s
 
 
 def build_answer(
-    question: str, history: list[str], min_support: float, typed: str = "", self_contained: float = 1.0
+    question: str,
+    history: list[str],
+    min_support: float,
+    typed: str = "",
+    self_contained: float = 1.0,
+    said: list[str] | None = None,
 ) -> tuple[Any, Any]:
     """(retrieval, the extractive answer or None) for the standalone `question`. `typed`: the
     message as the customer wrote it (mended), when it may point back to the conversation:
-    searched first, and kept when a passage is `self_contained` close to it alone. The voice
-    model writes the answer only once the gate has chosen it (`voice_answer`). Blocking: run
-    in a thread."""
+    searched first, and kept when a passage is `self_contained` close to it alone. `said`:
+    the answer just before, whose sentences are not quoted again while others answer. The
+    voice model writes the answer only once the gate has chosen it (`voice_answer`).
+    Blocking: run in a thread."""
     from knowledge.answer import retrieve
 
     kb = _knowledge()
@@ -122,11 +128,11 @@ def build_answer(
         retrieval, question = alone, typed
     else:
         retrieval = retrieve(kb, question)
-    return retrieval, _answer(question, retrieval, history, min_support, None)
+    return retrieval, _answer(question, retrieval, history, min_support, None, said=said)
 
 
 def voice_answer(
-    question: str, retrieval: Any, history: list[str], min_support: float, on_text=None
+    question: str, retrieval: Any, history: list[str], min_support: float, on_text=None, said=None
 ) -> dict[str, Any] | None:
     """The answer written by the voice model from the same passages (streamed to `on_text`
     as it is written) when it passes verification, else the extractive one; None without a
@@ -134,11 +140,20 @@ def voice_answer(
     voice = _voice_for_answers()
     if voice is None:
         return None
-    return _answer(question, retrieval, history, min_support, voice, on_text)
+    return _answer(question, retrieval, history, min_support, voice, on_text, said)
 
 
-def _answer(question: str, retrieval: Any, history: list[str], min_support: float, voice, on_text=None):
-    """The answer, from the cache when the same passages answered the same question."""
+def _answer(
+    question: str,
+    retrieval: Any,
+    history: list[str],
+    min_support: float,
+    voice,
+    on_text=None,
+    said: list[str] | None = None,
+):
+    """The answer, from the cache when the same passages answered the same question after
+    the same answer (`said`: the one just before, not quoted again)."""
     from knowledge.answer import VERSION, answer, embedding_scorer
     from knowledge.answer_cache import AnswerCache
 
@@ -147,7 +162,8 @@ def _answer(question: str, retrieval: Any, history: list[str], min_support: floa
     cache = AnswerCache(redis_client())
     maker = f"voice-{voice.id}" if voice is not None else "no-generator"
     key = AnswerCache.key(
-        retrieval.query, [VERSION, maker, *(h.metadata.get("_id", "") for h in retrieval.hits[:3])]
+        retrieval.query,
+        [VERSION, maker, *(h.metadata.get("_id", "") for h in retrieval.hits[:3]), *(said or [])],
     )
     cached = cache.get(key)
     if cached is not None:
@@ -161,6 +177,7 @@ def _answer(question: str, retrieval: Any, history: list[str], min_support: floa
         generator=voice.knowledge_generator(on_text) if voice is not None else None,
         history=history,
         scorer=scorer,
+        said=said or (),
     )
     if result is None:
         return None
@@ -202,6 +219,7 @@ class ActionAnswerFromKnowledge(Action):
                 min_support,
                 typed_too,
                 float(thresholds.knowledge.min_dense),
+                resolved.said,
             )
         except StoreUnavailable as error:  # a Qdrant server down: only flows and handoffs go on
             store_down = error
@@ -209,7 +227,7 @@ class ActionAnswerFromKnowledge(Action):
         except Exception:  # no knowledge base (not built, model missing): the gate decides without it
             logger.exception("knowledge retrieval failed; deciding without it")
         if retrieval is not None and retrieval.query != question:  # the message alone read better
-            question, resolved = retrieval.query, Resolved(retrieval.query, "as_is")
+            question, resolved = retrieval.query, Resolved(retrieval.query, "as_is", said=resolved.said)
         opinion = None
         try:
             opinion = await loop.run_in_executor(None, embedding_opinion, question)
@@ -238,7 +256,7 @@ class ActionAnswerFromKnowledge(Action):
             try:  # the voice model writes it, streamed to the widget; checked, else the quote stays
                 draft = streaming.publisher(tracker.sender_id)
                 written = await loop.run_in_executor(
-                    None, voice_answer, question, retrieval, history, min_support, draft
+                    None, voice_answer, question, retrieval, history, min_support, draft, resolved.said
                 )
                 found = written or found
             except Exception:

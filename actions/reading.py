@@ -65,9 +65,12 @@ def speller(embedding_model_path: str | None = None) -> Speller:
 
 
 def context(tracker: Tracker) -> Context:
-    """The questions the gate resolved in the last few customer messages (newest first), and
-    whether a form waits for a value."""
+    """The questions the gate resolved in the last few customer messages (newest first),
+    the text of the newest of them when it was answered from the documents, the brand's
+    product names, and whether a form waits for a value."""
     previous: list[str] = []
+    said: list[str] = []
+    answered_in = 0  # the turn (customer messages back) of the newest answer from the documents
     users = 0
     for event in reversed(tracker.events):
         kind = event.get("event")
@@ -81,10 +84,19 @@ def context(tracker: Tracker) -> Context:
             continue
         custom = (event.get("data") or {}).get("custom") or {}
         if isinstance(custom, dict) and custom.get("route") in CONTEXT_ROUTES and custom.get("standalone"):
+            if not previous and custom["route"] == "knowledge":
+                answered_in = users
             previous.append(str(custom["standalone"]))
+        elif users == answered_in and event.get("text"):  # the answer's text comes before its route
+            said.insert(0, str(event["text"]))
     loop = (tracker.active_loop or {}).get("name")
     waiting = bool(loop) and bool(tracker.get_slot("requested_slot"))
-    return Context(previous=previous, form_waiting=waiting)
+    return Context(
+        previous=previous,
+        form_waiting=waiting,
+        said=said,
+        names=current_brand().product_names(),
+    )
 
 
 def nlu_parse(text: str) -> dict[str, Any] | None:

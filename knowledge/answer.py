@@ -18,7 +18,7 @@ from knowledge.store import Hit
 from knowledge.verify import Scorer, Verdict, extractive_answer, facts, verify
 
 Generator = Callable[[str, list[str], list[str]], str]  # (question, passages, history) -> answer
-VERSION = "extractive-3"
+VERSION = "extractive-4"
 MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace  # part of the cache key: answers made another way are not reused
 
 
@@ -155,6 +155,7 @@ def answer(
     scorer: Scorer | None = None,
     passages: int = 3,
     min_agreement: float = MIN_AGREEMENT,
+    said: Sequence[str] = (),
 ) -> Answer | None:
     """A verified answer from the best passages, or None when they do not answer.
     `scorer`: sentence similarity (the embedding model), to pick the sentences to quote
@@ -163,13 +164,15 @@ def answer(
     The passages' own sentences that answer (the quote) come first; a `generator` (the
     voice model) then writes the answer from the same passages, and it replaces the quote
     only when the verifier passes it against the passages the quote comes from, it keeps
-    every fact of the quote, and it says what the quote says (`min_agreement`)."""
+    every fact of the quote, and it says what the quote says (`min_agreement`). `said`: the
+    answer just before in the conversation, whose sentences are not quoted again while
+    others answer (knowledge.verify.extractive_answer)."""
     hits = retrieval.hits[:passages]
     if not hits:
         return None
     texts = [h.text for h in hits]
     similarity = (lambda sentence, candidates: max(scorer(sentence, candidates))) if scorer else None
-    quoted = extractive_answer(retrieval.query, texts, scorer=scorer)
+    quoted = extractive_answer(retrieval.query, texts, scorer=scorer, said=said, product_names=product_names)
     if not quoted:
         return None  # no sentence answers: nothing is written either
     used = [hits[i] for i in dict.fromkeys(i for i, _ in quoted)]

@@ -76,6 +76,8 @@ MIN_SWAP_SIMILARITY = 0.2  # a fragment this unlike every phrase of the question
 class Context:
     previous: list[str] = field(default_factory=list)  # earlier resolved questions, newest first
     form_waiting: bool = False  # a form asks the customer for a value now
+    said: list[str] = field(default_factory=list)  # the newest answer among them, from the documents
+    names: list[str] = field(default_factory=list)  # the brand's product names (a reference may mean one)
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Resolved:
     text: str  # the standalone question the gate and the search read
     kind: str  # as_is | ellipsis | reference | record
     previous: str | None = None  # the question it was resolved against
+    said: list[str] = field(default_factory=list)  # the assistant's answer just before, if any
 
     def to_dict(self) -> dict[str, str | None]:
         return {"text": self.text, "kind": self.kind, "previous": self.previous}
@@ -169,6 +172,18 @@ def resolve(
     a fragment replaces; `plausibility`: how well the knowledge base answers each reading
     (its best passage's similarity), to choose between them ("how much is standard
     shipping", not "how much is express standard")."""
+    resolved = _resolve(message, context, names_record, similarity, plausibility)
+    resolved.said = list(context.said)
+    return resolved
+
+
+def _resolve(
+    message: str,
+    context: Context,
+    names_record: bool,
+    similarity: Similarity | None,
+    plausibility: Plausibility | None,
+) -> Resolved:
     text = message.strip()
     if not context.previous or context.form_waiting or not text:
         return Resolved(text, "as_is")
@@ -178,7 +193,9 @@ def resolve(
         return Resolved(f"{previous.rstrip()} {text}", "record", previous)
     thing = _fragment(text, names_record)
     if thing is not None:
-        readings = swaps(previous, thing, similarity)
+        meant = referent(thing, [previous], context.names)
+        swapped = _swap_product(previous, meant, context.names)
+        readings = [swapped] if swapped else swaps(previous, thing, similarity)
         best = (
             readings[0] if plausibility is None or len(readings) == 1 else _likeliest(readings, plausibility)
         )
@@ -186,5 +203,65 @@ def resolve(
     if len(words) <= MAX_REFERENCE_WORDS and POINTS_BACK.search(text) and not names_record:
         topic = " ".join(w for w in content_words(previous) if w.lower() not in QUESTION_WORDS)
         if topic and not set(map(str.lower, content_words(previous))) <= set(map(str.lower, words)):
+            meant = referent(text, [*context.said, previous], context.names)
+            if meant:
+                rest = _only(previous, meant, context.names)
+                topic = " ".join(w for w in content_words(rest) if w.lower() not in QUESTION_WORDS)
+                topic = f"{' '.join(meant)}: {topic}"
             return Resolved(f"{text} ({topic})", "reference", previous)
     return Resolved(text, "as_is")
+
+
+def _swap_product(previous: str, meant: list[str], names: list[str]) -> str | None:
+    """The previous question about the one `meant` product instead of another of its family
+    ("and the 4 person?" after the Ridge 2-Person Tent's weight), or None."""
+    if len(meant) != 1:
+        return None
+    for name in names:
+        if name != meant[0] and _family(name) == _family(meant[0]) and name.lower() in previous.lower():
+            return re.sub(re.escape(name), meant[0], previous, flags=re.IGNORECASE)
+    return None
+
+
+def _only(text: str, meant: list[str], names: list[str]) -> str:
+    """`text` with the other products of the `meant` products' families taken out ("how heavy
+    is the Ridge 2-Person Tent" read for the 4-person one keeps only the latter)."""
+    families = {_family(n) for n in meant}
+    for name in names:
+        if name not in meant and _family(name) in families:
+            text = re.sub(re.escape(name), "", text, flags=re.IGNORECASE)
+    return " ".join(text.split())
+
+
+def _family(name: str) -> str:
+    return name.split()[0].lower()
+
+
+def referent(message: str, texts: list[str], names: list[str]) -> list[str]:
+    """The products a reference points back to ("how much is it" after an answer naming the
+    Summit Down Sleeping Bag; "the floor one" after a question about Beacon lamps): those
+    named in `texts` (the answer just before, then the question), with the rest of their
+    family (a name's first word, "Beacon"), narrowed to those that share the most words with
+    the message ("the glass one" of the Harbor kettles, "the synthetic one" after the Summit
+    Down bag), then to those named whole, then to those that share the most words with the
+    text that named them ("Harbor kettles": not Harbor's socks). Empty when none is named."""
+    asked = _stems(message)
+    for text in (t.lower() for t in texts):  # the newest text that names products decides
+        whole = [n for n in names if n.lower() in text]
+        families = {_family(n) for n in whole} | {
+            _family(n) for n in names if re.search(rf"\b{re.escape(_family(n))}\b", text)
+        }
+        named = [n for n in names if _family(n) in families]
+        if not named:
+            continue
+        said = _stems(text)
+        rank = {n: (len(asked & _stems(n)), n in whole, len(said & _stems(n))) for n in named}
+        best = max(rank.values())
+        return [n for n in named if rank[n] == best]
+    return []
+
+
+def _stems(text: str) -> set[str]:
+    """The content words of `text`, lower case, a plural's s dropped ("kettles", "Kettle")."""
+    words = {w.lower() for w in re.split(r"[^\w]+", text)} - STOPWORDS - {""}
+    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words}

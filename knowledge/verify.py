@@ -241,6 +241,10 @@ def _bare(sentence: str) -> bool:
     return bool(POLARITY.match(sentence)) and len(sentence.split()) <= 4
 
 
+def _normal(sentence: str) -> str:
+    return " ".join(sentence.lower().split())
+
+
 def extractive_answer(
     question: str,
     passages: Sequence[str],
@@ -249,6 +253,8 @@ def extractive_answer(
     scorer: Scorer | None = None,
     min_similarity: float = 0.45,
     same_question: float = SAME_QUESTION,
+    said: Iterable[str] = (),
+    product_names: Iterable[str] = (),
 ) -> list[tuple[int, str]]:
     """The passage sentences that best answer `question`, as (passage index, sentence), best
     first; empty when none is close enough to it.
@@ -266,7 +272,17 @@ def extractive_answer(
     quoted after the heading's question, so that the customer reads what it answers; a
     bare yes or no is never quoted as a sentence on its own. The heading is the same
     question when its similarity to `question` reaches `same_question` (without a scorer:
-    when it has every content word of it)."""
+    when it has every content word of it).
+
+    `said`: what the assistant answered just before. Its sentences are left out of a quote
+    that has others: a follow-up asks for something more ("and for a kettle?" after the
+    tent's warranty gets the kitchen line of the list, not the outdoor line again). A quote
+    of them alone stays as it is: it may be the answer again ("can I swap it for cash?"
+    after "... cannot be exchanged for cash").
+
+    `product_names`: the brand's products. When the question names some, a sentence that
+    names (or whose heading names) only other products is not quoted (the Down bag's price
+    is not the answer about the Synthetic one)."""
     asked = content_words(question)
     if not asked:
         return []
@@ -295,6 +311,16 @@ def extractive_answer(
             candidates += [
                 (index, False, [x], f"{topic}: {x}" if topic else x) for x in section if not _bare(x)
             ]
+    products = {n.lower() for n in product_names}
+    meant = {n for n in products if n in question.lower()}
+    if meant:  # a sentence (or its heading) about other products only says nothing about these
+
+        def other(candidate: tuple[int, bool, list[str], str]) -> bool:
+            text = " ".join([candidate[3], *candidate[2]]).lower()
+            named = {n for n in products if n in text}
+            return bool(named) and not named & meant
+
+        candidates = [c for c in candidates if not other(c)] or candidates
     if not candidates:
         return []
     lexical = [overlap(text) for *_, text in candidates]
@@ -314,6 +340,11 @@ def extractive_answer(
         scored.append((primary - 0.05 * index, index, opening, quoted))
     if not scored:
         return []
+    told = {_normal(x) for text in said for x in sentences(text)}
+    scored = [
+        (score, index, opening, [x for x in quoted if _normal(x) not in told] or quoted)
+        for score, index, opening, quoted in scored
+    ]
     scored.sort(key=lambda c: (-c[0], c[1], not c[2]))
     best_score, index, opening, quoted = scored[0]
     if opening:

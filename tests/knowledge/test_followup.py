@@ -1,4 +1,4 @@
-from knowledge.followup import Context, resolve, swaps
+from knowledge.followup import Context, referent, resolve, swaps
 
 WORDS = {
     "kettle": {"tent": 0.5, "warranty": 0.1, "long": 0.1},
@@ -70,3 +70,55 @@ def test_standalone_messages_replies_and_form_answers_stay_as_they_are():
     assert resolve("and standard?", Context([])).kind == "as_is"  # nothing to point back to
     # a form waiting for a value: a short message is that value
     assert resolve("kettle?", Context(["how much is express shipping"], form_waiting=True)).kind == "as_is"
+
+
+NAMES = [
+    "Ridge 2-Person Tent",
+    "Ridge 4-Person Tent",
+    "Summit Down Sleeping Bag",
+    "Summit Synthetic Sleeping Bag",
+    "Harbor Glass Kettle",
+    "Harbor Stainless Kettle",
+    "Harbor Wool Socks (3 pack)",
+]
+
+
+def test_a_reference_means_the_product_the_answer_just_named():
+    context = Context(
+        ["what's the warmest sleeping bag you sell?"],
+        said=["The Summit Down Sleeping Bag, with a comfort rating of -5°C."],
+        names=NAMES,
+    )
+    resolved = resolve("how much is it", context)
+    assert resolved.kind == "reference"
+    assert resolved.text == "how much is it (Summit Down Sleeping Bag: warmest sleeping bag sell)"
+    assert resolved.said == context.said  # what the answer said travels with the reading
+
+
+def test_the_words_of_a_reference_pick_one_product_of_the_family_named_before():
+    assert referent("how much is the glass one", ["both Harbor kettles work on induction"], NAMES) == [
+        "Harbor Glass Kettle"
+    ]
+    assert referent("how heavy is the 2 person one", ["is the ridge tent freestanding?"], NAMES) == [
+        "Ridge 2-Person Tent"
+    ]
+    # the other product of the family is taken out of the topic: the reading is about one
+    context = Context(["how much is it (Summit Down Sleeping Bag: warmest)"], names=NAMES)
+    resolved = resolve("and the synthetic one, how warm is that", context)
+    assert "Summit Synthetic Sleeping Bag" in resolved.text and "Down" not in resolved.text
+    assert referent("what if I dropped it?", ["how long is the warranty on a kettle?"], NAMES) == []
+
+
+def test_a_fragment_that_names_another_product_of_the_family_swaps_the_product():
+    context = Context(["how heavy is the Ridge 2-Person Tent?"], names=NAMES)
+    resolved = resolve("and the 4 person?", context, similarity=similarity)
+    assert resolved.kind == "ellipsis"
+    assert resolved.text == "how heavy is the Ridge 4-Person Tent?"
+
+
+def test_a_family_named_with_its_kind_means_the_products_of_that_kind():
+    said = ["Yes, both Harbor kettles work on gas, electric and induction hobs."]
+    assert referent("how much water do they hold", said, NAMES) == [
+        "Harbor Glass Kettle",
+        "Harbor Stainless Kettle",
+    ]

@@ -151,3 +151,43 @@ def test_a_yes_or_no_is_quoted_only_for_the_question_it_answers():
     same = extractive_answer("can I pay in instalments", passages[1:2], scorer=lambda q, t: [0.95] * len(t))
     assert same == [(0, "Not at the moment.")]
     assert extractive_answer("can I pay in instalments", passages[1:2]) == [(0, "Not at the moment.")]
+
+
+def test_a_follow_up_is_not_told_again_what_the_answer_before_said():
+    passages = [
+        "Warranty > How long is the warranty?\n\n- Kitchen and home products: 2 years from delivery.\n"
+        "- Outdoor gear (tents, sleeping bags): 3 years from delivery.\n- Apparel: 1 year on seams."
+    ]
+    question = "how long is the warranty?"
+    first = [s for _, s in extractive_answer(question, passages)]
+    assert first == [
+        "Kitchen and home products: 2 years from delivery.",
+        "Outdoor gear (tents, sleeping bags): 3 years from delivery.",
+    ]
+    said = ["Outdoor gear (tents, sleeping bags): 3 years from delivery."]
+    assert [s for _, s in extractive_answer(question, passages, said=said)] == [
+        "Kitchen and home products: 2 years from delivery."
+    ]
+    # a sentence said before that is the only answer is said again
+    alone = ["Gift cards > How long is a gift card valid?\n\nGift cards cannot be exchanged for cash."]
+    assert extractive_answer(
+        "can gift cards be exchanged for cash", alone, said=alone[0].split("\n\n")[1:]
+    ) == [(0, "Gift cards cannot be exchanged for cash.")]
+
+
+def test_a_question_about_one_product_is_not_answered_with_another_ones_sentence():
+    passages = [
+        "Outdoor catalogue > Summit Down Sleeping Bag\n\nPrice $159.00. Comfort rating -5°C.",
+        "Outdoor catalogue > Summit Synthetic Sleeping Bag\n\nPrice $99.00. Comfort rating 0°C.",
+    ]
+    names = ["Summit Down Sleeping Bag", "Summit Synthetic Sleeping Bag"]
+    question = "how much is the Summit Synthetic Sleeping Bag"
+
+    def scorer(question, texts):  # stands in for sentence embeddings: a price is a price
+        return [0.7 if "Price" in t else 0.2 for t in texts]
+
+    assert extractive_answer(question, passages, scorer=scorer)[0] == (
+        0,
+        "Price $159.00.",
+    )  # the first passage's
+    assert extractive_answer(question, passages, scorer=scorer, product_names=names) == [(1, "Price $99.00.")]
