@@ -14,6 +14,10 @@ By default it starts the brand's stack on free ports with its own state folder (
 orders, knowledge base built), so a running `tandem up` is not touched; `--running` uses
 the running stack instead (its orders as they are). With --save it writes
 docs/benchmarks/conversations.md and conversations.json.
+
+``--file bot/brands/brightbay/bench/conversations_heldout.yml`` runs the held-out set: 25
+conversations written without running the bot, kept to check that what is improved on the
+first set generalises (saved as conversations-heldout.md). Nothing is tuned on it.
 """
 
 from __future__ import annotations
@@ -123,8 +127,14 @@ def main(file: Path | None, running: bool, save: bool, command: str) -> dict:
         "provenance": provenance(),
         "score": score(results),
     }
-    publish("conversations", markdown(data), data, save)
+    publish(report_name(file), markdown(data), data, save)
     return data
+
+
+def report_name(file: Path) -> str:
+    """The report a conversation file's results are saved as: conversations.md for the
+    brand's benchmark, conversations-heldout.md for conversations_heldout.yml."""
+    return file.stem.replace("_", "-")
 
 
 def add_parser(bsub: argparse._SubParsersAction) -> None:
@@ -135,12 +145,17 @@ def add_parser(bsub: argparse._SubParsersAction) -> None:
         "--file", type=Path, help="conversation file (default: the brand's bench/conversations.yml)"
     )
     q.add_argument("--running", action="store_true", help="use the running stack instead of one of its own")
-    q.add_argument("--save", action="store_true", help="write docs/benchmarks/conversations.md and .json")
+    q.add_argument(
+        "--save",
+        action="store_true",
+        help="write docs/benchmarks/<the file's name>.md and .json (conversations.md by default)",
+    )
     q.set_defaults(func=cmd_conversations)
 
 
 def cmd_conversations(args: argparse.Namespace) -> int:
-    command = "tandem bench conversations" + (" --running" if args.running else "")
+    command = "tandem bench conversations" + (f" --file {args.file}" if args.file else "")
+    command += " --running" if args.running else ""
     if args.file is not None and not args.file.is_file():
         raise SystemExit(f"error: {args.file}: no such file")
     main(args.file, args.running, args.save, command)

@@ -1,6 +1,6 @@
 """tandem bench conversations: turns scored one by one, per tag, and the committed set is valid."""
 
-from bot.bench.conversations import default_file, markdown, score
+from bot.bench.conversations import default_file, markdown, report_name, score
 from bot.core.settings import get_settings
 from bot.stack.conversation_tests import Conversation, Result, Step, load
 
@@ -36,3 +36,22 @@ def test_the_committed_conversations_are_many_multi_turn_and_tagged():
     assert len(conversations) >= 40
     assert all(len([s for s in c.steps if s.kind == "user"]) >= 2 for c in conversations)
     assert all(c.tags and all(s.expect for s in c.steps) for c in conversations)
+
+
+def test_the_held_out_conversations_load_and_are_reported_apart():
+    main = default_file(get_settings())
+    held_out = main.with_name("conversations_heldout.yml")
+    conversations = load([held_out])
+    assert len(conversations) >= 20
+    assert not {c.name for c in conversations} & {c.name for c in load([main])}
+
+    def questions(found):  # a message of four words or more is not one to share by chance
+        return {
+            str(s.value).lower()
+            for c in found
+            for s in c.steps
+            if s.kind == "user" and len(str(s.value).split()) >= 4
+        }
+
+    assert not questions(conversations) & questions(load([main]))
+    assert report_name(main) == "conversations" and report_name(held_out) == "conversations-heldout"
