@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from knowledge.store import Hit
-from knowledge.verify import Scorer, Verdict, extractive_answer, facts, verify
+from knowledge.verify import Scorer, Verdict, extractive_answer, facts, sentences, verify
 
 Generator = Callable[[str, list[str], list[str]], str]  # (question, passages, history) -> answer
-VERSION = "extractive-4"
+VERSION = "extractive-5"
 MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace  # part of the cache key: answers made another way are not reused
 
 
@@ -197,9 +197,17 @@ def _off_the_quote(
 ) -> list[str]:
     """Why a written answer that passed verification still may not replace the quote: it
     must keep every fact of the sentences that answer, and say what they say (a supported
-    sentence about something else, or the question said back, is not the answer)."""
+    sentence about something else, or the question said back, is not the answer), once
+    (a small model caught in a loop writes a supported sentence again and again)."""
     have = {f.key for f in facts(written, product_names)}
     problems = [f"lost {f.text}" for f in facts(quoted, product_names) if f.key not in have]
+    seen: set[str] = set()
+    for sentence in sentences(written):
+        key = " ".join(re.findall(r"\w+", sentence.lower()))
+        if key in seen:
+            problems.append(f"says again {sentence!r}")
+            break
+        seen.add(key)
     if scorer is not None:
         agreement = scorer(written, [quoted])[0]
         if agreement < min_agreement:

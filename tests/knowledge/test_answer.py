@@ -79,6 +79,15 @@ def test_a_supported_answer_that_drops_the_quotes_fact_or_says_something_else_is
     assert any("says something else" in problem for problem in other.rejected["problems"])
 
 
+def test_a_written_answer_caught_in_a_loop_is_not_sent():
+    """Each sentence is supported and every fact kept, but the model said it twice."""
+    looped = generated(
+        "You can return an item within 30 days of delivery. You can return an item within 30 days of delivery!"
+    )
+    assert looped.mode == "extractive" and looped.rejected["verification"]["ok"]
+    assert looped.rejected["problems"] == ["says again 'You can return an item within 30 days of delivery!'"]
+
+
 def test_no_answer_when_no_passage_sentence_answers():
     assert answer("do you sell bicycles", Retrieval("do you sell bicycles", HITS), 0.6) is None
     assert answer("anything", Retrieval("anything", []), 0.6) is None
