@@ -192,15 +192,38 @@ def answer(
     return extractive
 
 
+NEGATION = re.compile(r"\b(?:no|not|never|cannot|none|nothing)\b|n't\b", re.IGNORECASE)
+OPENING_ANSWER = re.compile(r"^\W*(yes|yeah|yep|no|nope)\b", re.IGNORECASE)
+
+
+def _opening_answer(text: str) -> str | None:
+    """ "yes" or "no" when the text opens with one."""
+    match = OPENING_ANSWER.match(text)
+    return None if match is None else ("yes" if match.group(1).lower().startswith("y") else "no")
+
+
 def _off_the_quote(
     written: str, quoted: str, product_names: Sequence[str], scorer: Scorer | None, min_agreement: float
 ) -> list[str]:
     """Why a written answer that passed verification still may not replace the quote: it
     must keep every fact of the sentences that answer, and say what they say (a supported
-    sentence about something else, or the question said back, is not the answer), once
-    (a small model caught in a loop writes a supported sentence again and again)."""
+    sentence about something else, or the question said back, is not the answer), with the
+    same yes or no and the same negation ("Yes, we do not match prices" for "No, we do not",
+    "We accept cash on delivery" for "We do not accept ...": every word is in the passage,
+    the meaning is not), once (a small model caught in a loop writes a supported sentence
+    again and again)."""
     have = {f.key for f in facts(written, product_names)}
     problems = [f"lost {f.text}" for f in facts(quoted, product_names) if f.key not in have]
+    if (
+        _opening_answer(written)
+        and _opening_answer(quoted)
+        and _opening_answer(written) != _opening_answer(quoted)
+    ):
+        problems.append(f"says {_opening_answer(written)} where the quote says {_opening_answer(quoted)}")
+    if bool(NEGATION.search(written)) != bool(NEGATION.search(quoted)):
+        problems.append(
+            "negates where the quote does not" if NEGATION.search(written) else "drops the quote's not"
+        )
     seen: set[str] = set()
     for sentence in sentences(written):
         key = " ".join(re.findall(r"\w+", sentence.lower()))

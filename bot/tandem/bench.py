@@ -19,6 +19,7 @@ from bot.bench import (
     retrieval,
     security,
     stream,
+    voice,
 )
 from bot.bench import stack as stack_bench
 
@@ -51,5 +52,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         stream,
         console,
         cost,
+        voice,
     ):
         module.add_parser(bsub)

@@ -88,6 +88,29 @@ def test_a_written_answer_caught_in_a_loop_is_not_sent():
     assert looped.rejected["problems"] == ["says again 'You can return an item within 30 days of delivery!'"]
 
 
+def test_a_written_answer_that_turns_the_quotes_no_into_yes_is_not_sent():
+    hits = [
+        hit("payments.md", "Payments > Cash?\n\nNo, we do not accept cheques or cash on delivery.", dense=0.8)
+    ]
+    retrieval = Retrieval("do you accept cash on delivery", hits)
+    for written, problem in (
+        ("Yes, we do not accept cheques or cash on delivery.", "says yes where the quote says no"),
+        ("We accept cheques or cash on delivery.", "drops the quote's not"),
+    ):
+        result = answer(
+            "do you accept cash on delivery", retrieval, 0.6, generator=lambda q, p, h, w=written: w
+        )
+        assert result.mode == "extractive", written
+        assert problem in result.rejected["problems"], result.rejected
+    kept = answer(
+        "do you accept cash on delivery",
+        retrieval,
+        0.6,
+        generator=lambda q, p, h: "No, sorry: we do not accept cheques or cash on delivery.",
+    )
+    assert kept.mode == "generated"
+
+
 def test_no_answer_when_no_passage_sentence_answers():
     assert answer("do you sell bicycles", Retrieval("do you sell bicycles", HITS), 0.6) is None
     assert answer("anything", Retrieval("anything", []), 0.6) is None
