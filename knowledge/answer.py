@@ -18,7 +18,7 @@ from knowledge.store import Hit
 from knowledge.verify import Scorer, Verdict, extractive_answer, facts, sentences, verify
 
 Generator = Callable[[str, list[str], list[str]], str]  # (question, passages, history) -> answer
-VERSION = "extractive-5"
+VERSION = "extractive-6"
 MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace  # part of the cache key: answers made another way are not reused
 
 
@@ -162,7 +162,9 @@ def answer(
     and to let a paraphrasing sentence count as supported.
 
     The passages' own sentences that answer (the quote) come first; a `generator` (the
-    voice model) then writes the answer from the same passages, and it replaces the quote
+    voice model) then writes the answer from the passages the quote comes from (those it is
+    checked against: a distractor only leads it astray, and a longer prompt is a later first
+    word), and it replaces the quote
     only when the verifier passes it against the passages the quote comes from, it keeps
     every fact of the quote, and it says what the quote says (`min_agreement`). `said`: the
     answer just before in the conversation, whose sentences are not quoted again while
@@ -183,7 +185,7 @@ def answer(
     extractive = Answer(text, "extractive", _cite(used), verdict, sources=[h.source for h in used])
     if generator is None:
         return extractive
-    written = generator(question, texts, list(history)).strip()
+    written = generator(question, [h.text for h in used], list(history)).strip()
     checked = verify(written, [h.text for h in used], min_support, product_names, similarity)
     problems = _off_the_quote(written, text, product_names, scorer, min_agreement) if checked.ok else []
     if written and checked.ok and not problems:
@@ -193,6 +195,7 @@ def answer(
 
 
 NEGATION = re.compile(r"\b(?:no|not|never|cannot|none|nothing)\b|n't\b", re.IGNORECASE)
+CUSTOMERS_OWN = re.compile(r"\b(?:my|mine)\b", re.IGNORECASE)  # the assistant owns no order or invoice
 OPENING_ANSWER = re.compile(r"^\W*(yes|yeah|yep|no|nope)\b", re.IGNORECASE)
 
 
@@ -220,6 +223,8 @@ def _off_the_quote(
         and _opening_answer(written) != _opening_answer(quoted)
     ):
         problems.append(f"says {_opening_answer(written)} where the quote says {_opening_answer(quoted)}")
+    if CUSTOMERS_OWN.search(written) and not CUSTOMERS_OWN.search(quoted):
+        problems.append("speaks as the customer")  # "My invoice is attached ..." for "Your invoice ..."
     if bool(NEGATION.search(written)) != bool(NEGATION.search(quoted)):
         problems.append(
             "negates where the quote does not" if NEGATION.search(written) else "drops the quote's not"

@@ -88,7 +88,7 @@ def test_a_written_answer_caught_in_a_loop_is_not_sent():
     assert looped.rejected["problems"] == ["says again 'You can return an item within 30 days of delivery!'"]
 
 
-def test_a_written_answer_that_turns_the_quotes_no_into_yes_is_not_sent():
+def test_a_written_answer_that_turns_the_quotes_no_into_yes_or_speaks_as_the_customer_is_not_sent():
     hits = [
         hit("payments.md", "Payments > Cash?\n\nNo, we do not accept cheques or cash on delivery.", dense=0.8)
     ]
@@ -102,6 +102,20 @@ def test_a_written_answer_that_turns_the_quotes_no_into_yes_is_not_sent():
         )
         assert result.mode == "extractive", written
         assert problem in result.rejected["problems"], result.rejected
+    guest = [
+        hit(
+            "invoices.md",
+            "Invoices > Guests\n\nYour invoice is attached to the confirmation email.",
+            dense=0.8,
+        )
+    ]
+    mine = answer(
+        "where is my invoice",
+        Retrieval("where is my invoice", guest),
+        0.6,
+        generator=lambda q, p, h: "My invoice is attached to the confirmation email.",
+    )
+    assert mine.mode == "extractive" and "speaks as the customer" in mine.rejected["problems"]
     kept = answer(
         "do you accept cash on delivery",
         retrieval,
