@@ -18,8 +18,8 @@ from knowledge.store import Hit
 from knowledge.verify import Scorer, Verdict, extractive_answer, facts, sentences, verify
 
 Generator = Callable[[str, list[str], list[str]], str]  # (question, passages, history) -> answer
-VERSION = "extractive-6"
-MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace  # part of the cache key: answers made another way are not reused
+VERSION = "extractive-6"  # part of the cache key: answers made another way are not reused
+MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace
 
 
 def embedding_scorer(embeddings: Any) -> Scorer:
@@ -217,12 +217,9 @@ def _off_the_quote(
     again and again)."""
     have = {f.key for f in facts(written, product_names)}
     problems = [f"lost {f.text}" for f in facts(quoted, product_names) if f.key not in have]
-    if (
-        _opening_answer(written)
-        and _opening_answer(quoted)
-        and _opening_answer(written) != _opening_answer(quoted)
-    ):
-        problems.append(f"says {_opening_answer(written)} where the quote says {_opening_answer(quoted)}")
+    answered, quote_answered = _opening_answer(written), _opening_answer(quoted)
+    if answered and quote_answered and answered != quote_answered:
+        problems.append(f"says {answered} where the quote says {quote_answered}")
     if CUSTOMERS_OWN.search(written) and not CUSTOMERS_OWN.search(quoted):
         problems.append("speaks as the customer")  # "My invoice is attached ..." for "Your invoice ..."
     if bool(NEGATION.search(written)) != bool(NEGATION.search(quoted)):
