@@ -106,6 +106,9 @@ def read_message(question: str, tracker: Tracker, names_record: bool) -> tuple[s
     return reading.read(question, tracker, names_record, kb)
 
 
+CLEARLY_CLOSER = 0.05  # cosine: a reading's best passage this much closer replaces the other's
+
+
 def build_answer(
     question: str,
     history: list[str],
@@ -116,11 +119,16 @@ def build_answer(
 ) -> tuple[Any, Any]:
     """(retrieval, the extractive answer or None) for the standalone `question`. `typed`: the
     message as the customer wrote it (mended), when it may point back to the conversation:
-    searched first, and kept when a passage is `self_contained` close to it alone. `said`:
+    searched first, and kept when a passage is `self_contained` close to it alone. The
+    question with its products said as "item" (knowledge.followup.without_products) is
+    searched too, and its passages are kept when the best is `CLEARLY_CLOSER`; the sentences
+    are still chosen for the question as asked ("the warranty on a tent": the outdoor line).
+    `said`:
     the answer just before, whose sentences are not quoted again while others answer. The
     voice model writes the answer only once the gate has chosen it (`voice_answer`).
     Blocking: run in a thread."""
-    from knowledge.answer import retrieve
+    from knowledge.answer import Retrieval, retrieve
+    from knowledge.followup import without_products
 
     kb = _knowledge()
     alone = retrieve(kb, typed) if typed and typed != question else None
@@ -128,6 +136,11 @@ def build_answer(
         retrieval, question = alone, typed
     else:
         retrieval = retrieve(kb, question)
+    generic = without_products(question, current_brand().product_names())
+    if generic != question:  # "my lamp arrived broken": the policy, not the lamp's catalogue entry
+        policy = retrieve(kb, generic)
+        if (policy.dense_top or 0.0) >= (retrieval.dense_top or 0.0) + CLEARLY_CLOSER:
+            retrieval = Retrieval(question, policy.hits)  # its sentences: for the product asked about
     return retrieval, _answer(question, retrieval, history, min_support, None, said=said)
 
 
@@ -208,6 +221,9 @@ class ActionAnswerFromKnowledge(Action):
             parsed = await loop.run_in_executor(None, reading.nlu_parse, question)
             if parsed is not None:
                 ranking = nlu_ranking(parsed.get("intent_ranking") or [parsed.get("intent") or {}])
+        if resolved.kind == "record" and resolved.said:  # an order number after an answer
+            asked = await loop.run_in_executor(None, asked_to_act, resolved.said, thresholds, flows)
+            ranking = asked or ranking
         retrieval, found, store_down = None, None, None
         try:
             typed_too = mended if resolved.kind == "reference" else ""
@@ -324,6 +340,21 @@ class ActionAnswerFromKnowledge(Action):
         dispatcher.utter_message(response="utter_out_of_scope")
         dispatcher.utter_message(json_message={**meta, "route": "out_of_scope"})
         return []
+
+
+def asked_to_act(said: list[str], thresholds, flows: Flows) -> list[tuple[str, float]] | None:
+    """NLU's reading of the answer just before, when it confidently asks the customer to start
+    a flow that takes a record ("Start a return with the reason damaged ...", "Ask the
+    assistant to cancel it"): the record number that follows it is for that flow. None
+    otherwise, or when Rasa does not answer. Blocking: run in a thread."""
+    parsed = reading.nlu_parse(" ".join(said))
+    if parsed is None:
+        return None
+    ranking = nlu_ranking(parsed.get("intent_ranking") or [parsed.get("intent") or {}])
+    if not ranking:
+        return None
+    intent, confidence = ranking[0]
+    return ranking if intent in flows.forms and confidence >= thresholds.flow.min_confidence else None
 
 
 def _names_flow(ranking: list[tuple[str, float]], thresholds, flows: Flows) -> bool:

@@ -265,3 +265,26 @@ def _stems(text: str) -> set[str]:
     """The content words of `text`, lower case, a plural's s dropped ("kettles", "Kettle")."""
     words = {w.lower() for w in re.split(r"[^\w]+", text)} - STOPWORDS - {""}
     return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words}
+
+
+NOT_PRODUCT_WORDS = frozenset({"set", "pack", "person"})  # words of product names that say nothing alone
+
+
+def without_products(text: str, names: list[str]) -> str:
+    """`text` with the products it names said as "item" ("my lamp arrived broken" -> "my item
+    arrived broken"): a complaint or a policy question about one product is answered by the
+    policy, which names none, while the product's own words pull the search to its catalogue
+    entry. Every word of a product name (its family, its kind, plurals) counts; a run of them
+    becomes one "item". `text` itself when it names none."""
+    words = {w for n in names for w in _stems(n) if w.isalpha() and len(w) > 2} - NOT_PRODUCT_WORDS
+    tokens = re.split(r"(\W+)", text)
+    out: list[str] = []
+    for token in tokens:
+        if token and token[0].isalnum() and _stems(token) and _stems(token) <= words:
+            if not (len(out) >= 2 and out[-2] == "item" and not out[-1].strip()):
+                out += ["item"]
+            elif out:
+                out.pop()  # the space between two product words
+            continue
+        out.append(token)
+    return "".join(out)

@@ -1,4 +1,4 @@
-from knowledge.followup import Context, referent, resolve, swaps
+from knowledge.followup import Context, referent, resolve, swaps, without_products
 
 WORDS = {
     "kettle": {"tent": 0.5, "warranty": 0.1, "long": 0.1},
@@ -122,3 +122,15 @@ def test_a_family_named_with_its_kind_means_the_products_of_that_kind():
         "Harbor Glass Kettle",
         "Harbor Stainless Kettle",
     ]
+
+
+def test_products_said_as_item_leave_the_question_to_the_policy():
+    names = [*NAMES, "Beacon Floor Lamp", "Pebble Ceramic Mug Set"]
+    assert (
+        without_products("my lamp arrived broken, what do I do?", names)
+        == "my item arrived broken, what do I do?"
+    )
+    assert without_products("the Beacon Floor Lamp is broken", names) == "the item is broken"
+    assert without_products("do your kettles work on induction", names) == "do your item work on induction"
+    assert without_products("where is my order", names) == "where is my order"  # no product: as it was
+    assert without_products("is the mug set dishwasher safe", names) == "is the item set dishwasher safe"

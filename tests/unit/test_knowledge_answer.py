@@ -123,7 +123,9 @@ async def test_a_follow_up_is_read_as_a_standalone_question(kb, dispatcher, doma
     )
     await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
     # no sentence model in this fake: the last thing asked about is swapped
-    assert kb.queries[-1] == parsed[-1] == "what is the return window for shoes?"
+    assert parsed[-1] == "what is the return window for shoes?"
+    # searched as read, then with the product said as "item" (not closer here: the same fake hits)
+    assert kb.queries[-2:] == ["what is the return window for shoes?", "what is the return window for item?"]
     meta = dispatcher.messages[-1]["custom"]
     assert meta["standalone"] == "what is the return window for shoes?" and meta["resolved"] == "ellipsis"
     assert meta["scores"]["intent"] == "check_refund_policy"  # NLU's reading of the standalone question
@@ -399,3 +401,60 @@ async def test_a_flow_still_starts_while_the_store_is_down(kb, dispatcher, domai
     t = tracker(user("where is my order", "track_order", 0.99))
     events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
     assert SlotSet("gate_flow", True) in events and routes(dispatcher) == ["flow"]
+
+
+def test_an_order_number_after_an_answer_that_asks_to_start_a_flow_is_for_that_flow(monkeypatch):
+    brand = current_brand()
+    thresholds, flows = load_thresholds(brand.gate_file), brand.flows()
+    readings = {
+        "Start a return with the reason damaged.": {
+            "intent_ranking": [{"name": "get_refund", "confidence": 0.91}]
+        },
+        "Refunds take 5 to 7 business days.": {
+            "intent_ranking": [{"name": "track_refund", "confidence": 0.9}]
+        },
+        "Ask the assistant to cancel it.": {"intent_ranking": [{"name": "cancel_order", "confidence": 0.3}]},
+    }
+    monkeypatch.setattr(knowledge_answer.reading, "nlu_parse", lambda text: readings.get(text))
+    asked = knowledge_answer.asked_to_act
+    assert asked(["Start a return with the reason damaged."], thresholds, flows)[0] == ("get_refund", 0.91)
+    assert asked(["Refunds take 5 to 7 business days."], thresholds, flows) is None  # no flow of its own
+    assert asked(["Ask the assistant to cancel it."], thresholds, flows) is None  # not confident
+    assert asked(["Rasa does not answer."], thresholds, flows) is None
+
+
+def test_a_complaint_about_a_product_is_answered_by_the_policy_for_that_product(monkeypatch):
+    damaged = Hit(
+        "Damaged items > My item arrived damaged\n\nStart a return with the reason damaged: it is free.",
+        0.03,
+        {
+            "source": "policies/damaged-or-missing.md",
+            "title": "Damaged items",
+            "heading_path": "",
+            "_id": "d1",
+        },
+        dense=0.71,
+    )
+    lamp = Hit(
+        "Home catalogue > Beacon Table Lamp\n\nItem number BB-H230. Takes an E27 bulb.",
+        0.03,
+        {"source": "catalogue/home.md", "title": "Home catalogue", "heading_path": "", "_id": "h1"},
+        dense=0.48,
+    )
+
+    class ByQuery(FakeKB):  # the lamp's words find its catalogue entry, "item" the policy
+        def search(self, query, k=5, mode="hybrid"):
+            self.queries.append(query)
+            return [damaged, lamp] if "item arrived" in query else [lamp]
+
+    fake = ByQuery([])
+    monkeypatch.setattr(knowledge_answer, "_knowledge", lambda: fake)
+    monkeypatch.setattr(knowledge_answer, "redis_client", lambda: MemoryRedis())
+    retrieval, found = knowledge_answer.build_answer("my lamp arrived broken, what do I do?", [], 0.6)
+    assert fake.queries == ["my lamp arrived broken, what do I do?", "my item arrived broken, what do I do?"]
+    assert retrieval.hits[0] is damaged and retrieval.query == "my lamp arrived broken, what do I do?"
+    assert found["citations"][0]["source"] == "policies/damaged-or-missing.md"
+    # a question the product's own entry answers keeps it: "item" is no closer
+    fake.queries.clear()
+    retrieval, _ = knowledge_answer.build_answer("does the lamp take an E27 bulb", [], 0.6)
+    assert retrieval.hits[0] is lamp
