@@ -123,10 +123,9 @@ def build_answer(
     question with its products said as "item" (knowledge.followup.without_products) is
     searched too, and its passages are kept when the best is `CLEARLY_CLOSER`; the sentences
     are still chosen for the question as asked ("the warranty on a tent": the outdoor line).
-    `said`:
-    the answer just before, whose sentences are not quoted again while others answer. The
-    voice model writes the answer only once the gate has chosen it (`voice_answer`).
-    Blocking: run in a thread."""
+    `said`: the answer just before, whose sentences are not quoted again while others
+    answer. The voice model writes the answer only once the gate has chosen it
+    (`voice_answer`). Blocking: run in a thread."""
     from knowledge.answer import Retrieval, retrieve
     from knowledge.followup import without_products
 
@@ -218,9 +217,8 @@ class ActionAnswerFromKnowledge(Action):
             resolved = Resolved(mended, "as_is")  # "ok also where's my order": it says what it wants
         question = resolved.text
         if question != typed:  # NLU's reading of what the customer meant, not of what they typed
-            parsed = await loop.run_in_executor(None, reading.nlu_parse, question)
-            if parsed is not None:
-                ranking = nlu_ranking(parsed.get("intent_ranking") or [parsed.get("intent") or {}])
+            intents = await loop.run_in_executor(None, reading.nlu_intents, question)
+            ranking = ranking if intents is None else intents
         if resolved.kind == "record" and resolved.said:  # an order number after an answer
             asked = await loop.run_in_executor(None, asked_to_act, resolved.said, thresholds, flows)
             ranking = asked or ranking
@@ -347,10 +345,7 @@ def asked_to_act(said: list[str], thresholds, flows: Flows) -> list[tuple[str, f
     a flow that takes a record ("Start a return with the reason damaged ...", "Ask the
     assistant to cancel it"): the record number that follows it is for that flow. None
     otherwise, or when Rasa does not answer. Blocking: run in a thread."""
-    parsed = reading.nlu_parse(" ".join(said))
-    if parsed is None:
-        return None
-    ranking = nlu_ranking(parsed.get("intent_ranking") or [parsed.get("intent") or {}])
+    ranking = reading.nlu_intents(" ".join(said))
     if not ranking:
         return None
     intent, confidence = ranking[0]

@@ -19,6 +19,7 @@ import requests
 from rasa_sdk import Tracker
 
 from bot.core.settings import current_brand, get_settings
+from bot.gate.evidence import nlu_ranking
 from knowledge.followup import Context, Resolved, resolve
 from knowledge.spelling import Speller, known_english, words_of
 
@@ -114,6 +115,14 @@ def nlu_parse(text: str) -> dict[str, Any] | None:
     except requests.RequestException as error:
         logger.warning("NLU could not read the standalone question (%s); using the message's", error)
         return None
+
+
+def nlu_intents(text: str) -> list[tuple[str, float]] | None:
+    """Rasa's intent ranking of `text`, best first (nlu_parse), or None when Rasa does not answer."""
+    parsed = nlu_parse(text)
+    if parsed is None:
+        return None
+    return nlu_ranking(parsed.get("intent_ranking") or [parsed.get("intent") or {}])
 
 
 def read(question: str, tracker: Tracker, names_record: bool, kb: Any = None) -> tuple[str, Resolved]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from knowledge.sparse import STOPWORDS
 
@@ -215,21 +216,19 @@ def _resolve(
 def _swap_product(previous: str, meant: list[str], names: list[str]) -> str | None:
     """The previous question about the one `meant` product instead of another of its family
     ("and the 4 person?" after the Ridge 2-Person Tent's weight), or None."""
-    if len(meant) != 1:
+    if len(meant) != 1 or _only(previous, meant, names) == " ".join(previous.split()):
         return None
-    for name in names:
-        if name != meant[0] and _family(name) == _family(meant[0]) and name.lower() in previous.lower():
-            return re.sub(re.escape(name), meant[0], previous, flags=re.IGNORECASE)
-    return None
+    return _only(previous, meant, names, instead=meant[0])
 
 
-def _only(text: str, meant: list[str], names: list[str]) -> str:
-    """`text` with the other products of the `meant` products' families taken out ("how heavy
-    is the Ridge 2-Person Tent" read for the 4-person one keeps only the latter)."""
+def _only(text: str, meant: list[str], names: list[str], instead: str = "") -> str:
+    """`text` with the other products of the `meant` products' families taken out, or said
+    as `instead` ("how heavy is the Ridge 2-Person Tent" read for the 4-person one keeps
+    only the latter)."""
     families = {_family(n) for n in meant}
     for name in names:
         if name not in meant and _family(name) in families:
-            text = re.sub(re.escape(name), "", text, flags=re.IGNORECASE)
+            text = re.sub(re.escape(name), instead, text, flags=re.IGNORECASE)
     return " ".join(text.split())
 
 
@@ -270,21 +269,21 @@ def _stems(text: str) -> set[str]:
 NOT_PRODUCT_WORDS = frozenset({"set", "pack", "person"})  # words of product names that say nothing alone
 
 
+@lru_cache(maxsize=8)
+def _product_words(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    """A run of words of product names (their family, their kind, plurals)."""
+    words = {w for n in names for w in _stems(n) if w.isalpha() and len(w) > 2} - NOT_PRODUCT_WORDS
+    if not words:
+        return None
+    word = "(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + ")s?"
+    return re.compile(rf"\b{word}(?:\s+{word})*\b", re.IGNORECASE)
+
+
 def without_products(text: str, names: list[str]) -> str:
     """`text` with the products it names said as "item" ("my lamp arrived broken" -> "my item
     arrived broken"): a complaint or a policy question about one product is answered by the
     policy, which names none, while the product's own words pull the search to its catalogue
     entry. Every word of a product name (its family, its kind, plurals) counts; a run of them
     becomes one "item". `text` itself when it names none."""
-    words = {w for n in names for w in _stems(n) if w.isalpha() and len(w) > 2} - NOT_PRODUCT_WORDS
-    tokens = re.split(r"(\W+)", text)
-    out: list[str] = []
-    for token in tokens:
-        if token and token[0].isalnum() and _stems(token) and _stems(token) <= words:
-            if not (len(out) >= 2 and out[-2] == "item" and not out[-1].strip()):
-                out += ["item"]
-            elif out:
-                out.pop()  # the space between two product words
-            continue
-        out.append(token)
-    return "".join(out)
+    pattern = _product_words(tuple(names))
+    return text if pattern is None else pattern.sub("item", text)

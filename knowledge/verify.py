@@ -301,8 +301,8 @@ def extractive_answer(
         if faq:
             heading, body = faq.group(1), faq.group(2)
         topic = heading.rsplit(">", 1)[-1].strip()
-        section = [x for x in sentences(body) if " ".join(x.lower().split()) not in seen]
-        seen.update(" ".join(x.lower().split()) for x in section)
+        section = [x for x in sentences(body) if _normal(x) not in seen]
+        seen.update(_normal(x) for x in section)
         if not section:
             continue
         if faq or topic.endswith("?"):
