@@ -136,11 +136,18 @@ def build_answer(
     else:
         retrieval = retrieve(kb, question)
     generic = without_products(question, current_brand().product_names())
+    policy = None
     if generic != question:  # "my lamp arrived broken": the policy, not the lamp's catalogue entry
         policy = retrieve(kb, generic)
         if (policy.dense_top or 0.0) >= (retrieval.dense_top or 0.0) + CLEARLY_CLOSER:
             retrieval = Retrieval(question, policy.hits)  # its sentences: for the product asked about
-    return retrieval, _answer(question, retrieval, history, min_support, None, said=said)
+        else:
+            policy = None
+    found = _answer(question, retrieval, history, min_support, None, said=said)
+    if found is None and policy is not None:  # no sentence answers the kettle: the policy's, for "item"
+        found = _answer(generic, policy, history, min_support, None, said=said)
+        retrieval = Retrieval(question, policy.hits)
+    return retrieval, found
 
 
 def voice_answer(
@@ -251,6 +258,7 @@ class ActionAnswerFromKnowledge(Action):
             question,
             ranking,
             numbers=brand.order_numbers(),
+            products=brand.product_kinds(),
             retrieval=retrieval,
             opinion=opinion,
             active_form=(tracker.active_loop or {}).get("name"),

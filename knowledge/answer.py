@@ -18,8 +18,12 @@ from knowledge.store import Hit
 from knowledge.verify import Scorer, Verdict, extractive_answer, facts, sentences, verify
 
 Generator = Callable[[str, list[str], list[str]], str]  # (question, passages, history) -> answer
-VERSION = "extractive-6"  # part of the cache key: answers made another way are not reused
+VERSION = "extractive-7"  # part of the cache key: answers made another way are not reused
 MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace
+# a passage this much less similar to the question than the best one is not quoted: hybrid
+# search ranks it high for shared words ("covered" in the outdoor catalogue's "Covered by our
+# 3-year outdoor warranty", for a kettle's warranty), not for what it is about
+MAX_DENSE_GAP = 0.2
 
 
 def embedding_scorer(embeddings: Any) -> Scorer:
@@ -169,7 +173,7 @@ def answer(
     every fact of the quote, and it says what the quote says (`min_agreement`). `said`: the
     answer just before in the conversation, whose sentences are not quoted again while
     others answer (knowledge.verify.extractive_answer)."""
-    hits = retrieval.hits[:passages]
+    hits = _close_enough(retrieval.hits[:passages])
     if not hits:
         return None
     texts = [h.text for h in hits]
@@ -192,6 +196,15 @@ def answer(
         return Answer(written, "generated", _cite(used), checked, sources=[h.source for h in used])
     extractive.rejected = {"text": written, "verification": checked.to_dict(), "problems": problems}
     return extractive
+
+
+def _close_enough(hits: Sequence[Hit]) -> list[Hit]:
+    """The hits whose dense similarity is within `MAX_DENSE_GAP` of the best one's (a hit
+    without a dense score is kept)."""
+    best = max((h.dense for h in hits if h.dense is not None), default=None)
+    if best is None:
+        return list(hits)
+    return [h for h in hits if h.dense is None or h.dense >= best - MAX_DENSE_GAP]
 
 
 NEGATION = re.compile(r"\b(?:no|not|never|cannot|none|nothing)\b|n't\b", re.IGNORECASE)

@@ -68,6 +68,12 @@ QUESTION_WORDS = frozenset("long much many often far soon old big what's how's w
 RECORD_FILLER = frozenset(
     "it it's its is was order number no nr my the here ok okay sure yes yeah thats that's bb".split()
 )
+# a question ("what's the max wattage i can put in"), not a reply or a statement
+ASKS = re.compile(
+    r"\?\s*$|^\W*(?:(?:ok(?:ay)?|and|but|so)\W+)?(?:how|what|whats|what's|when|where|which|who|why|"
+    r"is|are|does|do|can|could|will|would|should|any)\b",
+    re.IGNORECASE,
+)
 MAX_FRAGMENT_WORDS = 5
 MAX_REFERENCE_WORDS = 10
 MIN_SWAP_SIMILARITY = 0.2  # a fragment this unlike every phrase of the question swaps nothing
@@ -210,7 +216,22 @@ def _resolve(
                 topic = " ".join(w for w in content_words(rest) if w.lower() not in QUESTION_WORDS)
                 topic = f"{' '.join(meant)}: {topic}"
             return Resolved(f"{text} ({topic})", "reference", previous)
+    if len(words) <= MAX_REFERENCE_WORDS and not names_record and ASKS.search(text):
+        meant = _implied(text, context)
+        if meant:  # "whats the max wattage i can put in" after an answer about the Beacon lamps
+            return Resolved(f"{text} ({' '.join(meant)})", "reference", previous)
     return Resolved(text, "as_is")
+
+
+def _implied(message: str, context: Context) -> list[str]:
+    """The products a short question that names none is about: those the answer just before
+    (or the previous question) named, when it names no product of its own; else none. Like
+    every reference, the gate keeps the message alone when a passage answers it closely
+    (actions/knowledge_answer.build_answer)."""
+    pattern = _product_words(tuple(context.names))
+    if pattern is None or pattern.search(message):
+        return []
+    return referent(message, [*context.said, context.previous[0]], context.names)
 
 
 def _swap_product(previous: str, meant: list[str], names: list[str]) -> str | None:

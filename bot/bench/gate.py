@@ -205,8 +205,9 @@ def gate_evidence(texts: list[str], parsed: list[dict], opinions: list):
     from bot.gate.evidence import gather, nlu_ranking
 
     numbers = current_brand().order_numbers()
+    products = current_brand().product_kinds()
     return [
-        gather(text, nlu_ranking(p["ranking"]), numbers=numbers, opinion=opinion)
+        gather(text, nlu_ranking(p["ranking"]), numbers=numbers, products=products, opinion=opinion)
         for text, p, opinion in zip(texts, parsed, opinions, strict=True)
     ]
 

@@ -109,6 +109,50 @@ class OrderNumbers:
         return bool(self.regex.search(text or ""))
 
 
+# words that end a product name without saying what it is ("Cove Bath Towel Set": a towel)
+NOT_KINDS = frozenset({"set", "pack", "person"})
+
+
+@dataclass(frozen=True)
+class ProductKinds:
+    """What the brand sells, by kind: each catalogue name's last word that says what the
+    product is ("Harbor Glass Kettle": kettle; "Harbor Wool Socks (3 pack)": socks)."""
+
+    kinds: frozenset[str]
+
+    @classmethod
+    def of(cls, names: list[str]) -> ProductKinds:
+        kinds = set()
+        for name in names:
+            words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*", re.sub(r"\(.*?\)", "", name))]
+            words = [w for w in words if w not in NOT_KINDS and "-" not in w]
+            if words:
+                kinds.add(words[-1])
+        return cls(frozenset(kinds))
+
+    @property
+    def regex(self) -> re.Pattern[str] | None:
+        return _kinds_regex(self.kinds)
+
+    def mentioned(self, text: str) -> bool:
+        """`text` names a kind of product the brand sells (a plural too: "kettles", "knives")."""
+        return bool(self.regex and self.regex.search(text or ""))
+
+
+@lru_cache(maxsize=8)
+def _kinds_regex(kinds: frozenset[str]) -> re.Pattern[str] | None:
+    if not kinds:
+        return None
+    forms = set()
+    for kind in kinds:
+        stem = kind[:-1] if kind.endswith("s") and not kind.endswith("ss") else kind
+        forms |= {stem, stem + "s", stem + "es"}
+        if stem.endswith("fe"):  # knife: knives
+            forms.add(stem[:-2] + "ves")
+    alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+    return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Brand:
     root: Path
@@ -163,6 +207,9 @@ class Brand:
 
     def product_names(self) -> list[str]:
         return [p["name"] for p in self.products()]
+
+    def product_kinds(self) -> ProductKinds:
+        return ProductKinds.of(self.product_names())
 
     def flows(self) -> Flows:
         return Flows.from_dict(self._yaml("flows.yml", {}), str(self.root / "flows.yml"))

@@ -35,6 +35,7 @@ GRID: dict[tuple[str, str], list[float]] = {
     ("knowledge", "min_dense_flow_question"): [round(0.6 + 0.025 * i, 3) for i in range(17)],
     ("knowledge", "min_dense_over_neighbour_question"): [round(-0.3 + 0.025 * i, 3) for i in range(17)],
     ("knowledge", "min_dense_over_neighbour"): [round(-0.2 + 0.025 * i, 3) for i in range(17)],
+    ("knowledge", "min_dense_product"): [round(0.3 + 0.025 * i, 3) for i in range(10)],
     ("neighbours", "min_similarity_intent"): [round(0.75 + 0.025 * i, 3) for i in range(11)],
     ("neighbours", "min_similarity_agreeing"): [round(0.6 + 0.025 * i, 3) for i in range(13)],
     ("neighbours", "min_similarity_veto"): [round(0.8 + 0.025 * i, 3) for i in range(9)],

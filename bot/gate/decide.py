@@ -56,6 +56,11 @@ def knowledge_supported(evidence: Evidence, thresholds: Thresholds) -> bool:
         return False
     if evidence.dense_top >= knowledge.min_dense:
         return True
+    if evidence.names_product and knowledge.min_dense_product is not None:
+        # "my kettle stopped working after a year, is it covered?": a message about what the
+        # brand sells is in its domain whatever the NLU's out-of-scope examples resemble
+        if evidence.dense_top >= knowledge.min_dense_product:
+            return True
     return evidence.agree and evidence.dense_top >= knowledge.min_dense_agreeing
 
 

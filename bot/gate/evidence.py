@@ -28,7 +28,8 @@ LONG_NUMBER = re.compile(r"\b\d{6,}\b")
 
 
 class RecordNumbers(Protocol):
-    """How the brand's record numbers look (bot.core.brand.OrderNumbers)."""
+    """How the brand's record numbers look (bot.core.brand.OrderNumbers), or its products'
+    kinds (bot.core.brand.ProductKinds): whether a text mentions one."""
 
     def mentioned(self, text: str) -> bool: ...
 
@@ -53,6 +54,7 @@ class Evidence:
     intent_ranking: list[tuple[str, float]]  # NLU's, best first, without nlu_fallback
     question: bool = False  # phrased as a question about how things work (is_question)
     names_record: bool = False  # names one order (or another record) by its number
+    names_product: bool = False  # names a kind of product the brand sells ("my kettle ...")
     active_form: str | None = None
     dense_top: float | None = None  # best passage's cosine similarity
     dense_margin: float | None = None  # to the best passage of another document
@@ -96,6 +98,7 @@ def gather(
     intent_ranking: list[tuple[str, float]],
     *,
     numbers: RecordNumbers | None = None,
+    products: RecordNumbers | None = None,
     retrieval: Any = None,
     opinion: Any = None,
     active_form: str | None = None,
@@ -110,6 +113,7 @@ def gather(
         intent_ranking=intent_ranking,
         question=is_question(text, about_record),
         names_record=about_record,
+        names_product=products is not None and products.mentioned(text),
         active_form=active_form,
         failed_turns=failed_turns,
     )

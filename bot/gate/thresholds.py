@@ -39,6 +39,7 @@ class Knowledge:
     min_dense_flow_question: float | None = None
     min_dense_over_neighbour_question: float | None = None
     min_dense_over_neighbour: float | None = None
+    min_dense_product: float | None = None  # a message that names a kind of product the brand sells
 
 
 @dataclass(frozen=True)

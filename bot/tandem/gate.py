@@ -59,6 +59,7 @@ def collect(rows: list[dict[str, Any]], settings: Settings) -> list[Evidence]:
                 row["text"],
                 nlu_ranking(parse.json().get("intent_ranking", [])),
                 numbers=numbers,
+                products=settings.brand.product_kinds(),
                 retrieval=Retrieval(query, [Hit(**h) for h in found.json()]),
                 opinion=opinions[number - 1],
             )

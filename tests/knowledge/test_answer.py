@@ -158,3 +158,17 @@ def test_cached_answers_citing_a_changed_document_are_dropped():
     assert AnswerCache.key("return window", ["c1-edited"]) != returns_key
     cache.clear()
     assert cache.get(shipping_key) is None and not cache.redis.sets
+
+
+def test_a_passage_far_less_like_the_question_than_the_best_is_not_quoted():
+    # hybrid search ranks the outdoor catalogue high for "covered"; it is not about a kettle
+    policy = hit(
+        "warranty.md",
+        "Warranty > What does the warranty cover?\n\nDefects in materials and workmanship under normal use.",
+        dense=0.5,
+    )
+    catalogue = hit("outdoor.md", "Outdoor catalogue\n\nCovered by our 3-year outdoor warranty.", dense=0.27)
+    question = "what does the warranty cover"
+    result = answer(question, Retrieval(question, [catalogue, policy]), 0.6)
+    assert result is not None and "3-year" not in result.text
+    assert [c["source"] for c in result.citations] == ["warranty.md"]

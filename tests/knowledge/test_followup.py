@@ -134,3 +134,22 @@ def test_products_said_as_item_leave_the_question_to_the_policy():
     assert without_products("do your kettles work on induction", names) == "do your item work on induction"
     assert without_products("where is my order", names) == "where is my order"  # no product: as it was
     assert without_products("is the mug set dishwasher safe", names) == "is the item set dishwasher safe"
+
+
+def test_a_short_question_that_names_no_product_is_about_the_one_just_named():
+    context = Context(
+        ["do the ridge tents come with pegs?"],
+        said=["Yes, both Ridge tents come with 12 steel pegs."],
+        names=NAMES,
+    )
+    resolved = resolve("whats the max weight it can hold in the porch", context)
+    assert resolved.kind == "reference"  # "it": the older rule, with the topic
+    resolved = resolve("whats the packed size", context)
+    assert resolved.kind == "reference"
+    assert resolved.text == "whats the packed size (Ridge 2-Person Tent Ridge 4-Person Tent)"
+    # a question with its own product, a reply, a statement: read as they are
+    assert resolve("whats the price of the kettle", context).kind == "as_is"
+    assert resolve("thanks", context).kind == "as_is"
+    assert resolve("i need to change my address", context).kind == "as_is"
+    # nothing named before: nothing implied
+    assert resolve("whats the packed size", Context(["how do returns work?"], names=NAMES)).kind == "as_is"

@@ -197,3 +197,25 @@ def test_the_embedding_classifier_is_blended_into_the_ranking_by_its_weight():
     decision = decide(ev(diet, clf_ranking=classifier), half, 3)
     assert decision.evidence.intent == "track_order"
     assert decision.to_dict()["evidence"]["nlu_ranking"][0] == ["cancel_order", 0.5]
+
+
+def test_a_message_naming_a_kind_of_product_sold_is_answered_from_a_lower_bar():
+    # "my kettle stopped working after a year, is it covered?": NLU's out-of-scope examples
+    # are casual questions too, but a message about what the brand sells is in its domain
+    between = (T.knowledge.min_dense_product + T.knowledge.min_dense) / 2
+    oos = [("out_of_scope", 0.7), ("check_refund_policy", 0.1)]
+    assert route(ev(oos, dense_top=between, names_product=True)) == "knowledge"
+    assert route(ev(oos, dense_top=between, names_product=False)) == "out_of_scope"
+    below = T.knowledge.min_dense_product - 0.05
+    assert route(ev(oos, dense_top=below, names_product=True)) == "out_of_scope"
+
+
+def test_the_kinds_of_product_a_brand_sells_come_from_its_catalogue_names():
+    kinds = BRAND.product_kinds()
+    assert {"kettle", "tent", "lamp", "towel", "socks", "knife"} <= kinds.kinds
+    assert not {"set", "pack", "person", "harbor"} & kinds.kinds
+    assert kinds.mentioned("my kettle stopped working") and kinds.mentioned("the Beacon lamps")
+    assert kinds.mentioned("are the knives sharp") and kinds.mentioned("do the boots run small")
+    assert not kinds.mentioned("how long do wire transfers take")
+    evidence = gather("is the tent waterproof", [], products=kinds)
+    assert evidence.names_product and not gather("hello there", [], products=kinds).names_product

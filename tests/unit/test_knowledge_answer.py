@@ -458,3 +458,31 @@ def test_a_complaint_about_a_product_is_answered_by_the_policy_for_that_product(
     fake.queries.clear()
     retrieval, _ = knowledge_answer.build_answer("does the lamp take an E27 bulb", [], 0.6)
     assert retrieval.hits[0] is lamp
+
+
+def test_a_policy_that_answers_only_the_question_said_with_item_is_quoted_for_it(monkeypatch):
+    covered = Hit(
+        "Warranty > What does the warranty cover?\n\nWe repair any faulty item for free.",
+        0.03,
+        {"source": "policies/warranty.md", "title": "Warranty", "heading_path": "", "_id": "w1"},
+        dense=0.5,
+    )
+    kettle = Hit(
+        "Kitchen catalogue > Harbor Glass Kettle\n\nItem number BB-K101. Holds 1.7 litres.",
+        0.03,
+        {"source": "catalogue/kitchen.md", "title": "Kitchen catalogue", "heading_path": "", "_id": "k1"},
+        dense=0.38,
+    )
+
+    class ByQuery(FakeKB):
+        def search(self, query, k=5, mode="hybrid"):
+            return [covered] if "item" in query else [kettle]
+
+    monkeypatch.setattr(knowledge_answer, "_knowledge", lambda: ByQuery([]))
+    monkeypatch.setattr(knowledge_answer, "redis_client", lambda: MemoryRedis())
+    # no sentence of the warranty shares a word with "my kettle broke"; said with "item", the
+    # question finds its sentence
+    question = "my kettle broke"
+    retrieval, found = knowledge_answer.build_answer(question, [], 0.6)
+    assert found is not None and found["citations"][0]["source"] == "policies/warranty.md"
+    assert retrieval.query == question and retrieval.hits == [covered]
