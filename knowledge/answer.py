@@ -18,7 +18,7 @@ from knowledge.store import Hit
 from knowledge.verify import Scorer, Verdict, extractive_answer, facts, sentences, verify
 
 Generator = Callable[[str, list[str], list[str]], str]  # (question, passages, history) -> answer
-VERSION = "extractive-7"  # part of the cache key: answers made another way are not reused
+VERSION = "extractive-8"  # part of the cache key: answers made another way are not reused
 MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace
 # a passage this much less similar to the question than the best one is not quoted: hybrid
 # search ranks it high for shared words ("covered" in the outdoor catalogue's "Covered by our
@@ -182,7 +182,7 @@ def answer(
     if not quoted:
         return None  # no sentence answers: nothing is written either
     used = [hits[i] for i in dict.fromkeys(i for i, _ in quoted)]
-    text = " ".join(sentence for _, sentence in quoted)
+    text = " ".join(_named(quoted, texts, product_names))
     verdict = verify(text, [h.text for h in used], min_support, product_names, similarity)
     if not verdict.ok:  # cannot happen for verbatim sentences; checked all the same
         return None
@@ -196,6 +196,28 @@ def answer(
         return Answer(written, "generated", _cite(used), checked, sources=[h.source for h in used])
     extractive.rejected = {"text": written, "verification": checked.to_dict(), "problems": problems}
     return extractive
+
+
+def _product_heading(passage: str, product_names: Sequence[str]) -> str | None:
+    """The product a passage is about: its heading's last part, when that is a product name."""
+    heading, _, body = passage.partition("\n\n")
+    topic = heading.rsplit(">", 1)[-1].strip() if body else ""
+    return next((n for n in product_names if n.lower() == topic.lower()), None)
+
+
+def _named(quoted: list[tuple[int, str]], texts: list[str], product_names: Sequence[str]) -> list[str]:
+    """The quoted sentences, the first of each passage about one product led by its name when
+    none of them says it ("Ridge 4-Person Tent: Sleeps 4; 4.6 kg; ..." rather than a line that
+    could be any tent's)."""
+    out, led = [], set()
+    for index, sentence in quoted:
+        name = _product_heading(texts[index], product_names)
+        says = name is not None and any(name.lower() in x.lower() for i, x in quoted if i == index)
+        if name is not None and not says and index not in led:
+            sentence = f"{name}: {sentence}"
+        led.add(index)
+        out.append(sentence)
+    return out
 
 
 def _close_enough(hits: Sequence[Hit]) -> list[Hit]:

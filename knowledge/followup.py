@@ -75,7 +75,7 @@ ASKS = re.compile(
     re.IGNORECASE,
 )
 MAX_FRAGMENT_WORDS = 5
-MAX_REFERENCE_WORDS = 10
+MAX_REFERENCE_WORDS = 14
 MIN_SWAP_SIMILARITY = 0.2  # a fragment this unlike every phrase of the question swaps nothing
 
 
@@ -264,8 +264,11 @@ def referent(message: str, texts: list[str], names: list[str]) -> list[str]:
     family (a name's first word, "Beacon"), narrowed to those that share the most words with
     the message ("the glass one" of the Harbor kettles, "the synthetic one" after the Summit
     Down bag), then to those named whole, then to those that share the most words with the
-    text that named them ("Harbor kettles": not Harbor's socks). Empty when none is named."""
+    question before, the last of `texts` ("how much" after both Ridge tents were quoted for
+    "which tent sleeps 4"), then with the text that named them ("Harbor kettles": not
+    Harbor's socks). Empty when none is named."""
     asked = _stems(message)
+    before = _stems(texts[-1]) if len(texts) > 1 else set()  # the question the answer answered
     for text in (t.lower() for t in texts):  # the newest text that names products decides
         whole = [n for n in names if n.lower() in text]
         families = {_family(n) for n in whole} | {
@@ -275,7 +278,10 @@ def referent(message: str, texts: list[str], names: list[str]) -> list[str]:
         if not named:
             continue
         said = _stems(text)
-        rank = {n: (len(asked & _stems(n)), n in whole, len(said & _stems(n))) for n in named}
+        rank = {
+            n: (len(asked & _stems(n)), n in whole, len(before & _stems(n)), len(said & _stems(n)))
+            for n in named
+        }
         best = max(rank.values())
         return [n for n in named if rank[n] == best]
     return []

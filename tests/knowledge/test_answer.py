@@ -172,3 +172,18 @@ def test_a_passage_far_less_like_the_question_than_the_best_is_not_quoted():
     result = answer(question, Retrieval(question, [catalogue, policy]), 0.6)
     assert result is not None and "3-year" not in result.text
     assert [c["source"] for c in result.citations] == ["warranty.md"]
+
+
+def test_a_line_of_a_product_entry_is_led_by_the_products_name():
+    names = ["Ridge 2-Person Tent", "Ridge 4-Person Tent"]
+    four = hit(
+        "outdoor.md", "Outdoor catalogue > Ridge 4-Person Tent\n\nSleeps 4; 4.6 kg. Price $279.00.", dense=0.6
+    )
+    two = hit(
+        "outdoor.md",
+        "Outdoor catalogue > Ridge 2-Person Tent\n\nSleeps 2; 1.9 kg. Price $189.00.",
+        dense=0.55,
+    )
+    question = "which tent sleeps 4 people"
+    result = answer(question, Retrieval(question, [four, two]), 0.6, names)
+    assert result.text.startswith("Ridge 4-Person Tent: Sleeps 4; 4.6 kg.") and result.verdict.ok

@@ -153,3 +153,9 @@ def test_a_short_question_that_names_no_product_is_about_the_one_just_named():
     assert resolve("i need to change my address", context).kind == "as_is"
     # nothing named before: nothing implied
     assert resolve("whats the packed size", Context(["how do returns work?"], names=NAMES)).kind == "as_is"
+
+
+def test_products_quoted_together_are_told_apart_by_the_question_they_answered():
+    said = ["Ridge 4-Person Tent: Sleeps 4; 4.6 kg. Ridge 2-Person Tent: Sleeps 2; 1.9 kg."]
+    assert referent("how much", [*said, "which of your tents sleeps 4"], NAMES) == ["Ridge 4-Person Tent"]
+    assert referent("how much", said, NAMES) == ["Ridge 2-Person Tent", "Ridge 4-Person Tent"]
