@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -106,6 +107,8 @@ def read_message(question: str, tracker: Tracker, names_record: bool) -> tuple[s
     return reading.read(question, tracker, names_record, kb)
 
 
+# "yes please ...", "sure", "ok do that": agreeing to what the answer before offered
+AGREES = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|please|go ahead)\b", re.IGNORECASE)
 CLEARLY_CLOSER = 0.05  # cosine: a reading's best passage this much closer replaces the other's
 
 
@@ -229,6 +232,16 @@ class ActionAnswerFromKnowledge(Action):
         if resolved.kind == "record" and resolved.said:  # an order number after an answer
             asked = await loop.run_in_executor(None, asked_to_act, resolved.said, thresholds, flows)
             ranking = asked or ranking
+        elif resolved.said and AGREES.match(mended) and not _names_flow(ranking, thresholds, flows):
+            # "yes please" to an answer that says what the assistant can do for them
+            asked = await loop.run_in_executor(None, asked_to_act, resolved.said, thresholds, flows, False)
+            if asked:
+                ranking, resolved = asked, Resolved(mended, "as_is", said=resolved.said)
+        elif len(reading.clauses(mended)) > 1 and not _names_flow(ranking, thresholds, flows):
+            within = await loop.run_in_executor(None, request_within, mended, thresholds, flows.intents)
+            if within:
+                ranking, resolved = within, Resolved(mended, "as_is", said=resolved.said)
+        question = resolved.text
         retrieval, found, store_down = None, None, None
         try:
             typed_too = mended if resolved.kind == "reference" else ""
@@ -328,6 +341,9 @@ class ActionAnswerFromKnowledge(Action):
                 return []  # the rules start the form (gate_flow)
             if intent in flows.forms and not tracker.active_loop.get("name"):
                 return [FollowupAction(flows.forms[intent].form)]
+            message_intent = (tracker.latest_message.get("intent") or {}).get("name")
+            if intent in flows.intents and intent not in flows.forms and intent != message_intent:
+                return [FollowupAction(flows.flows[intent].action)]  # read in a clause, or a "yes"
             if intent in flows.chitchat:
                 dispatcher.utter_message(response=flows.chitchat[intent])
                 return []
@@ -348,16 +364,32 @@ class ActionAnswerFromKnowledge(Action):
         return []
 
 
-def asked_to_act(said: list[str], thresholds, flows: Flows) -> list[tuple[str, float]] | None:
-    """NLU's reading of the answer just before, when it confidently asks the customer to start
-    a flow that takes a record ("Start a return with the reason damaged ...", "Ask the
-    assistant to cancel it"): the record number that follows it is for that flow. None
+def asked_to_act(
+    said: list[str], thresholds, flows: Flows, forms_only: bool = True
+) -> list[tuple[str, float]] | None:
+    """NLU's reading of the answer just before (whole, else its likeliest clause), when it
+    confidently asks the customer to start a flow ("Start a return with the reason damaged
+    ...", "... ask the assistant to pass you to a person"): the record number or the "yes"
+    that follows it is for that flow. `forms_only`: only a flow that takes a record (a
+    form). None otherwise, or when Rasa does not answer. Blocking: run in a thread."""
+    wanted = frozenset(flows.forms) if forms_only else flows.intents
+    return request_within(" ".join(said), thresholds, wanted)
+
+
+def request_within(text: str, thresholds, wanted: frozenset[str]) -> list[tuple[str, float]] | None:
+    """NLU's reading of `text`, or else of its likeliest clause, when it is confidently one of
+    the `wanted` intents ("i already asked the neighbours and it's been 3 days. get me a real
+    person": read whole, the NLU hesitates; its last clause is a request for a person). None
     otherwise, or when Rasa does not answer. Blocking: run in a thread."""
-    ranking = reading.nlu_intents(" ".join(said))
-    if not ranking:
-        return None
-    intent, confidence = ranking[0]
-    return ranking if intent in flows.forms and confidence >= thresholds.flow.min_confidence else None
+    parts = [text, *(reading.clauses(text) if len(reading.clauses(text)) > 1 else [])]
+    found = []
+    for part in parts:
+        ranking = reading.nlu_intents(part)
+        if ranking and ranking[0][0] in wanted and ranking[0][1] >= thresholds.flow.min_confidence:
+            if part is text:
+                return ranking
+            found.append(ranking)
+    return max(found, key=lambda r: r[0][1], default=None)
 
 
 def _names_flow(ranking: list[tuple[str, float]], thresholds, flows: Flows) -> bool:

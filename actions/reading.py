@@ -11,6 +11,7 @@ gate turn's ``custom`` payload carries its ``standalone`` question).
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,15 @@ def context(tracker: Tracker) -> Context:
         said=said,
         names=current_brand().product_names(),
     )
+
+
+CLAUSE = re.compile(r"(?<=[.!?;:])\s+")
+
+
+def clauses(text: str) -> list[str]:
+    """The sentences and clauses of a message, split after . ! ? ; and : (a message may
+    say what happened and then what the customer wants)."""
+    return [part for part in (p.strip() for p in CLAUSE.split(text or "")) if part]
 
 
 def nlu_parse(text: str) -> dict[str, Any] | None:

@@ -486,3 +486,49 @@ def test_a_policy_that_answers_only_the_question_said_with_item_is_quoted_for_it
     retrieval, found = knowledge_answer.build_answer(question, [], 0.6)
     assert found is not None and found["citations"][0]["source"] == "policies/warranty.md"
     assert retrieval.query == question and retrieval.hits == [covered]
+
+
+def readings_of(table, default):
+    """A fake NLU: the ranking for each text in `table`, else `default`."""
+
+    def nlu_parse(text):
+        name, confidence = table.get(text, default)
+        return {"intent_ranking": [{"name": name, "confidence": confidence}]}
+
+    return nlu_parse
+
+
+async def test_a_request_in_a_later_clause_of_a_message_is_followed(kb, dispatcher, domain, monkeypatch):
+    table = {
+        "i already asked the neighbours and it's been 3 days.": ("check_refund_policy", 0.76),
+        "get me a real person": ("contact_human_agent", 0.88),
+    }
+    monkeypatch.setattr(
+        knowledge_answer.reading, "nlu_parse", readings_of(table, ("check_refund_policy", 0.19))
+    )
+    message = "i already asked the neighbours and it's been 3 days. get me a real person"
+    t = tracker(user(message, "check_refund_policy", 0.19, [("inform", 0.15)]))
+    events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert routes(dispatcher) == ["flow"] and FollowupAction("action_handoff") in events
+    # a message of one clause is read whole, as before
+    dispatcher.messages.clear()
+    t = tracker(user("it's been 3 days get me a real person", "check_refund_policy", 0.19))
+    events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert FollowupAction("action_handoff") not in events
+
+
+async def test_yes_to_an_answer_that_offers_a_person_hands_over(kb, dispatcher, domain, monkeypatch):
+    offer = "We can't merge accounts, but we can move your order history: ask the assistant to pass you to a person."
+    table = {"ask the assistant to pass you to a person.": ("contact_human_agent", 0.9)}
+    monkeypatch.setattr(knowledge_answer.reading, "nlu_parse", readings_of(table, ("out_of_scope", 0.5)))
+    question = "can you merge my two accounts"
+    answered = [user(question, "nlu_fallback", 0.3), {"event": "bot", "text": offer}, gate_turn(question)]
+    t = tracker(*answered, user("yes please pass me to someone who can move them", "out_of_scope", 0.52))
+    events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert routes(dispatcher) == ["flow"] and FollowupAction("action_handoff") in events
+    # "yes" to an answer that offers nothing is not a request
+    dispatcher.messages.clear()
+    plain = [user(question, "nlu_fallback", 0.3), {"event": "bot", "text": "No, sorry."}, gate_turn(question)]
+    t = tracker(*plain, user("yes please pass me to someone who can move them", "out_of_scope", 0.52))
+    events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    assert FollowupAction("action_handoff") not in events

@@ -45,3 +45,16 @@ def test_nothing_is_said_when_the_last_question_was_not_answered_from_the_docume
     found = context(_tracker(events))
     assert found.previous == ["write me a poem", "how long is the warranty"]
     assert found.said == []
+
+
+def test_a_message_is_split_into_its_clauses():
+    from actions.reading import clauses
+
+    assert clauses("it's been 3 days. get me a real person") == ["it's been 3 days.", "get me a real person"]
+    assert clauses("where is it?  I ordered on monday; still nothing") == [
+        "where is it?",
+        "I ordered on monday;",
+        "still nothing",
+    ]
+    assert clauses("costs $4.95 for 1.5 kg") == ["costs $4.95 for 1.5 kg"]
+    assert clauses("") == []
