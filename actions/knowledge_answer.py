@@ -122,7 +122,9 @@ def build_answer(
 ) -> tuple[Any, Any]:
     """(retrieval, the extractive answer or None) for the standalone `question`. `typed`: the
     message as the customer wrote it (mended), when it may point back to the conversation:
-    searched first, and kept when a passage is `self_contained` close to it alone. The
+    searched too, and kept when a passage is `self_contained` close to it alone, unless the
+    question as read is `CLEARLY_CLOSER` to one ("does that apply to sale items too?" alone
+    finds the terms of sale, read with the return policy before it the returns page). The
     question with its products said as "item" (knowledge.followup.without_products) is
     searched too, and its passages are kept when the best is `CLEARLY_CLOSER`; the sentences
     are still chosen for the question as asked ("the warranty on a tent": the outdoor line).
@@ -133,11 +135,11 @@ def build_answer(
     from knowledge.followup import without_products
 
     kb = _knowledge()
+    retrieval = retrieve(kb, question)
     alone = retrieve(kb, typed) if typed and typed != question else None
     if alone is not None and (alone.dense_top or 0.0) >= self_contained:
-        retrieval, question = alone, typed
-    else:
-        retrieval = retrieve(kb, question)
+        if (retrieval.dense_top or 0.0) < (alone.dense_top or 0.0) + CLEARLY_CLOSER:
+            retrieval, question = alone, typed
     generic = without_products(question, current_brand().product_names())
     policy = None
     if generic != question:  # "my lamp arrived broken": the policy, not the lamp's catalogue entry

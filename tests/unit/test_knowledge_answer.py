@@ -532,3 +532,32 @@ async def test_yes_to_an_answer_that_offers_a_person_hands_over(kb, dispatcher, 
     t = tracker(*plain, user("yes please pass me to someone who can move them", "out_of_scope", 0.52))
     events = await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
     assert FollowupAction("action_handoff") not in events
+
+
+def test_a_reference_keeps_its_reading_when_that_is_clearly_closer_to_a_passage(monkeypatch):
+    def passage(source, text, dense, id_):
+        meta = {"source": source, "title": source, "heading_path": "", "_id": id_}
+        return Hit(text, 0.03, meta, dense=dense)
+
+    terms = passage(
+        "help/terms.txt", "Terms\n\nThese terms apply to orders placed on the website.", 0.53, "t1"
+    )
+    returns = passage(
+        "policies/returns.md", "Returns\n\nSale items can be returned within 30 days.", 0.6, "r1"
+    )
+    found = {"returns": returns}
+
+    class ByQuery(FakeKB):
+        def search(self, query, k=5, mode="hybrid"):
+            return [found["returns"]] if "(return policy)" in query else [terms]
+
+    monkeypatch.setattr(knowledge_answer, "_knowledge", lambda: ByQuery([]))
+    monkeypatch.setattr(knowledge_answer, "redis_client", lambda: MemoryRedis())
+    typed = "does that apply to sale items too?"
+    read = f"{typed} (return policy)"
+    retrieval, _ = knowledge_answer.build_answer(read, [], 0.6, typed=typed, self_contained=0.5)
+    assert retrieval.query == read and retrieval.hits == [returns]
+    # the message alone, close enough and about as close: the customer's own words win
+    found["returns"] = replace(returns, dense=0.55)
+    retrieval, _ = knowledge_answer.build_answer(read, [], 0.6, typed=typed, self_contained=0.5)
+    assert retrieval.query == typed and retrieval.hits == [terms]
