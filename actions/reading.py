@@ -68,10 +68,11 @@ def speller(embedding_model_path: str | None = None) -> Speller:
 
 def context(tracker: Tracker) -> Context:
     """The questions the gate resolved in the last few customer messages (newest first),
-    the text of the newest of them when it was answered from the documents, the brand's
-    product names, and whether a form waits for a value."""
+    the text of the newest of them when it was answered from the documents and the title of
+    the document it cites, the brand's product names, and whether a form waits for a value."""
     previous: list[str] = []
     said: list[str] = []
+    cited = ""
     answered_in = 0  # the turn (customer messages back) of the newest answer from the documents
     users = 0
     for event in reversed(tracker.events):
@@ -88,6 +89,7 @@ def context(tracker: Tracker) -> Context:
         if isinstance(custom, dict) and custom.get("route") in CONTEXT_ROUTES and custom.get("standalone"):
             if not previous and custom["route"] == "knowledge":
                 answered_in = users
+                cited = document_title(custom.get("citations") or [])
             previous.append(str(custom["standalone"]))
         elif users == answered_in and event.get("text"):  # the answer's text comes before its route
             said.insert(0, str(event["text"]))
@@ -98,7 +100,15 @@ def context(tracker: Tracker) -> Context:
         form_waiting=waiting,
         said=said,
         names=current_brand().product_names(),
+        cited=cited,
     )
+
+
+def document_title(citations: list[Any]) -> str:
+    """The title of the document an answer cites first ("Delivery to Canada" of "Delivery to
+    Canada > Do I pay duties or taxes?"), or ""."""
+    first = citations[0] if citations and isinstance(citations[0], dict) else {}
+    return str(first.get("title") or "").split(" > ")[0].strip()
 
 
 CLAUSE = re.compile(r"(?<=[.!?;:])\s+")

@@ -12,7 +12,8 @@ resolved before it (newest first) and whether a form is asking for something. Fo
   the reading it answers best.
 - ``reference``: a short question that points back ("what if I dropped it?", "does that
   apply to sale items too?", "and if it's been 40 days?"): the previous question's content
-  words are added, in brackets, so that search and gate know the topic.
+  words are added, in brackets, after the product the answer named or else the title of the
+  document it cited, so that search and gate know the topic.
 - ``record``: a bare record number given after a question ("it's order BB-100031" after "my
   lamp arrived broken, what do I do?"): the question and the number are read together.
 - ``as_is``: anything else, and everything while a form waits for an answer (a short
@@ -58,6 +59,12 @@ CORRECTION = re.compile(
     r"i am asking about|i asked about|what i meant was)\s+(?P<thing>.+?)[\s?.!]*$",
     re.IGNORECASE,
 )
+# the answer before missed: its document is no guide to what the customer meant
+REJECTS = re.compile(
+    r"\b(?:not what i (?:asked|meant|wanted|said)|(?:that's|thats|that is) not (?:it|right|what)|"
+    r"wrong answer|you misunderstood|(?:didn't|didnt|did not) ask)\b",
+    re.IGNORECASE,
+)
 DETERMINER = re.compile(r"^(?:a|an|the|my|your|our|some|any)\s+", re.IGNORECASE)
 WORD = re.compile(r"[A-Za-z0-9$£€][\w$£€.'-]*")
 REPLIES = frozenset(
@@ -85,6 +92,7 @@ class Context:
     form_waiting: bool = False  # a form asks the customer for a value now
     said: list[str] = field(default_factory=list)  # the newest answer among them, from the documents
     names: list[str] = field(default_factory=list)  # the brand's product names (a reference may mean one)
+    cited: str = ""  # the title of the document the newest answer among them cites ("Delivery to Canada")
 
 
 @dataclass
@@ -215,6 +223,8 @@ def _resolve(
                 rest = _only(previous, meant, context.names)
                 topic = " ".join(w for w in content_words(rest) if w.lower() not in QUESTION_WORDS)
                 topic = f"{' '.join(meant)}: {topic}"
+            elif context.cited and not REJECTS.search(text) and not _stems(context.cited) <= _stems(topic):
+                topic = f"{context.cited}: {topic}"  # "from there": the page about Canada
             return Resolved(f"{text} ({topic})", "reference", previous)
     if len(words) <= MAX_REFERENCE_WORDS and not names_record and ASKS.search(text):
         meant = _implied(text, context)

@@ -159,3 +159,18 @@ def test_products_quoted_together_are_told_apart_by_the_question_they_answered()
     said = ["Ridge 4-Person Tent: Sleeps 4; 4.6 kg. Ridge 2-Person Tent: Sleeps 2; 1.9 kg."]
     assert referent("how much", [*said, "which of your tents sleeps 4"], NAMES) == ["Ridge 4-Person Tent"]
     assert referent("how much", said, NAMES) == ["Ridge 2-Person Tent", "Ridge 4-Person Tent"]
+
+
+def test_a_reference_is_read_with_the_document_the_answer_before_cited():
+    context = Context(["do i have to pay customs on top"], names=NAMES, cited="Delivery to Canada")
+    resolved = resolve("can i send stuff back from there if it doesnt fit", context)
+    assert (
+        resolved.text
+        == "can i send stuff back from there if it doesnt fit (Delivery to Canada: pay customs top)"
+    )
+    # the title adds nothing the topic has already; an answer the customer rejects guides nothing
+    context = Context(["how long does shipping to canada take"], names=NAMES, cited="Canada")
+    assert resolve("and does that include duties", context).text.endswith("(shipping canada take)")
+    context = Context(["what does processing mean"], names=NAMES, cited="Tracking an order")
+    resolved = resolve("thats not what i asked. when does it ship?", context)
+    assert resolved.text == "thats not what i asked. when does it ship? (processing mean)"
