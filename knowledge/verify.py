@@ -227,6 +227,9 @@ Scorer = Callable[[str, list[str]], list[float]]  # (question, texts) -> similar
 # an answer's yes or no ("Not yet.", "No, ...") is about the question it was written under
 POLARITY = re.compile(r"(yes|no|not)\b", re.IGNORECASE)
 SAME_QUESTION = 0.8  # similarity of a customer's question to a heading that asks the same
+# ... to a heading that asks nearly the same: a bare yes or no under it, and nothing more, is
+# quoted after the heading ("wat about paying in instalments, like 3 months")
+CLOSE_QUESTION = 0.6
 
 
 def _for_another_question(quoted: list[str], heading: str) -> list[str]:
@@ -253,6 +256,7 @@ def extractive_answer(
     scorer: Scorer | None = None,
     min_similarity: float = 0.45,
     same_question: float = SAME_QUESTION,
+    close_question: float = CLOSE_QUESTION,
     said: Iterable[str] = (),
     product_names: Iterable[str] = (),
 ) -> list[tuple[int, str]]:
@@ -272,7 +276,8 @@ def extractive_answer(
     quoted after the heading's question, so that the customer reads what it answers; a
     bare yes or no is never quoted as a sentence on its own. The heading is the same
     question when its similarity to `question` reaches `same_question` (without a scorer:
-    when it has every content word of it).
+    when it has every content word of it). An opening that is only a bare yes or no is
+    quoted after its heading when the heading's question is `close_question` similar.
 
     `said`: what the assistant answered just before. Its sentences are left out of a quote
     that has others: a follow-up asks for something more ("and for a kettle?" after the
@@ -334,7 +339,11 @@ def extractive_answer(
         primary = similar if similar is not None else words
         same = similar >= same_question if similar is not None else words >= 1.0
         if opening and not same and POLARITY.match(quoted[0]):
-            quoted = _for_another_question(quoted, candidates[number][3])
+            heading = candidates[number][3]
+            bare = quoted[0]
+            quoted = _for_another_question(quoted, heading)
+            if not quoted and similar is not None and similar >= close_question:
+                quoted = [f"{heading} {bare}"]  # "Can I pay in instalments? Not at the moment."
             if not quoted:
                 continue
         scored.append((primary - 0.05 * index, index, opening, quoted))

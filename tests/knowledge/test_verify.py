@@ -144,7 +144,12 @@ def test_a_yes_or_no_is_quoted_only_for_the_question_it_answers():
 
     quoted = extractive_answer("do you ship to canada", passages[:1], scorer=scorer)
     assert [s for _, s in quoted] == ["We deliver to the United States and Canada only."]
-    assert extractive_answer("can i pay with amex", passages[1:2], scorer=scorer) == []
+    # a bare yes or no alone is not quoted for a question unlike its heading's (MiniLM: 0.49)...
+    unlike = lambda question, texts: [0.5 if t.endswith("?") else 0.1 for t in texts]  # noqa: E731
+    assert extractive_answer("can i pay with amex", passages[1:2], scorer=unlike) == []
+    # ... and for one close to it (0.76), after the heading, so that it says what it answers
+    quoted = extractive_answer("wat about paying in instalments, like 3 months", passages[1:2], scorer=scorer)
+    assert quoted == [(0, "Can I pay in instalments? Not at the moment.")]
     quoted = extractive_answer("can you cancel my order if it was mispriced", passages[2:], scorer=scorer)
     assert quoted[0] == (0, "Can I cancel my order? Yes, while it has not shipped.")
     # asked as written: quoted as written
