@@ -141,18 +141,37 @@ def build_answer(
         if (retrieval.dense_top or 0.0) < (alone.dense_top or 0.0) + CLEARLY_CLOSER:
             retrieval, question = alone, typed
     generic = without_products(question, current_brand().product_names())
-    policy = None
-    if generic != question:  # "my lamp arrived broken": the policy, not the lamp's catalogue entry
-        policy = retrieve(kb, generic)
-        if (policy.dense_top or 0.0) >= (retrieval.dense_top or 0.0) + CLEARLY_CLOSER:
-            retrieval = Retrieval(question, policy.hits)  # its sentences: for the product asked about
-        else:
-            policy = None
+    if generic == question:
+        return retrieval, _answer(question, retrieval, history, min_support, None, said=said)
+    # "my lamp arrived broken": the policy, not the lamp's catalogue entry
+    policy = retrieve(kb, generic)
+    lead = (policy.dense_top or 0.0) - (retrieval.dense_top or 0.0)
+    on_policy = Retrieval(question, policy.hits)  # its sentences: for the product asked about
+    if lead >= CLEARLY_CLOSER:  # no sentence answers the kettle: the policy's, for "item"
+        found = _answer(question, on_policy, history, min_support, None, said=said)
+        return on_policy, found or _answer(generic, policy, history, min_support, None, said=said)
     found = _answer(question, retrieval, history, min_support, None, said=said)
-    if found is None and policy is not None:  # no sentence answers the kettle: the policy's, for "item"
-        found = _answer(generic, policy, history, min_support, None, said=said)
-        retrieval = Retrieval(question, policy.hits)
+    if lead > -CLEARLY_CLOSER:
+        # a close call ("u sent me the wrong sweater": the sweater's entry, or the wrong-item
+        # policy?): the answer that says more about what was asked, products aside, is sent
+        other = _answer(question, on_policy, history, min_support, None, said=said) or _answer(
+            generic, policy, history, min_support, None, said=said
+        )
+        if other is not None and (found is None or _addresses(generic, other, found) > 0):
+            return on_policy, other
     return retrieval, found
+
+
+def _addresses(question: str, one: dict[str, Any], other: dict[str, Any]) -> float:
+    """How much closer `one` answer's text is to `question` than `other`'s (cosine, the
+    knowledge base's sentence model; 0 without one)."""
+    from knowledge.answer import embedding_scorer
+
+    embeddings = getattr(_knowledge(), "embeddings", None)
+    if embeddings is None:
+        return 0.0
+    first, second = embedding_scorer(embeddings)(question, [one["text"], other["text"]])
+    return first - second
 
 
 def voice_answer(
@@ -231,18 +250,21 @@ class ActionAnswerFromKnowledge(Action):
         if question != typed:  # NLU's reading of what the customer meant, not of what they typed
             intents = await loop.run_in_executor(None, reading.nlu_intents, question)
             ranking = ranking if intents is None else intents
+        elsewhere = None  # NLU's reading of the answer before or of one clause, not of the message
         if resolved.kind == "record" and resolved.said:  # an order number after an answer
-            asked = await loop.run_in_executor(None, asked_to_act, resolved.said, thresholds, flows)
-            ranking = asked or ranking
+            elsewhere = await loop.run_in_executor(None, asked_to_act, resolved.said, thresholds, flows)
         elif resolved.said and AGREES.match(mended) and not _names_flow(ranking, thresholds, flows):
             # "yes please" to an answer that says what the assistant can do for them
-            asked = await loop.run_in_executor(None, asked_to_act, resolved.said, thresholds, flows, False)
-            if asked:
-                ranking, resolved = asked, Resolved(mended, "as_is", said=resolved.said)
+            elsewhere = await loop.run_in_executor(
+                None, asked_to_act, resolved.said, thresholds, flows, False
+            )
+            if elsewhere:
+                resolved = Resolved(mended, "as_is", said=resolved.said)
         elif len(reading.clauses(mended)) > 1 and not _names_flow(ranking, thresholds, flows):
-            within = await loop.run_in_executor(None, request_within, mended, thresholds, flows.intents)
-            if within:
-                ranking, resolved = within, Resolved(mended, "as_is", said=resolved.said)
+            elsewhere = await loop.run_in_executor(None, request_within, mended, thresholds, flows.intents)
+            if elsewhere:
+                resolved = Resolved(mended, "as_is", said=resolved.said)
+        ranking = elsewhere or ranking
         question = resolved.text
         retrieval, found, store_down = None, None, None
         try:
@@ -279,6 +301,8 @@ class ActionAnswerFromKnowledge(Action):
             active_form=(tracker.active_loop or {}).get("name"),
             failed_turns=consecutive_failed_turns(tracker.events) - 1,
         )
+        if elsewhere:  # the embedding classifier read the whole message: not what was read
+            evidence.clf_ranking = []
         handoff_after = int(policy.load_policy()["handoff"]["failed_turns_before_handoff"])
         decision = decide(evidence, thresholds, flows, handoff_after)
         if store_down is not None and decision.route not in ("flow", "handoff"):

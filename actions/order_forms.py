@@ -9,6 +9,7 @@ into a broken form); they can ask again, or for a person.
 from __future__ import annotations
 
 import logging
+import re
 from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -108,14 +109,15 @@ class OrderFormValidation(EmailExtraction):
         """Whether policy allows this flow for the order; when not, say why. Default: yes."""
         return True
 
-    def on_verified(self, order: Order) -> dict[str, Any]:
-        """Slots a form may fill as soon as the order is verified."""
+    def on_verified(self, order: Order, tracker: Tracker) -> dict[str, Any]:
+        """Slots a form may fill as soon as the order is verified (from the order, or from what
+        the customer said earlier in the conversation)."""
         return {}
 
-    def _verified(self, order: Order, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+    def _verified(self, order: Order, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
         if not self.allowed(order, dispatcher):
             return {"flow_blocked": True}
-        return self.on_verified(order)
+        return self.on_verified(order, tracker)
 
     async def extract_order_number(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
         """Pick an order number out of any reply to the question, whatever its intent."""
@@ -148,7 +150,7 @@ class OrderFormValidation(EmailExtraction):
                 return {"order_number": number, "email": None}
         except BackendFailed:
             return {"order_number": None, "flow_blocked": True}
-        return {"order_number": number, "email": email, **self._verified(order, dispatcher)}
+        return {"order_number": number, "email": email, **self._verified(order, dispatcher, tracker)}
 
     def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -168,7 +170,7 @@ class OrderFormValidation(EmailExtraction):
                 return {"email": None}
         except BackendFailed:
             return {"email": None, "flow_blocked": True}
-        return {"email": email, **self._verified(order, dispatcher)}
+        return {"email": email, **self._verified(order, dispatcher, tracker)}
 
 
 class ValidateTrackOrderForm(OrderFormValidation):
@@ -239,9 +241,16 @@ class ValidateReturnForm(OrderFormValidation):
             return False
         return True
 
-    def on_verified(self, order: Order) -> dict[str, Any]:
-        # one item only: nothing to ask
-        return {"return_item": order.items[0].name} if len(order.items) == 1 else {}
+    def on_verified(self, order: Order, tracker: Tracker) -> dict[str, Any]:
+        """The item: the only one, or the one the customer named before ("my lamp arrived
+        broken" then the order number); the reason, when they said it ("broken": damaged)."""
+        said = customer_said(tracker)
+        item = order.items[0].name if len(order.items) == 1 else mentioned_item(order, said)
+        slots: dict[str, Any] = {"return_item": item} if item else {}
+        reason = mentioned_reason(said)
+        if item and reason and not tracker.get_slot("return_reason"):
+            slots["return_reason"] = reason
+        return slots
 
     def validate_return_item(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         try:
@@ -261,6 +270,57 @@ class ValidateReturnForm(OrderFormValidation):
     def validate_return_reason(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         reason = " ".join(str(value or "").split())[:200]
         return {"return_reason": reason or None}
+
+
+# what the customer said is wrong with an item, as the return reason's buttons say it
+REASONS = (
+    ("damaged", re.compile(r"\b(?:broken|broke|damaged|cracked|smashed|shattered|dented|in pieces)\b", re.I)),
+    ("wrong item", re.compile(r"\bwrong\b(?! (?:address|email|number))|\bnot what i ordered\b", re.I)),
+)
+SAID_TURNS = 6  # customer messages back that may name the item or the reason
+
+
+def customer_said(tracker: Tracker) -> list[str]:
+    """The customer's messages in this conversation, newest first (the last few)."""
+    texts: list[str] = []
+    for event in reversed(tracker.events):
+        if event.get("event") in ("session_started", "restart"):
+            break
+        if event.get("event") == "user" and event.get("text") and not event["text"].startswith("/"):
+            texts.append(event["text"])
+    return texts[:SAID_TURNS]
+
+
+def mentioned_item(order: Order, texts: list[str]) -> str | None:
+    """The one item of the order the newest message naming any of them names ("my lamp
+    arrived broken": the Beacon Table Lamp), or None when none or several are named."""
+    for text in texts:
+        words = {_singular(w) for w in re.findall(r"[a-z]+", text.lower())} - ITEM_FILLER
+        scores = {
+            i.name: len(words & {_singular(w) for w in re.findall(r"[a-z]+", i.name.lower())})
+            for i in order.items
+        }
+        best = max(scores.values(), default=0)
+        if best:
+            named = [name for name, score in scores.items() if score == best]
+            return named[0] if len(named) == 1 else None
+    return None
+
+
+def mentioned_reason(texts: list[str]) -> str | None:
+    """The return reason the customer's messages give, newest first, or None."""
+    for text in texts:
+        for reason, pattern in REASONS:
+            if pattern.search(text):
+                return reason
+    return None
+
+
+ITEM_FILLER = frozenset({"the", "a", "my", "it", "one", "set", "pack", "of"})
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 def match_item(order: Order, text: str) -> str | None:

@@ -561,3 +561,47 @@ def test_a_reference_keeps_its_reading_when_that_is_clearly_closer_to_a_passage(
     found["returns"] = replace(returns, dense=0.55)
     retrieval, _ = knowledge_answer.build_answer(read, [], 0.6, typed=typed, self_contained=0.5)
     assert retrieval.query == typed and retrieval.hits == [terms]
+
+
+class BagOfWords:
+    """A sentence model that counts shared words: enough to tell which text is about what."""
+
+    @staticmethod
+    def words(text):
+        return [w.strip(".,:") for w in text.lower().split() if w not in {"is", "the", "a", "with", "me"}]
+
+    def embed_documents(self, texts):
+        vocabulary = sorted({w for t in texts for w in self.words(t)})
+        return [[self.words(t).count(w) for w in vocabulary] for t in texts]
+
+
+def test_a_close_call_between_a_products_entry_and_a_policy_sends_the_answer_to_what_was_asked(monkeypatch):
+    def passage(source, text, dense, id_):
+        return Hit(
+            text, 0.03, {"source": source, "title": source, "heading_path": "", "_id": id_}, dense=dense
+        )
+
+    sweater = passage(
+        "catalogue/apparel.md", "Apparel > Fjord Merino Sweater\n\nMerino wool, hand wash.", 0.43, "s1"
+    )
+    wrong = passage(
+        "policies/damaged-or-missing.md",
+        "Wrong items > I received the wrong item\n\nStart a return with the reason wrong item.",
+        0.41,
+        "w1",
+    )
+
+    class ByQuery(FakeKB):
+        embeddings = BagOfWords()
+
+        def search(self, query, k=5, mode="hybrid"):
+            return [wrong] if " item" in query else [sweater]
+
+    monkeypatch.setattr(knowledge_answer, "_knowledge", lambda: ByQuery([]))
+    monkeypatch.setattr(knowledge_answer, "redis_client", lambda: MemoryRedis())
+    retrieval, found = knowledge_answer.build_answer("you sent me the wrong merino sweater", [], 0.6)
+    assert found["citations"][0]["source"] == "policies/damaged-or-missing.md"
+    assert retrieval.hits == [wrong] and retrieval.query == "you sent me the wrong merino sweater"
+    # the product's own entry answers a question about the product
+    retrieval, found = knowledge_answer.build_answer("is the merino sweater hand wash", [], 0.6)
+    assert found["citations"][0]["source"] == "catalogue/apparel.md"

@@ -113,3 +113,30 @@ async def test_order_number_is_read_from_any_reply_even_misclassified(orders, di
     tracker.latest_message["intent"] = {"name": "nlu_fallback", "confidence": 0.4}
     extracted = await ValidateTrackOrderForm().extract_order_number(dispatcher, tracker, domain)
     assert extracted == {"order_number": "BB-100001"}
+
+
+def test_the_item_and_reason_the_customer_gave_before_the_form_are_not_asked_again(
+    orders, dispatcher, domain
+):
+    # BB-100040 holds a Harbor Stainless Kettle and a Beacon Table Lamp
+    said = [{"event": "user", "text": "my lamp arrived broken, what do I do?"}]
+    tracker = tracker_from_events([*said, {"event": "slot", "name": "order_number", "value": "BB-100040"}])
+    result = ValidateReturnForm().validate_email("chloe.adeyemi@example.com", dispatcher, tracker, domain)
+    assert result == {
+        "email": "chloe.adeyemi@example.com",
+        "return_item": "Beacon Table Lamp",
+        "return_reason": "damaged",
+    }
+    # an item named without a reason: the reason is still asked
+    said = [{"event": "user", "text": "i want to send back the kettles"}]
+    tracker = tracker_from_events([*said, {"event": "slot", "name": "order_number", "value": "BB-100040"}])
+    result = ValidateReturnForm().validate_email("chloe.adeyemi@example.com", dispatcher, tracker, domain)
+    assert result == {"email": "chloe.adeyemi@example.com", "return_item": "Harbor Stainless Kettle"}
+    # nothing of the order named (or both): the item is asked
+    for text in ["something arrived broken", "the kettle and the lamp are wrong"]:
+        said = [{"event": "user", "text": text}]
+        tracker = tracker_from_events(
+            [*said, {"event": "slot", "name": "order_number", "value": "BB-100040"}]
+        )
+        result = ValidateReturnForm().validate_email("chloe.adeyemi@example.com", dispatcher, tracker, domain)
+        assert result == {"email": "chloe.adeyemi@example.com"}
