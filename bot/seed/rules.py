@@ -80,6 +80,13 @@ def form_rules(
             else []
         ),
         {
+            # "how long till I get my money back?" in the return form reads as get_refund:
+            # the gate answers it, and the form asks its question again
+            "rule": f"{form}: {trigger} mid-form answered otherwise, then resume",
+            "condition": cond,
+            "steps": [{"intent": trigger}, *answered, *resume],
+        },
+        {
             "rule": f"{form}: bot challenge mid-form",
             "condition": cond,
             "steps": [{"intent": "bot_challenge"}, {"action": "utter_iamabot"}, *resume],
