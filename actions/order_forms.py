@@ -135,7 +135,11 @@ class OrderFormValidation(EmailExtraction):
             return {"order_number": None}
         number = current_brand().order_numbers().find(str(value or ""))
         if number is None:
-            dispatcher.utter_message(response="utter_order_number_malformed")
+            # an email given first is kept (its own slot) and a reply with no number at all ("I
+            # don't know it") is not told off: the question, asked again, says where to find it
+            said = tracker.latest_message.get("text") or str(value or "")
+            if not find_email(said) and re.search(r"\d", str(value or "")):
+                dispatcher.utter_message(response="utter_order_number_malformed")
             return {"order_number": None}
         try:
             order = ask_backend(dispatcher, order_backend().find, number)
@@ -157,7 +161,10 @@ class OrderFormValidation(EmailExtraction):
     ) -> dict[str, Any]:
         email = find_email(str(value or ""))
         if email is None:
-            if value is not None:  # None: cleared (actions/identity.py), not answered
+            said = tracker.latest_message.get("text") or ""
+            # None: cleared (actions/identity.py), not answered; an order number instead ("sorry,
+            # wrong one: it's BB-100001") is a correction its own slot takes
+            if value is not None and not current_brand().order_numbers().mentioned(said):
                 dispatcher.utter_message(response="utter_email_malformed")
             return {"email": None}
         number = tracker.get_slot("order_number")

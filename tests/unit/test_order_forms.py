@@ -29,20 +29,45 @@ async def test_matching_email_verifies_the_order(orders, dispatcher, domain):
 
 
 @pytest.mark.parametrize(
-    ("occurrence", "expected_slots", "expected_response"),
+    ("occurrence", "expected_slots", "expected_responses"),
     [
-        (2, {"order_number": None}, "utter_order_number_malformed"),  # "hmm I don't know"
-        (3, {"order_number": None}, "utter_order_not_found"),  # BB-999999
-        (5, {"email": None}, "utter_email_mismatch"),  # another customer's email
+        # "hmm I don't know": asked again (the question says where the number is), not told off
+        (2, {"order_number": None}, []),
+        (3, {"order_number": None}, ["utter_order_not_found"]),  # BB-999999
+        (5, {"email": None}, ["utter_email_mismatch"]),  # another customer's email
     ],
 )
 async def test_unhappy_answers_are_rejected_with_a_reason(
-    orders, dispatcher, domain, occurrence, expected_slots, expected_response
+    orders, dispatcher, domain, occurrence, expected_slots, expected_responses
 ):
     tracker = replay("track_unknown_then_wrong_email", "track_order_form", occurrence=occurrence)
     events = await ValidateTrackOrderForm().run(dispatcher, tracker, domain)
     assert slot_events(events) == expected_slots
-    assert responses(dispatcher) == [expected_response]
+    assert responses(dispatcher) == expected_responses
+
+
+def test_a_number_that_is_not_an_order_number_is_told_so(orders, dispatcher, domain):
+    tracker = tracker_from_events([{"event": "user", "text": "it's 12345"}])
+    result = ValidateTrackOrderForm().validate_order_number("it's 12345", dispatcher, tracker, domain)
+    assert result == {"order_number": None} and responses(dispatcher) == ["utter_order_number_malformed"]
+
+
+def test_an_email_given_for_the_order_number_or_a_number_for_the_email_is_not_told_off(
+    orders, dispatcher, domain
+):
+    tracker = tracker_from_events([{"event": "user", "text": "ines.doyle@example.com"}])
+    result = ValidateTrackOrderForm().validate_order_number(
+        "ines.doyle@example.com", dispatcher, tracker, domain
+    )
+    assert result == {"order_number": None} and responses(dispatcher) == []  # the email slot keeps it
+    tracker = tracker_from_events([{"event": "user", "text": "sorry wrong one, it's BB-100001"}])
+    result = ValidateTrackOrderForm().validate_email(
+        "sorry wrong one, it's BB-100001", dispatcher, tracker, domain
+    )
+    assert result == {"email": None} and responses(dispatcher) == []  # the order number slot takes it
+    tracker = tracker_from_events([{"event": "user", "text": "not sure"}])
+    ValidateTrackOrderForm().validate_email("not sure", dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_email_malformed"]
 
 
 async def test_shipped_order_cannot_be_cancelled_and_form_ends(orders, dispatcher, domain):
