@@ -97,6 +97,13 @@ def form_rules(
             "steps": [{"intent": "out_of_scope"}, *answered, *resume],
         },
         {
+            # "do you deliver on weekends?" while the form waits for an email: the NLU is
+            # unsure, the gate decides (an answer, a question back, or not something it does)
+            "rule": f"{form}: low NLU confidence mid-form, through the gate, then resume",
+            "condition": cond,
+            "steps": [{"intent": "nlu_fallback"}, *answered, *resume],
+        },
+        {
             "rule": f"{form}: stop",
             "condition": cond,
             "steps": [
