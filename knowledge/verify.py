@@ -357,6 +357,33 @@ def extractive_answer(
     scored.sort(key=lambda c: (-c[0], c[1], not c[2]))
     best_score, index, opening, quoted = scored[0]
     if opening:
-        return [(index, sentence) for sentence in quoted]
+        return [(index, _asked(passages[index], sentence, asked)) for sentence in quoted]
     chosen = [c for c in scored if not c[2] and c[0] >= best_score - 0.1][:max_sentences]
-    return [(i, q[0]) for _, i, _, q in chosen]
+    return [(i, _asked(passages[i], q[0], asked)) for _, i, _, q in chosen]
+
+
+# the first words of an answer that leans on its question for its subject ("When your order
+# ships.", "On https://brightbay.example, from $10 to $500.", "Five years from purchase.")
+LEANS_ON_QUESTION = re.compile(
+    r"^(?:when|once|on|from|within|under|by|at|in|after|before|until|via|through|only|every|"
+    r"one|two|three|four|five|six|seven|eight|nine|ten|\d)\b",
+    re.IGNORECASE,
+)
+
+
+def _asked(passage: str, sentence: str, asked: set[str]) -> str:
+    """`sentence` preceded by the question it answers, when it opens the answer under a
+    question heading and leans on it for its subject ("When is my card charged? When your
+    order ships."), unless the customer's question (its content words: `asked`) said as much;
+    else as it is."""
+    heading, _, body = passage.partition("\n\n")
+    faq = re.match(r"Q:\s*(.+?)\nA:\s*(.+)", body, re.DOTALL)
+    if faq:
+        heading, body = faq.group(1), faq.group(2)
+    topic = heading.rsplit(">", 1)[-1].strip()
+    first = sentences(body)[:1]
+    if not topic.endswith("?") or first != [sentence] or not LEANS_ON_QUESTION.match(sentence):
+        return sentence
+    if content_words(topic) <= asked:
+        return sentence
+    return f"{topic} {sentence}"

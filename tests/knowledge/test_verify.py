@@ -196,3 +196,16 @@ def test_a_question_about_one_product_is_not_answered_with_another_ones_sentence
         "Price $159.00.",
     )  # the first passage's
     assert extractive_answer(question, passages, scorer=scorer, product_names=names) == [(1, "Price $99.00.")]
+
+
+def test_an_answer_that_leans_on_its_question_for_a_subject_is_quoted_after_it():
+    passages = [
+        "Payments > When is my card charged?\n\nWhen your order ships. Each parcel is charged as it ships.",
+        "Gift cards > Where can I buy a gift card?\n\nOn the website, from $10 to $500.",
+    ]
+    quoted = extractive_answer("when is the payment charged", passages[:1])
+    assert quoted[0] == (0, "When is my card charged? When your order ships.")
+    quoted = extractive_answer("do you sell gift cards", passages[1:])
+    assert quoted == [(0, "Where can I buy a gift card? On the website, from $10 to $500.")]
+    # the customer asked it in the heading's words: not said back to them
+    assert extractive_answer("when is my card charged", passages[:1])[0] == (0, "When your order ships.")
