@@ -29,7 +29,7 @@ from bot.core.settings import current_brand
 from bot.gate.decide import decide, unanswered
 from bot.gate.evidence import gather, names_record, nlu_ranking
 from bot.gate.thresholds import load_thresholds
-from knowledge.followup import Resolved
+from knowledge.followup import CORRECTION, Resolved
 from knowledge.outage import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -244,7 +244,8 @@ class ActionAnswerFromKnowledge(Action):
         names = names_record(typed, brand.order_numbers())
         mended, resolved = await loop.run_in_executor(None, read_message, typed, tracker, names)
         ranking = intent_ranking(tracker)
-        if resolved.kind != "record" and _names_flow(ranking, thresholds, flows):
+        corrects = CORRECTION.match(mended) is not None  # "no, I meant the return window"
+        if resolved.kind != "record" and not corrects and _names_flow(ranking, thresholds, flows):
             resolved = Resolved(mended, "as_is")  # "ok also where's my order": it says what it wants
         question = resolved.text
         if question != typed:  # NLU's reading of what the customer meant, not of what they typed

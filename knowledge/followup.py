@@ -120,7 +120,8 @@ def _fragment(message: str, names_record: bool) -> str | None:
     """The thing a fragment asks about ("a kettle" of "and for a kettle?"), or None."""
     if names_record:
         return None
-    match = CORRECTION.match(message) or ELLIPSIS.match(message)
+    correction = CORRECTION.match(message)
+    match = correction or ELLIPSIS.match(message)
     if match:
         thing = match.group("thing")
     elif len(message.split()) <= 3 and not VERBISH.search(message) and message.strip().endswith("?"):
@@ -128,7 +129,9 @@ def _fragment(message: str, names_record: bool) -> str | None:
     else:
         return None
     words = thing.split()
-    if not words or len(words) > MAX_FRAGMENT_WORDS or VERBISH.search(thing):
+    if not words or len(words) > MAX_FRAGMENT_WORDS:
+        return None
+    if VERBISH.search(thing) and not correction:  # "I meant the return window": a thing, said so
         return None
     if all(w.lower().strip(",.!?") in REPLIES for w in words):
         return None

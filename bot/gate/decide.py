@@ -110,13 +110,15 @@ def question_answered(evidence: Evidence, thresholds: Thresholds) -> bool:
 def closer_to_documents(evidence: Evidence, thresholds: Thresholds) -> bool:
     """The message is nearer a document passage than any training example of the flows ("half
     my order is missing" reads like the damaged-or-missing policy, not like a tracking
-    request). A message about one order (its number) is about acting on it."""
+    request). A message about one order (its number), or one that says the customer wants
+    something done ("i want to return some towels"), is about acting."""
     limit = thresholds.knowledge.min_dense_over_neighbour
     return bool(
         limit is not None
         and evidence.dense_top is not None
         and evidence.nn_similarity is not None
         and not evidence.names_record
+        and not evidence.asks_to_act
         and not is_own_example(evidence)
         and evidence.dense_top - evidence.nn_similarity >= limit
     )

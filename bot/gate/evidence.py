@@ -23,6 +23,12 @@ QUESTION = re.compile(
 # the rules ("can you cancel it if it was mispriced?")
 REQUEST = re.compile(r"^\W*(can|could|would) (you|u)\b|\butell\b", re.IGNORECASE)
 CONDITION = re.compile(r"\b(if|after|once|before|unless|whether)\b", re.IGNORECASE)
+# "i want to return some towels", "i'd like to cancel it": asking to act, whatever it names
+ASKS_TO_ACT = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|so|hi|hello|hey|please|um+)\W+)*"
+    r"(?:i want to|i wanna|i'd like to|id like to|i would like to|i need to|i have to|let me|help me)\b",
+    re.IGNORECASE,
+)
 # a long number names one record (an order, an account): the message is about acting on it
 LONG_NUMBER = re.compile(r"\b\d{6,}\b")
 
@@ -55,6 +61,7 @@ class Evidence:
     question: bool = False  # phrased as a question about how things work (is_question)
     names_record: bool = False  # names one order (or another record) by its number
     names_product: bool = False  # names a kind of product the brand sells ("my kettle ...")
+    asks_to_act: bool = False  # says the customer wants something done ("i want to return ...")
     active_form: str | None = None
     dense_top: float | None = None  # best passage's cosine similarity
     dense_margin: float | None = None  # to the best passage of another document
@@ -114,6 +121,7 @@ def gather(
         question=is_question(text, about_record),
         names_record=about_record,
         names_product=products is not None and products.mentioned(text),
+        asks_to_act=bool(ASKS_TO_ACT.search(text)),
         active_form=active_form,
         failed_turns=failed_turns,
     )

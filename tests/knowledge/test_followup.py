@@ -174,3 +174,10 @@ def test_a_reference_is_read_with_the_document_the_answer_before_cited():
     context = Context(["what does processing mean"], names=NAMES, cited="Tracking an order")
     resolved = resolve("thats not what i asked. when does it ship?", context)
     assert resolved.text == "thats not what i asked. when does it ship? (processing mean)"
+
+
+def test_a_correction_may_name_a_thing_with_a_verb_in_it():
+    resolved = resolve("no, I meant the return window", Context(["how long do i have"]))
+    assert resolved.kind == "ellipsis" and "return window" in resolved.text
+    # a fragment with a verb is still a sentence of its own
+    assert resolve("and return it?", Context(["how long is the warranty"])).kind != "ellipsis"

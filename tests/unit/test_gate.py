@@ -219,3 +219,12 @@ def test_the_kinds_of_product_a_brand_sells_come_from_its_catalogue_names():
     assert not kinds.mentioned("how long do wire transfers take")
     evidence = gather("is the tent waterproof", [], products=kinds)
     assert evidence.names_product and not gather("hello there", [], products=kinds).names_product
+
+
+def test_a_message_that_asks_to_act_follows_its_flow_even_near_a_passage():
+    # "i want to return some towels" reads close to the returns policy; it asks to act
+    request = gather("i want to return some towels", [("get_refund", 0.95), ("x", 0.01)])
+    assert request.asks_to_act and not gather("half my order is missing", []).asks_to_act
+    near = replace(request, dense_top=0.66, nn_similarity=0.5)
+    assert route(near) == "flow"
+    assert route(replace(near, asks_to_act=False)) == "knowledge"  # "closer to a passage"

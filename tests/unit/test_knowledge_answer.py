@@ -605,3 +605,17 @@ def test_a_close_call_between_a_products_entry_and_a_policy_sends_the_answer_to_
     # the product's own entry answers a question about the product
     retrieval, found = knowledge_answer.build_answer("is the merino sweater hand wash", [], 0.6)
     assert found["citations"][0]["source"] == "catalogue/apparel.md"
+
+
+async def test_a_correction_is_read_against_the_question_before_even_when_it_names_a_flow(
+    kb, dispatcher, domain
+):
+    t = tracker(
+        user("how long do i have", "out_of_scope", 0.5),
+        gate_turn("how long do i have", route="out_of_scope"),
+        user("no, I meant the return window", "get_refund", 0.99),
+    )
+    await ActionAnswerFromKnowledge().run(dispatcher, t, domain)
+    meta = dispatcher.messages[-1]["custom"]
+    assert meta["resolved"] == "ellipsis" and "return window" in meta["standalone"]
+    assert routes(dispatcher) == ["knowledge"]
