@@ -53,10 +53,11 @@ def main() -> None:
     )
     from rasa.__main__ import main as rasa_main
 
-    from bot.rasa_side import faults, speedups
+    from bot.rasa_side import faults, speedups, typed_buttons
 
     faults.install()  # a failing action server stops the turn instead of the conversation
     speedups.install()  # work Rasa repeats on every turn, done once
+    typed_buttons.install()  # a button's title typed is the button clicked
 
     rasa_main()
 
