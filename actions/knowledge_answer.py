@@ -347,8 +347,13 @@ class ActionAnswerFromKnowledge(Action):
         events = self._reply(dispatcher, tracker, decision, found, meta, starts, flows)
         forms = {flow.form for flow in flows.forms.values()}
         if starts or any(e.get("event") == "followup" and e.get("name") in forms for e in events):
-            # a flow starts: the customer proves who they are again (actions/identity.py)
-            events = [*identity.forget(domain, identity.given_now(tracker), tracker), *events]
+            # a flow starts: the customer proves who they are again (actions/identity.py); one
+            # that takes over from a form under way keeps the order it was about (not a proof:
+            # its email is asked again)
+            keep = identity.given_now(tracker)
+            if (tracker.active_loop or {}).get("name"):
+                keep = keep | {"order_number"}
+            events = [*identity.forget(domain, keep, tracker), *events]
         return [SlotSet("gate_flow", starts), *events]
 
     def _reply(

@@ -213,6 +213,12 @@ def decide(evidence: Evidence, thresholds: Thresholds, flows: Flows, handoff_aft
         return Decision("knowledge", f"a question about {intent} that a passage answers closely", evidence)
     if confident and intent in flow_intents and closer_to_documents(evidence, thresholds):
         return Decision("knowledge", f"closer to a passage than to any {intent} example", evidence)
+    under_way = intent in flows.forms and flows.forms[intent].form == evidence.active_form
+    if confident and under_way and knowledge_supported(evidence, thresholds):
+        # "what's the return window again?" in the return form: the form goes on either way
+        return Decision(
+            "knowledge", f"a question about the {intent} under way that a passage answers", evidence
+        )
     if confident and intent in flow_intents | chitchat:
         return Decision("flow", f"NLU is confident in {intent}", evidence, intent=intent)
     if knowledge_supported(evidence, thresholds):

@@ -228,3 +228,11 @@ def test_a_message_that_asks_to_act_follows_its_flow_even_near_a_passage():
     near = replace(request, dense_top=0.66, nn_similarity=0.5)
     assert route(near) == "flow"
     assert route(replace(near, asks_to_act=False)) == "knowledge"  # "closer to a passage"
+
+
+def test_a_question_about_the_flow_under_way_that_a_passage_answers_is_answered():
+    # "what's the return window again?" in the return form: the form goes on either way
+    asked = ev([("get_refund", 0.9), ("x", 0.05)], dense_top=T.knowledge.min_dense + 0.05)
+    assert route(replace(asked, active_form="return_form")) == "knowledge"
+    assert route(replace(asked, active_form=None)) == "flow"  # no form: asked to start one
+    assert route(replace(asked, active_form="return_form", dense_top=0.2)) == "flow"

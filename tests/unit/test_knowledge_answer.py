@@ -619,3 +619,13 @@ async def test_a_correction_is_read_against_the_question_before_even_when_it_nam
     meta = dispatcher.messages[-1]["custom"]
     assert meta["resolved"] == "ellipsis" and "return window" in meta["standalone"]
     assert routes(dispatcher) == ["knowledge"]
+
+
+async def test_a_flow_that_takes_over_from_a_form_under_way_keeps_its_order_not_its_email(
+    kb, dispatcher, domain
+):
+    kb.hits = []
+    cancelling = [{"event": "active_loop", "name": "cancel_order_form"}, *VERIFIED_BEFORE]
+    message = user("actually just track it instead", "track_order", 0.99, [("cancel_order", 0.0)])
+    events = await ActionAnswerFromKnowledge().run(dispatcher, tracker(*cancelling, message), domain)
+    assert events == [SlotSet("gate_flow", True), SlotSet("email", None)]
