@@ -170,6 +170,21 @@ def blend(evidence: Evidence, thresholds: Thresholds) -> Evidence:
     return replace(evidence, intent_ranking=ranking, nlu_ranking=evidence.intent_ranking)
 
 
+# the intent whose scripted answer (the brand's answers.yml) takes a complaint: an apology and
+# a person offered. An unhappy customer is never told "not something I can help with"; a
+# brand without that answer keeps its out-of-scope reply (actions/knowledge_answer.py)
+COMPLAINT = "complaint"
+
+
+def out_of_scope(reason: str, evidence: Evidence) -> Decision:
+    """Out of scope, unless the message reads as a complaint: then the complaint's answer."""
+    if evidence.complains:
+        return Decision(
+            "flow", f"a complaint ({reason}): sorry, and a person offered", evidence, intent=COMPLAINT
+        )
+    return Decision("out_of_scope", reason, evidence)
+
+
 def nlu_says_out_of_scope(evidence: Evidence, thresholds: Thresholds) -> bool:
     return evidence.intent == "out_of_scope" and evidence.confidence >= thresholds.out_of_scope.min_confidence
 
@@ -236,10 +251,10 @@ def decide(evidence: Evidence, thresholds: Thresholds, flows: Flows, handoff_aft
     if failed >= handoff_after:
         return Decision("handoff", f"{failed} failed turns in a row", evidence)
     if nlu_says_out_of_scope(evidence, thresholds):
-        return Decision("out_of_scope", "NLU says out of scope and no passage is close", evidence)
+        return out_of_scope("NLU says out of scope and no passage is close", evidence)
     if far:
-        return Decision("out_of_scope", "far from every training example and no passage is close", evidence)
+        return out_of_scope("far from every training example and no passage is close", evidence)
     buttons = clarify_buttons(evidence, thresholds)
     if len(buttons) >= 2:
         return Decision("clarify", "several topics are likely, none clearly", evidence, buttons=buttons)
-    return Decision("out_of_scope", "no intent and no passage is close enough", evidence)
+    return out_of_scope("no intent and no passage is close enough", evidence)

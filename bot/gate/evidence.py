@@ -29,6 +29,16 @@ ASKS_TO_ACT = re.compile(
     r"(?:i want to|i wanna|i'd like to|id like to|i would like to|i need to|i have to|let me|help me)\b",
     re.IGNORECASE,
 )
+# an unhappy customer: something broke, went missing, came late or wrong, or nobody helped
+COMPLAINS = re.compile(
+    r"\b(?:broken|broke|snapped|cracked|smashed|shattered|damaged|dented|torn|ripped|faulty|"
+    r"defective|leak(?:s|ing|ed)?|soaked|ruined|empty|missing|stolen|lost|late|wrong|worst|"
+    r"terrible|awful|horrible|ridiculous|unacceptable|disappointed|disappointing|angry|furious|"
+    r"complain|complaint|scam|rip ?off|never (?:arrived|came|received|got)|"
+    r"(?:didn't|didnt|did not|hasn't|hasnt|has not|haven't|havent) (?:arrive|arrived|come|came|get|got)|"
+    r"(?:nobody|no one|noone) (?:answered|replied|responded|called|helped)|still waiting|been waiting)\b",
+    re.IGNORECASE,
+)
 # a long number names one record (an order, an account): the message is about acting on it
 LONG_NUMBER = re.compile(r"\b\d{6,}\b")
 
@@ -62,6 +72,7 @@ class Evidence:
     names_record: bool = False  # names one order (or another record) by its number
     names_product: bool = False  # names a kind of product the brand sells ("my kettle ...")
     asks_to_act: bool = False  # says the customer wants something done ("i want to return ...")
+    complains: bool = False  # reads as a complaint ("the box was empty", "nobody answered my email")
     active_form: str | None = None
     dense_top: float | None = None  # best passage's cosine similarity
     dense_margin: float | None = None  # to the best passage of another document
@@ -122,6 +133,7 @@ def gather(
         names_record=about_record,
         names_product=products is not None and products.mentioned(text),
         asks_to_act=bool(ASKS_TO_ACT.search(text)),
+        complains=bool(COMPLAINS.search(text)),
         active_form=active_form,
         failed_turns=failed_turns,
     )

@@ -236,3 +236,13 @@ def test_a_question_about_the_flow_under_way_that_a_passage_answers_is_answered(
     assert route(replace(asked, active_form="return_form")) == "knowledge"
     assert route(replace(asked, active_form=None)) == "flow"  # no form: asked to start one
     assert route(replace(asked, active_form="return_form", dense_top=0.2)) == "flow"
+
+
+def test_a_complaint_nothing_answers_gets_the_complaint_answer_not_out_of_scope():
+    # "the box was empty": the NLU's out-of-scope examples are casual too
+    unhappy = gather("the box was empty", [("out_of_scope", 0.95), ("inform", 0.02)])
+    assert unhappy.complains
+    decision = decide(replace(unhappy, dense_top=0.2), T, 2)
+    assert (decision.route, decision.intent) == ("flow", gate.COMPLAINT)
+    calm = gather("what's the capital of peru", [("out_of_scope", 0.95), ("inform", 0.02)])
+    assert not calm.complains and route(replace(calm, dense_top=0.2)) == "out_of_scope"
