@@ -371,6 +371,9 @@ LEANS_ON_QUESTION = re.compile(
 )
 
 
+MAX_LEANING_WORDS = 8
+
+
 def _asked(passage: str, sentence: str, asked: set[str]) -> str:
     """`sentence` preceded by the question it answers, when it opens the answer under a
     question heading and leans on it for its subject ("When is my card charged? When your
@@ -383,6 +386,8 @@ def _asked(passage: str, sentence: str, asked: set[str]) -> str:
     topic = heading.rsplit(">", 1)[-1].strip()
     first = sentences(body)[:1]
     if not topic.endswith("?") or first != [sentence] or not LEANS_ON_QUESTION.match(sentence):
+        return sentence
+    if len(sentence.split()) > MAX_LEANING_WORDS:  # "Once we receive the item, the refund ...": a sentence
         return sentence
     if content_words(topic) <= asked:
         return sentence

@@ -209,3 +209,11 @@ def test_an_answer_that_leans_on_its_question_for_a_subject_is_quoted_after_it()
     assert quoted == [(0, "Where can I buy a gift card? On the website, from $10 to $500.")]
     # the customer asked it in the heading's words: not said back to them
     assert extractive_answer("when is my card charged", passages[:1])[0] == (0, "When your order ships.")
+
+
+def test_a_whole_sentence_that_opens_with_when_or_once_needs_no_question_before_it():
+    passage = (
+        "Refunds > When do I get my refund?\n\nOnce we receive the item, the refund goes back to your card."
+    )
+    quoted = extractive_answer("how long until the refund comes", [passage])
+    assert quoted[0][1].startswith("Once we receive the item")
