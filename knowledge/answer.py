@@ -18,7 +18,7 @@ from knowledge.store import Hit
 from knowledge.verify import Scorer, Verdict, extractive_answer, facts, sentences, verify
 
 Generator = Callable[[str, list[str], list[str]], str]  # (question, passages, history) -> answer
-VERSION = "extractive-12"  # part of the cache key: answers made another way are not reused
+VERSION = "extractive-13"  # part of the cache key: answers made another way are not reused
 MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace
 # a passage this much less similar to the question than the best one is not quoted: hybrid
 # search ranks it high for shared words ("covered" in the outdoor catalogue's "Covered by our
@@ -191,7 +191,9 @@ def answer(
         return extractive
     written = generator(question, [h.text for h in used], list(history)).strip()
     checked = verify(written, [h.text for h in used], min_support, product_names, similarity)
-    problems = _off_the_quote(written, text, product_names, scorer, min_agreement) if checked.ok else []
+    problems = (
+        _off_the_quote(written, text, product_names, scorer, min_agreement, question) if checked.ok else []
+    )
     if written and checked.ok and not problems:
         return Answer(written, "generated", _cite(used), checked, sources=[h.source for h in used])
     extractive.rejected = {"text": written, "verification": checked.to_dict(), "problems": problems}
@@ -231,6 +233,12 @@ def _close_enough(hits: Sequence[Hit]) -> list[Hit]:
 
 NEGATION = re.compile(r"\b(?:no|not|never|cannot|none|nothing)\b|n't\b", re.IGNORECASE)
 CUSTOMERS_OWN = re.compile(r"\b(?:my|mine)\b", re.IGNORECASE)  # the assistant owns no order or invoice
+# a question a yes or no answers ("do you ship to canada", "and can I pay by cheque?")
+POLAR_QUESTION = re.compile(
+    r"^\W*(?:(?:and|so|but|ok|okay|also)\W+)?(?:do|does|did|is|are|was|were|can|could|will|would|"
+    r"should|may|must|have|has|am)\b",
+    re.IGNORECASE,
+)
 OPENING_ANSWER = re.compile(r"^\W*(yes|yeah|yep|no|nope)\b", re.IGNORECASE)
 
 
@@ -241,7 +249,12 @@ def _opening_answer(text: str) -> str | None:
 
 
 def _off_the_quote(
-    written: str, quoted: str, product_names: Sequence[str], scorer: Scorer | None, min_agreement: float
+    written: str,
+    quoted: str,
+    product_names: Sequence[str],
+    scorer: Scorer | None,
+    min_agreement: float,
+    question: str = "",
 ) -> list[str]:
     """Why a written answer that passed verification still may not replace the quote: it
     must keep every fact of the sentences that answer, and say what they say (a supported
@@ -255,6 +268,9 @@ def _off_the_quote(
     answered, quote_answered = _opening_answer(written), _opening_answer(quoted)
     if answered and quote_answered and answered != quote_answered:
         problems.append(f"says {answered} where the quote says {quote_answered}")
+    if answered and not quote_answered and not POLAR_QUESTION.match(question):
+        # "Yes. Prices for Canada include duties" for "what currency are prices in for canada"
+        problems.append(f"says {answered} to a question that asks no yes or no")
     if CUSTOMERS_OWN.search(written) and not CUSTOMERS_OWN.search(quoted):
         problems.append("speaks as the customer")  # "My invoice is attached ..." for "Your invoice ..."
     if bool(NEGATION.search(written)) != bool(NEGATION.search(quoted)):

@@ -187,3 +187,18 @@ def test_a_line_of_a_product_entry_is_led_by_the_products_name():
     question = "which tent sleeps 4 people"
     result = answer(question, Retrieval(question, [four, two]), 0.6, names)
     assert result.text.startswith("Ridge 4-Person Tent: Sleeps 4; 4.6 kg.") and result.verdict.ok
+
+
+def test_a_written_yes_or_no_to_a_question_that_asks_none_is_not_sent():
+    hits = [hit("intl.md", "Canada > Duties\n\nPrices for Canada include duties and taxes.", dense=0.8)]
+
+    def write(question, text):  # a sentence model that finds "Yes." supported, as MiniLM did
+        alike = lambda q, texts: [0.9] * len(texts)  # noqa: E731
+        return answer(question, Retrieval(question, hits), 0.6, generator=lambda q, p, h: text, scorer=alike)
+
+    said = write("what currency are prices in for canada", "Yes. Prices for Canada include duties and taxes.")
+    assert said.mode == "extractive"
+    assert "says yes to a question that asks no yes or no" in said.rejected["problems"]
+    # asked as a yes or no question, a yes that keeps the quote's facts is the brand's voice
+    asked = write("do prices for canada include duties", "Yes, prices for Canada include duties and taxes.")
+    assert asked.mode == "generated"
