@@ -44,6 +44,11 @@ class FakeKB:
         return self.hits
 
 
+def passage(source, text, dense, id_):
+    """A search hit of `source` with this dense similarity."""
+    return Hit(text, 0.03, {"source": source, "title": source, "heading_path": "", "_id": id_}, dense=dense)
+
+
 @pytest.fixture
 def kb(monkeypatch):
     fake = FakeKB([RETURNS])
@@ -461,17 +466,17 @@ def test_a_complaint_about_a_product_is_answered_by_the_policy_for_that_product(
 
 
 def test_a_policy_that_answers_only_the_question_said_with_item_is_quoted_for_it(monkeypatch):
-    covered = Hit(
-        "Warranty > What does the warranty cover?\n\nWe repair any faulty item for free.",
-        0.03,
-        {"source": "policies/warranty.md", "title": "Warranty", "heading_path": "", "_id": "w1"},
-        dense=0.5,
+    covered = passage(
+        "policies/warranty.md",
+        "Warranty > What does it cover?\n\nWe repair any faulty item for free.",
+        0.5,
+        "w1",
     )
-    kettle = Hit(
-        "Kitchen catalogue > Harbor Glass Kettle\n\nItem number BB-K101. Holds 1.7 litres.",
-        0.03,
-        {"source": "catalogue/kitchen.md", "title": "Kitchen catalogue", "heading_path": "", "_id": "k1"},
-        dense=0.38,
+    kettle = passage(
+        "catalogue/kitchen.md",
+        "Kitchen > Harbor Glass Kettle\n\nItem number BB-K101. Holds 1.7 litres.",
+        0.38,
+        "k1",
     )
 
     class ByQuery(FakeKB):
@@ -535,10 +540,6 @@ async def test_yes_to_an_answer_that_offers_a_person_hands_over(kb, dispatcher, 
 
 
 def test_a_reference_keeps_its_reading_when_that_is_clearly_closer_to_a_passage(monkeypatch):
-    def passage(source, text, dense, id_):
-        meta = {"source": source, "title": source, "heading_path": "", "_id": id_}
-        return Hit(text, 0.03, meta, dense=dense)
-
     terms = passage(
         "help/terms.txt", "Terms\n\nThese terms apply to orders placed on the website.", 0.53, "t1"
     )
@@ -576,11 +577,6 @@ class BagOfWords:
 
 
 def test_a_close_call_between_a_products_entry_and_a_policy_sends_the_answer_to_what_was_asked(monkeypatch):
-    def passage(source, text, dense, id_):
-        return Hit(
-            text, 0.03, {"source": source, "title": source, "heading_path": "", "_id": id_}, dense=dense
-        )
-
     sweater = passage(
         "catalogue/apparel.md", "Apparel > Fjord Merino Sweater\n\nMerino wool, hand wash.", 0.43, "s1"
     )
