@@ -30,12 +30,15 @@ DATE = re.compile(
     rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH}(?:,?\s+\d{{4}})?)",
     re.IGNORECASE,
 )
-NUMBER = re.compile(r"(?<![\w.])[$€£]?\s?\d+(?:[.,]\d+)*(?:\s?%)?")
+# a minus sign only right before the digits ("-5°C"; not the dash of "1 - 5 days" or "5-8")
+NUMBER = re.compile(r"(?<![\w.])(?:[-−](?=\d))?[$€£]?\s?\d+(?:[.,]\d+)*(?:\s?%)?")
 UNIT = re.compile(
     r"\s*(?:-|to|–)?\s*(?:business\s+|working\s+|calendar\s+)?"
-    r"(minute|hour|day|week|month|year|%|percent|usd|eur|dollar|item|order)s?\b",
+    r"(minute|hour|day|week|month|year|%|percent|usd|eur|dollar|item|order|"
+    r"°\s?[cf]|°|kg|cm|mm|ml|litre|liter|watt|w|l)(?:e?s)?(?!\w)",
     re.IGNORECASE,
 )
+UNIT_NAMES = {"percent": "%", "dollar": "usd", "litre": "l", "liter": "l", "watt": "w"}
 WORD_NUMBERS = {
     w: i
     for i, w in enumerate(
@@ -80,7 +83,7 @@ class Verdict:
 
 
 def _number_key(raw: str) -> str:
-    digits = re.sub(r"[$€£%\s]", "", raw)
+    digits = re.sub(r"[$€£%\s]", "", raw).replace("−", "-")
     if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", digits):  # 1,299.00
         digits = digits.replace(",", "")
     digits = digits.replace(",", ".")
@@ -95,8 +98,8 @@ def _unit_after(text: str, end: int) -> str:
     match = UNIT.match(text, end)
     if not match:
         return ""
-    unit = match.group(1).lower()
-    return {"percent": "%", "dollar": "usd"}.get(unit, unit)
+    unit = match.group(1).lower().replace(" ", "")
+    return UNIT_NAMES.get(unit, unit)
 
 
 def facts(text: str, product_names: Iterable[str] = ()) -> list[Fact]:

@@ -217,3 +217,13 @@ def test_a_whole_sentence_that_opens_with_when_or_once_needs_no_question_before_
     )
     quoted = extractive_answer("how long until the refund comes", [passage])
     assert quoted[0][1].startswith("Once we receive the item")
+
+
+def test_a_number_keeps_its_sign_and_its_unit():
+    passage = ["Summit Down Sleeping Bag: comfort rating -5°C, 1.2 kg; lamp bulbs up to 60 W."]
+    assert verify("It is rated to -5°C and weighs 1.2 kg.", passage, 0.5).ok
+    for changed in ("It is rated to 5°C.", "It is rated to -5°F.", "It weighs 1.2 cm.", "Bulbs up to 60 kg."):
+        verdict = verify(changed, passage, 0.5)
+        assert not verdict.ok and verdict.unsupported_facts, changed
+    # a dash between two numbers is a range, not a minus
+    assert [f.key for f in facts("sizes 5-13, ships in 1 - 2 days")] == ["5", "13", "1", "2 day"]
