@@ -259,12 +259,10 @@ class ActionAnswerFromKnowledge(Action):
             elsewhere = await loop.run_in_executor(
                 None, asked_to_act, resolved.said, thresholds, flows, False
             )
-            if elsewhere:
-                resolved = Resolved(mended, "as_is", said=resolved.said)
         elif len(reading.clauses(mended)) > 1 and not _names_flow(ranking, thresholds, flows):
             elsewhere = await loop.run_in_executor(None, request_within, mended, thresholds, flows.intents)
-            if elsewhere:
-                resolved = Resolved(mended, "as_is", said=resolved.said)
+        if elsewhere and resolved.kind != "record":  # it says what it wants: read as it is
+            resolved = Resolved(mended, "as_is", said=resolved.said)
         ranking = elsewhere or ranking
         question = resolved.text
         retrieval, found, store_down = None, None, None
@@ -413,7 +411,8 @@ def request_within(text: str, thresholds, wanted: frozenset[str]) -> list[tuple[
     the `wanted` intents ("i already asked the neighbours and it's been 3 days. get me a real
     person": read whole, the NLU hesitates; its last clause is a request for a person). None
     otherwise, or when Rasa does not answer. Blocking: run in a thread."""
-    parts = [text, *(reading.clauses(text) if len(reading.clauses(text)) > 1 else [])]
+    parts = reading.clauses(text)
+    parts = [text, *(parts if len(parts) > 1 else [])]
     found = []
     for part in parts:
         ranking = reading.nlu_intents(part)

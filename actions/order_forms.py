@@ -21,6 +21,7 @@ from rasa_sdk.types import DomainDict
 from actions import identity
 from actions.services import order_backend
 from bot.core import policy
+from bot.core.brand import singular
 from bot.core.orders import Order, OrderBackendError, OrderRefused, find_email
 from bot.core.settings import current_brand
 
@@ -302,9 +303,9 @@ def mentioned_item(order: Order, texts: list[str]) -> str | None:
     """The one item of the order the newest message naming any of them names ("my lamp
     arrived broken": the Beacon Table Lamp), or None when none or several are named."""
     for text in texts:
-        words = {_singular(w) for w in re.findall(r"[a-z]+", text.lower())} - ITEM_FILLER
+        words = {singular(w) for w in re.findall(r"[a-z]+", text.lower())} - ITEM_FILLER
         scores = {
-            i.name: len(words & {_singular(w) for w in re.findall(r"[a-z]+", i.name.lower())})
+            i.name: len(words & {singular(w) for w in re.findall(r"[a-z]+", i.name.lower())})
             for i in order.items
         }
         best = max(scores.values(), default=0)
@@ -324,10 +325,6 @@ def mentioned_reason(texts: list[str]) -> str | None:
 
 
 ITEM_FILLER = frozenset({"the", "a", "my", "it", "one", "set", "pack", "of"})
-
-
-def _singular(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 def match_item(order: Order, text: str) -> str | None:

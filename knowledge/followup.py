@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from bot.core.brand import NOT_KINDS, singular
 from knowledge.sparse import STOPWORDS
 
 # (text, candidates) -> cosine similarity of each candidate to the text
@@ -303,16 +304,13 @@ def referent(message: str, texts: list[str], names: list[str]) -> list[str]:
 def _stems(text: str) -> set[str]:
     """The content words of `text`, lower case, a plural's s dropped ("kettles", "Kettle")."""
     words = {w.lower() for w in re.split(r"[^\w]+", text)} - STOPWORDS - {""}
-    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words}
-
-
-NOT_PRODUCT_WORDS = frozenset({"set", "pack", "person"})  # words of product names that say nothing alone
+    return {singular(w) for w in words}
 
 
 @lru_cache(maxsize=8)
 def _product_words(names: tuple[str, ...]) -> re.Pattern[str] | None:
     """A run of words of product names (their family, their kind, plurals)."""
-    words = {w for n in names for w in _stems(n) if w.isalpha() and len(w) > 2} - NOT_PRODUCT_WORDS
+    words = {w for n in names for w in _stems(n) if w.isalpha() and len(w) > 2} - NOT_KINDS
     if not words:
         return None
     word = "(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + ")s?"

@@ -109,8 +109,13 @@ class OrderNumbers:
         return bool(self.regex.search(text or ""))
 
 
-# words that end a product name without saying what it is ("Cove Bath Towel Set": a towel)
+# words of product names that do not say what it is ("Cove Bath Towel Set": a towel)
 NOT_KINDS = frozenset({"set", "pack", "person"})
+
+
+def singular(word: str) -> str:
+    """`word` with a plural's s dropped ("kettles": kettle; not "glass", nor "bus")."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,7 @@ def _kinds_regex(kinds: frozenset[str]) -> re.Pattern[str] | None:
         return None
     forms = set()
     for kind in kinds:
-        stem = kind[:-1] if kind.endswith("s") and not kind.endswith("ss") else kind
+        stem = singular(kind)
         forms |= {stem, stem + "s", stem + "es"}
         if stem.endswith("fe"):  # knife: knives
             forms.add(stem[:-2] + "ves")
