@@ -18,6 +18,20 @@ PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}|\{[A-Za-z_][A-Za-z0-9_]*\}")
 CODE = re.compile(r"\b[A-Z]{2,4}-\d{3,}\b")  # order, return and invoice numbers: BB-100001, RT-2041
 
 
+# the end of a whole sentence: its stop, and a closing quote or bracket after it
+SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?=\s|$)")
+
+
+def whole_sentences(text: str) -> str:
+    """The text without an unfinished last sentence (a reply cut by the token limit ends
+    "... Let me know if you"); empty when no sentence is finished."""
+    text = text.strip()
+    ends = [m.end() for m in SENTENCE_END.finditer(text)]
+    if ends and ends[-1] == len(text):
+        return text
+    return text[: ends[-1]].rstrip() if ends else ""
+
+
 def placeholders(text: str) -> list[str]:
     return PLACEHOLDER.findall(text)
 

@@ -22,8 +22,8 @@ import yaml
 
 from adapters import base_model, decoding
 from adapters.constrained import FactConstraint
-from adapters.guards import missing_facts, placeholders
-from adapters.voice_data import NO_ANSWER, messages
+from adapters.guards import missing_facts, placeholders, whole_sentences
+from adapters.voice_data import NO_ANSWER, grounded_context, messages
 from bot.core.settings import current_brand
 
 logger = logging.getLogger(__name__)
@@ -149,20 +149,18 @@ class VoiceModel:
         options = self.settings.get("knowledge_answers") or {}
 
         def generate(question: str, passages: list[str], history: list[str]) -> str:
-            context = options.get("instruction", "").strip() + "\n\n" + "\n\n".join(passages)
-            if history:
-                context += "\n\nEarlier in this conversation the customer asked: " + " / ".join(history[:2])
+            context = grounded_context(options.get("instruction", ""), passages, history)
             allowed = FactConstraint([*passages, question, *history], current_brand().product_names())
             text = self.reply(
                 question,
-                context.strip(),
+                context,
                 constraint=allowed,
                 on_text=on_text,
                 max_new_tokens=int(options.get("max_new_tokens", 48)),
             )
             if placeholders(text) or text.startswith(NO_ANSWER[:40]):
                 return ""  # the extractive answer is used, or none (the gate decides)
-            return text
+            return whole_sentences(text)
 
         return generate
 

@@ -25,6 +25,16 @@ NO_ANSWER = (
 )
 
 
+def grounded_context(instruction: str, passages: list[str], history: list[str] = ()) -> str:
+    """What the model is shown before the customer's question for a knowledge answer: the
+    instruction, the passages, and the customer's earlier questions (the action server and
+    the grounded training examples, bot/seed/grounded.py, build it the same way)."""
+    context = instruction.strip() + "\n\n" + "\n\n".join(passages)
+    if history:
+        context += "\n\nEarlier in this conversation the customer asked: " + " / ".join(history[:2])
+    return context.strip()
+
+
 class VoiceDataError(ValueError):
     """A voice-example file that cannot be used; the message names the file and line."""
 

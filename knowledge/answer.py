@@ -15,10 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from knowledge.store import Hit
-from knowledge.verify import Scorer, Verdict, extractive_answer, facts, sentences, verify
+from knowledge.verify import (
+    Scorer,
+    Verdict,
+    content_words,
+    extractive_answer,
+    facts,
+    sentences,
+    verify,
+    without_courtesy,
+)
 
 Generator = Callable[[str, list[str], list[str]], str]  # (question, passages, history) -> answer
-VERSION = "extractive-14"  # part of the cache key: answers made another way are not reused
+VERSION = "extractive-16"  # part of the cache key: answers made another way are not reused
 MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace
 # a passage this much less similar to the question than the best one is not quoted: hybrid
 # search ranks it high for shared words ("covered" in the outdoor catalogue's "Covered by our
@@ -178,11 +187,11 @@ def answer(
         return None
     texts = [h.text for h in hits]
     similarity = (lambda sentence, candidates: max(scorer(sentence, candidates))) if scorer else None
-    quoted = extractive_answer(retrieval.query, texts, scorer=scorer, said=said, product_names=product_names)
+    quoted = quote(retrieval.query, texts, product_names, scorer, said)
     if not quoted:
         return None  # no sentence answers: nothing is written either
     used = [hits[i] for i in dict.fromkeys(i for i, _ in quoted)]
-    text = " ".join(_named(quoted, texts, product_names))
+    text = " ".join(sentence for _, sentence in quoted)
     verdict = verify(text, [h.text for h in used], min_support, product_names, similarity)
     if not verdict.ok:  # cannot happen for verbatim sentences; checked all the same
         return None
@@ -198,6 +207,20 @@ def answer(
         return Answer(written, "generated", _cite(used), checked, sources=[h.source for h in used])
     extractive.rejected = {"text": written, "verification": checked.to_dict(), "problems": problems}
     return extractive
+
+
+def quote(
+    question: str,
+    texts: Sequence[str],
+    product_names: Sequence[str] = (),
+    scorer: Scorer | None = None,
+    said: Sequence[str] = (),
+) -> list[tuple[int, str]]:
+    """The passages' sentences that answer, as (passage index, sentence), as an extractive
+    answer sends them (a product passage's first one led by the product's name); empty when
+    none answers. The grounded training examples (bot/seed/grounded.py) reply with them too."""
+    quoted = extractive_answer(question, texts, scorer=scorer, said=said, product_names=product_names)
+    return list(zip((i for i, _ in quoted), _named(quoted, texts, product_names), strict=True))
 
 
 def _product_heading(passage: str, product_names: Sequence[str]) -> str | None:
@@ -262,9 +285,19 @@ def _off_the_quote(
     same yes or no and the same negation ("Yes, we do not match prices" for "No, we do not",
     "We accept cash on delivery" for "We do not accept ...": every word is in the passage,
     the meaning is not), once (a small model caught in a loop writes a supported sentence
-    again and again)."""
+    again and again), with the quote's words that answer the question ("soles" for "does
+    that cover the soles"), and no fact the quote (or the question) does not say. Courtesy ("Certainly!", "No worries!") says nothing and is not compared."""
+    written = without_courtesy(written, product_names)  # "No worries!" says no no
     have = {f.key for f in facts(written, product_names)}
     problems = [f"lost {f.text}" for f in facts(quoted, product_names) if f.key not in have]
+    # the quote's words that answer what was asked ("soles" of "does that cover the soles")
+    dropped = (content_words(question) & content_words(quoted)) - content_words(written)
+    if dropped:
+        problems.append(f"drops what was asked: {', '.join(sorted(dropped))}")
+    # a fact the quote does not say answers something else: the tent's 3 years written with the
+    # kettle's 2 for "how long is the warranty on a tent?" (then quoted again for "and for a kettle?")
+    allowed = {f.key for f in facts(quoted + " " + question, product_names)}
+    problems += [f"adds {f.text}" for f in facts(written, product_names) if f.key not in allowed]
     answered, quote_answered = _opening_answer(written), _opening_answer(quoted)
     if answered and quote_answered and answered != quote_answered:
         problems.append(f"says {answered} where the quote says {quote_answered}")

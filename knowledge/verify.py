@@ -49,8 +49,10 @@ WORD_NUMBERS = {
 WORD_NUMBER = re.compile(r"\b(" + "|".join(sorted(WORD_NUMBERS, key=len, reverse=True)) + r")\b", re.I)
 # a sentence of pure courtesy, which states nothing a passage could support or contradict
 COURTESY = re.compile(
-    r"(?:sure|of course|certainly|happy to help|glad to help|good question|great question|"
-    r"thanks for (?:asking|your question)|i hope (?:this|that) helps|"
+    r"(?:sure|of course|certainly|absolutely|no problem(?: at all)?|no worries|understood|"
+    r"happy to help|glad to help|good question|great question|happy shopping|"
+    r"thanks for (?:asking|your question)|thank you(?: for reaching out(?: to us)?)?|"
+    r"(?:we're|we are|i'm|i am) here to help|i hope (?:this|that) helps|"
     r"is there anything else i can help you with|let me know if you have any other questions)"
     r"[.!?]*",
     re.IGNORECASE,
@@ -172,6 +174,13 @@ def fact_supported(fact: Fact, keys: set[str]) -> bool:
 
 
 SOFT_BREAK = re.compile(r"(?<!\n)\n(?!\s*(?:[-*•]\s|\d+[.)]\s|#|\n|[A-Z]:))")
+
+
+def without_courtesy(text: str, product_names: Iterable[str] = ()) -> str:
+    """The text without its sentences of pure courtesy ("Certainly!", "Happy shopping!"):
+    what it says."""
+    names = list(product_names)
+    return " ".join(x for x in sentences(text) if not (COURTESY.fullmatch(x.strip()) and not facts(x, names)))
 
 
 def sentences(text: str) -> list[str]:

@@ -61,13 +61,14 @@ def test_a_supported_answer_that_drops_the_quotes_fact_or_says_something_else_is
     """Passing the verifier is not enough: "Refunds take 5 to 7 business days." is in the
     passage, but it does not answer how long the return window is."""
     lost = generated("Happy to help! Refunds take 5 to 7 business days.")
-    assert lost.mode == "extractive" and lost.rejected["problems"] == ["lost 30"]
+    assert lost.mode == "extractive" and lost.rejected["problems"][0] == "lost 30"
     assert lost.rejected["verification"]["ok"]  # supported, all the same
 
-    def scorer(question, texts):  # the quote's sentences are close; the written answer is not
-        return [0.3 if question == written else 0.9 for _ in texts]
+    def scorer(question, texts):  # the quote's sentences are close; what the written answer says is not
+        return [0.3 if question == said else 0.9 for _ in texts]
 
-    written = "You can return an item within 30 days of delivery, 5 to 7 business days. Happy to help!"
+    said = "You can return an item within 30 days of delivery, 5 to 7 business days."
+    written = said + " Happy to help!"  # its courtesy says nothing, and is not compared
     other = answer(
         "how long do I have to return an item",
         RETRIEVAL,
@@ -202,3 +203,46 @@ def test_a_written_yes_or_no_to_a_question_that_asks_none_is_not_sent():
     # asked as a yes or no question, a yes that keeps the quote's facts is the brand's voice
     asked = write("do prices for canada include duties", "Yes, prices for Canada include duties and taxes.")
     assert asked.mode == "generated"
+
+
+def test_the_brands_courtesy_around_the_answer_is_sent_and_says_no_yes_or_no():
+    result = generated("No worries! You can return an item within 30 days of delivery. Happy shopping!")
+    assert result.mode == "generated", result.rejected
+    alone = generated("Certainly! Happy shopping!")  # courtesy only: nothing answers
+    assert alone.mode == "extractive"
+
+
+def test_a_written_answer_cut_by_the_token_limit_loses_its_unfinished_sentence():
+    from adapters.guards import whole_sentences
+
+    cut = "Express delivery: 1 to 2 business days, $14.95. Let me know if you"
+    assert whole_sentences(cut) == "Express delivery: 1 to 2 business days, $14.95."
+    assert whole_sentences('Choose "Return an item." You get') == 'Choose "Return an item."'
+    assert whole_sentences("Sleeps 2; 1.9 kg") == ""  # no sentence finished: the quote is sent
+
+
+def test_a_written_answer_that_drops_what_was_asked_or_adds_a_fact_the_quote_does_not_say_is_not_sent():
+    hits = [
+        hit(
+            "warranty.md",
+            "Warranty > How long?\n\nKitchen and home products: 2 years from delivery. "
+            "Outdoor gear (tents, stoves): 3 years from delivery. Apparel: 1 year on seams, zips and soles.",
+            dense=0.8,
+        )
+    ]
+    tent = "Outdoor gear (tents, stoves): 3 years from delivery."
+    kettle = answer(
+        "and for a kettle?",
+        Retrieval("and for a kitchen kettle warranty", hits),
+        0.6,
+        generator=lambda q, p, h: "Kitchen and home products: 2 years from delivery. " + tent,
+        said=[tent],
+    )
+    assert kettle.mode == "extractive" and "adds 3" in kettle.rejected["problems"]
+    soles = answer(
+        "does the apparel warranty cover the soles",
+        Retrieval("does the apparel warranty cover the soles", hits),
+        0.6,
+        generator=lambda q, p, h: "Certainly! Apparel: 1 year on seams and zips.",
+    )
+    assert soles.mode == "extractive" and "drops what was asked: sol" in soles.rejected["problems"]
