@@ -300,7 +300,7 @@ def write_model_card(out: Path, config: TrainConfig, metrics: dict, evaluation: 
         *(
             [
                 f"- grounded replies: `{config.grounded_data}` (sha256 `{metrics['grounded_data_sha256'][:16]}…`), "
-                f"{metrics['grounded_examples']} examples: a question, three passages (the answering one among "
+                f"{metrics['grounded_examples']} examples: a question, one to three passages (the answering one among "
                 "distractors, or none), and the answer from that passage only (bot/seed/grounded.py: the "
                 "brand's documents, and doc2dial, CC BY 3.0)"
             ]

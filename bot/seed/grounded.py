@@ -35,6 +35,7 @@ import hashlib
 import json
 import random
 import re
+from collections import Counter
 from pathlib import Path
 
 from adapters.voice_data import NO_ANSWER
@@ -46,13 +47,41 @@ QUESTION = re.compile(
     r"\?\s*$|^(how|what|when|where|which|who|why|can|could|do|does|is|are|should|will)\b", re.I
 )
 WINDOW = 420  # characters of a doc2dial page around the answer: about a brand passage's size
-OPENERS = ["", "Sure! ", "Happy to help. ", "Good question. ", "Of course. "]
-CLOSERS = [
-    "",
-    "",
-    " Is there anything else I can help you with?",
-    " Let me know if you have any other questions.",
-]
+# the brand's own openers and closers: its voice examples' most frequent first and last
+# sentences that state nothing (knowledge.verify's courtesy), as often as the brand uses them
+COURTESY_MIN_COUNT = 5
+# a reply that opens with a no is not opened with a yes ("Certainly! No, ..." contradicts itself)
+NEGATIVE = re.compile(r"^(?:no|not|never|none|nothing|sorry|we (?:do not|don't|can't|cannot))\b", re.I)
+AFFIRMATIVE = re.compile(r"^(?:sure|of course|certainly|absolutely|no problem|no worries|understood)\b", re.I)
+
+
+OPENED, CLOSED = 0.8, 0.5  # share of grounded replies opened, and closed, in the brand's words
+
+
+def brand_courtesy() -> tuple[list[str], list[str]]:
+    """(openers, closers) of the brand's voice examples (voice/train.jsonl), each as many
+    times as the brand uses it, and "" for the replies (`OPENED`, `CLOSED`) without one."""
+    from adapters.voice_data import read_examples
+    from knowledge.verify import COURTESY, SENTENCE
+
+    replies = [x.reply for x in read_examples(current_brand().voice_dir / "train.jsonl")]
+    firsts, lasts = Counter(), Counter()
+    for reply in replies:
+        said = [s.strip() for s in SENTENCE.split(reply.strip()) if s.strip()]
+        if len(said) > 1:
+            firsts[said[0]] += 1
+            lasts[said[-1]] += 1
+
+    def kept(counts: Counter, share: float) -> list[str]:
+        chosen = [
+            s
+            for s, n in counts.items()
+            if n >= COURTESY_MIN_COUNT and COURTESY.fullmatch(s)
+            for _ in range(n)
+        ]
+        return chosen + [""] * round(len(chosen) * (1 - share) / share)
+
+    return kept(firsts, OPENED), kept(lasts, CLOSED)
 
 
 def instruction() -> str:
@@ -61,13 +90,15 @@ def instruction() -> str:
     return str((load_voice_settings().get("knowledge_answers") or {}).get("instruction", "")).strip()
 
 
-def context(passages: list[str]) -> str:
-    """The passages as the action server shows them (adapters/serve.py)."""
-    return instruction() + "\n\n" + "\n\n".join(passages)
+def context(passages: list[str], history: list[str] = ()) -> str:
+    """The passages (and earlier questions) as the action server shows them (adapters/serve.py)."""
+    from adapters.voice_data import grounded_context
+
+    return grounded_context(instruction(), passages, history)
 
 
-def _heldout(question: str) -> bool:
-    return int(hashlib.sha256(question.lower().encode()).hexdigest(), 16) % 100 < HELDOUT_PERCENT
+def _heldout(key: str) -> bool:
+    return int(hashlib.sha256(key.lower().encode()).hexdigest(), 16) % 100 < HELDOUT_PERCENT
 
 
 def _tidy(text: str) -> str:
@@ -107,28 +138,74 @@ def evaluation_questions(brand) -> set[str]:
     return found
 
 
-def brand_examples(rng: random.Random) -> list[dict]:
-    from knowledge.verify import extractive_answer
+# how customers ask about a product, a topic heading or a question heading; written from the
+# documents' own headings and product names, never from the brand's evaluation sets
+PRODUCT_ASKS = [
+    "how much is the {name}?",
+    "tell me about the {name}",
+    "what is the {name} like?",
+    "{name} price?",
+    "can you describe the {name}",
+    "{name} specs",
+    "what are the details of the {name}?",
+]
+TOPIC_ASKS = ["{topic}?", "can you tell me about {topic}?", "hi, question about {topic}", "{topic}"]
+QUESTION_ASKS = ["{question}", "{lower}", "hi, {lower}?", "quick question: {lower}?"]
+# passages shown with the answering one: the action server shows the one or two its quote
+# comes from; RAFT-style distractors teach the model to use only the passage that answers
+DISTRACTORS = [0, 0, 1, 1, 2]
+WITH_HISTORY = 0.2  # share of examples with an earlier question, as a conversation shows it
+
+
+def _asks(question: str, passage: str, product_names: list[str]) -> list[str]:
+    """The customer's questions a section answers: its question heading as written and as
+    typed in a hurry; a product's price and description; a topic heading asked about."""
+    heading = passage.partition("\n\n")[0].rsplit(">", 1)[-1].strip()
+    if question:
+        lower = question.rstrip("?").strip().lower()
+        return [t.format(question=question, lower=lower) for t in QUESTION_ASKS]
+    if heading in product_names:  # typed as the name is written, or in lower case
+        return [t.format(name=heading if n % 2 else heading.lower()) for n, t in enumerate(PRODUCT_ASKS)]
+    topic = re.sub(r"\s*\([^)]*\)", "", heading).strip().lower()
+    if ">" not in passage.partition("\n\n")[0] or len(topic.split()) < 2:
+        return []  # a document's opening ("Apparel catalogue"): no question of its own
+    return [t.format(topic=topic) for t in TOPIC_ASKS]
+
+
+def brand_examples(rng: random.Random, scorer=None, per_section: int = 3) -> list[dict]:
+    """Grounded examples from the brand's knowledge base. The reply is what the product
+    quotes for the question (knowledge.answer.quote, with `scorer`, the knowledge base's
+    embedding model, as at run time), opened and closed in the brand's voice, so a reply
+    written as taught keeps every fact of the quote it replaces."""
+    from knowledge.answer import quote
 
     brand = current_brand()
     banned = evaluation_questions(brand)
+    names = brand.product_names()
     sections = brand_sections()
+    openers, closers = brand_courtesy()
     examples = []
-    for source, question, passage in sections:
-        if not question or question.lower() in banned:
-            continue
-        quoted = extractive_answer(question, [passage])
-        if not quoted:
-            continue
+    for source, heading, passage in sections:
+        asks = [q for q in _asks(heading, passage, names) if q.lower().rstrip("?") not in banned]
         others = [s for s in sections if s[0] != source]
-        distractors = [p for _, _, p in rng.sample(others, 2)]
-        passages = distractors + [passage]
-        rng.shuffle(passages)
-        reply = rng.choice(OPENERS) + " ".join(s for _, s in quoted) + rng.choice(CLOSERS)
-        examples.append(_row("brand", question, passages, reply))
-        unrelated = [p for _, _, p in rng.sample(others, 3)]
-        if rng.random() < 0.35:
-            examples.append(_row("no-answer", question, unrelated, NO_ANSWER))
+        for question in rng.sample(asks, min(per_section, len(asks))):
+            quoted = quote(question, [passage], names, scorer)
+            if not quoted:
+                continue
+            passages = [p for _, _, p in rng.sample(others, rng.choice(DISTRACTORS))] + [passage]
+            rng.shuffle(passages)
+            earlier = (
+                [rng.choice([q for _, q, _ in others if q] or [""])] if rng.random() < WITH_HISTORY else []
+            )
+            said = " ".join(s for _, s in quoted)
+            opener = rng.choice(openers)
+            if NEGATIVE.match(said) and AFFIRMATIVE.match(opener):
+                opener = ""
+            reply = " ".join(x for x in (opener, said, rng.choice(closers)) if x)
+            examples.append(_row("brand", question, passages, reply, key=passage, history=earlier))
+        if asks and rng.random() < 0.2:
+            unrelated = [p for _, _, p in rng.sample(others, rng.choice([1, 2]))]
+            examples.append(_row("no-answer", rng.choice(asks), unrelated, NO_ANSWER, key=passage))
     return examples
 
 
@@ -162,39 +239,54 @@ def doc2dial_examples(rng: random.Random, limit: int) -> list[dict]:
             continue
         title = row["doc_key"].split("::", 1)[-1].split("#", 1)[0]
         passages = [f"{title}\n\n{window}"]
-        for key in rng.sample([k for k in keys if k != row["doc_key"]], 2):
+        for key in rng.sample([k for k in keys if k != row["doc_key"]], rng.choice(DISTRACTORS)):
             text = pages[key]
             at = rng.randint(0, max(0, len(text) - WINDOW))
             passages.append(f"{key.split('::', 1)[-1].split('#', 1)[0]}\n\n{_tidy(text[at : at + WINDOW])}")
         rng.shuffle(passages)
-        examples.append(_row("doc2dial", question, passages, reply.rstrip(",;")))
+        examples.append(_row("doc2dial", question, passages, reply.rstrip(",;"), key=question))
     return examples
 
 
-def _row(kind: str, question: str, passages: list[str], reply: str) -> dict:
+def _row(kind: str, question: str, passages: list[str], reply: str, key: str, history=()) -> dict:
+    """One example; `key` decides whether it is held out (a section's examples go together,
+    so no paraphrase of a held-out question is trained on)."""
     return {
         "customer": question,
-        "context": context(passages),
+        "context": context(passages, list(history)),
         "passages": passages,
+        "history": list(history),
         "reply": reply.strip(),
         "intent": f"grounded:{kind}",
         "id": f"{kind}-{hashlib.sha256((question + reply).encode()).hexdigest()[:10]}",
+        "heldout": _heldout(key),
     }
+
+
+def _scorer():
+    """Sentence similarity with the knowledge base's embedding model, as the action server
+    quotes with it."""
+    from knowledge.answer import embedding_scorer
+    from knowledge.config import KnowledgeSettings
+    from knowledge.embeddings import embedding_model
+
+    settings = KnowledgeSettings()
+    return embedding_scorer(embedding_model(settings.embedding_model, settings.embedding_batch_size))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--doc2dial", type=int, default=110, help="doc2dial examples (default 110, as committed)"
+        "--doc2dial", type=int, default=60, help="doc2dial examples (default 60, as committed)"
     )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
-    examples = brand_examples(rng) + doc2dial_examples(rng, args.doc2dial)
+    examples = brand_examples(rng, _scorer()) + doc2dial_examples(rng, args.doc2dial)
     rng.shuffle(examples)
     folder: Path = current_brand().voice_dir
-    train = [e for e in examples if not _heldout(e["customer"])]
-    heldout = [e for e in examples if _heldout(e["customer"])]
+    train = [e for e in examples if not e.pop("heldout")]
+    heldout = [e for e in examples if e not in train]
     for name, rows in (("grounded.jsonl", train), ("grounded_heldout.jsonl", heldout)):
         (folder / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     kinds = {}
