@@ -189,7 +189,7 @@ def wait_for_voice(stack, timeout: float = 180.0) -> dict:
 @pytest.fixture(scope="module")
 def voice_stack(tmp_path_factory):
     """A stack of its own whose voice model writes knowledge answers
-    ($TANDEM_KNOWLEDGE_ANSWERS=on; off in the sample brand's voice.yml)."""
+    ($TANDEM_KNOWLEDGE_ANSWERS=on: the sample brand's default, set here all the same)."""
     import os
 
     from bot.core.settings import Settings
