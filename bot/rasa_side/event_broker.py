@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import math
 import os
 import queue
 import threading
@@ -59,6 +60,26 @@ def private_event(event: dict[str, Any]) -> dict[str, Any]:
     if kind == "slot":
         return {**event, "value": privacy.mask_value(event.get("value"))}
     return event
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def strict_json(row: dict[str, Any]) -> str:
+    """The event as standard JSON: a non-finite number (a client may post `Infinity` in a
+    message's metadata; Python reads and writes it) becomes null, since SQLite's and
+    PostgreSQL's JSON functions refuse the whole row, and the retention sweep with them."""
+    try:
+        return json.dumps(row, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(row), allow_nan=False)
 
 
 class PrivateSQLEventBroker(SQLEventBroker):
@@ -136,7 +157,7 @@ class PrivateSQLEventBroker(SQLEventBroker):
             with self.session_scope() as session:
                 session.add_all(
                     [
-                        self.SQLBrokerEvent(sender_id=row.get("sender_id"), data=json.dumps(row))
+                        self.SQLBrokerEvent(sender_id=row.get("sender_id"), data=strict_json(row))
                         for row in rows
                     ]
                 )

@@ -176,7 +176,12 @@ def delete_events(url: str, sender: str | None = None, before: float | None = No
         if sender is not None:
             query, values = "DELETE FROM events WHERE sender_id = :sender", {"sender": sender}
         elif engine.dialect.name == "sqlite":
-            query = "DELETE FROM events WHERE CAST(json_extract(data, '$.timestamp') AS REAL) < :before"
+            # a row SQLite cannot read (written before the broker wrote strict JSON) has no
+            # age it can prove, and would make json_extract fail the whole sweep
+            query = (
+                "DELETE FROM events WHERE NOT json_valid(data) "
+                "OR CAST(json_extract(data, '$.timestamp') AS REAL) < :before"
+            )
             values = {"before": before}
         else:  # PostgreSQL
             query = "DELETE FROM events WHERE CAST(CAST(data AS json)->>'timestamp' AS double precision) < :before"

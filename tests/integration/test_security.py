@@ -364,6 +364,27 @@ def test_the_retention_sweep_deletes_analytics_events_past_the_period(stack):
     assert kept and all(json.loads(data)["text"] != "long ago" for data in kept if "text" in json.loads(data))
 
 
+def test_an_infinite_number_in_a_messages_metadata_leaves_the_analytics_readable(stack):
+    """Python reads and writes `Infinity`; SQLite's JSON functions refuse the whole row, and
+    the retention sweep failed on it. The broker writes null instead."""
+    sender = f"inf-{uuid.uuid4().hex[:6]}"
+    response = requests.post(
+        f"{stack.rasa_url}/webhooks/rest/webhook",
+        data=json.dumps({"sender": sender, "message": "hello", "metadata": {"x": float("inf")}}),
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert response.status_code in (200, 400), response.text
+    engine = sqlalchemy.create_engine(stack.events_db_url)
+    with engine.connect() as connection:
+        invalid = connection.execute(
+            sqlalchemy.text("SELECT count(*) FROM events WHERE NOT json_valid(data)")
+        )
+        assert invalid.scalar() == 0
+    engine.dispose()
+    retention.sweep(stack, days=30)  # does not fail
+
+
 def test_conversations_expire_after_the_brands_retention(stack):
     sender = f"ttl-{uuid.uuid4().hex[:8]}"
     rest(stack, sender, "hello")
