@@ -286,9 +286,11 @@ def _off_the_quote(
     "We accept cash on delivery" for "We do not accept ...": every word is in the passage,
     the meaning is not), once (a small model caught in a loop writes a supported sentence
     again and again), with the quote's words that answer the question ("soles" for "does
-    that cover the soles"), and no fact the quote (or the question) does not say. Courtesy ("Certainly!", "No worries!") says nothing and is not compared."""
+    that cover the soles"), and no fact the quote (or the question) does not say. Courtesy
+    ("Certainly!", "No worries!") says nothing and is not compared."""
     written = without_courtesy(written, product_names)  # "No worries!" says no no
-    have = {f.key for f in facts(written, product_names)}
+    found = facts(written, product_names)
+    have = {f.key for f in found}
     problems = [f"lost {f.text}" for f in facts(quoted, product_names) if f.key not in have]
     # the quote's words that answer what was asked ("soles" of "does that cover the soles")
     dropped = (content_words(question) & content_words(quoted)) - content_words(written)
@@ -297,7 +299,7 @@ def _off_the_quote(
     # a fact the quote does not say answers something else: the tent's 3 years written with the
     # kettle's 2 for "how long is the warranty on a tent?" (then quoted again for "and for a kettle?")
     allowed = {f.key for f in facts(quoted + " " + question, product_names)}
-    problems += [f"adds {f.text}" for f in facts(written, product_names) if f.key not in allowed]
+    problems += [f"adds {f.text}" for f in found if f.key not in allowed]
     answered, quote_answered = _opening_answer(written), _opening_answer(quoted)
     if answered and quote_answered and answered != quote_answered:
         problems.append(f"says {answered} where the quote says {quote_answered}")

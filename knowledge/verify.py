@@ -176,11 +176,16 @@ def fact_supported(fact: Fact, keys: set[str]) -> bool:
 SOFT_BREAK = re.compile(r"(?<!\n)\n(?!\s*(?:[-*•]\s|\d+[.)]\s|#|\n|[A-Z]:))")
 
 
+def courtesy(sentence: str, product_names: Iterable[str] = ()) -> bool:
+    """A sentence of pure courtesy ("Happy to help.", "Certainly!"): it claims nothing, needs
+    no passage and is no support."""
+    return bool(COURTESY.fullmatch(sentence.strip())) and not facts(sentence, product_names)
+
+
 def without_courtesy(text: str, product_names: Iterable[str] = ()) -> str:
-    """The text without its sentences of pure courtesy ("Certainly!", "Happy shopping!"):
-    what it says."""
+    """The text without its sentences of pure courtesy: what it says."""
     names = list(product_names)
-    return " ".join(x for x in sentences(text) if not (COURTESY.fullmatch(x.strip()) and not facts(x, names)))
+    return " ".join(x for x in sentences(text) if not courtesy(x, names))
 
 
 def sentences(text: str) -> list[str]:
@@ -217,8 +222,8 @@ def verify(
     passage_sentences = [s for p in passages for s in sentences(p)]
     scored: list[tuple[str, float]] = []
     for sentence in sentences(answer):
-        if COURTESY.fullmatch(sentence.strip()) and not facts(sentence, names):
-            continue  # "Happy to help." claims nothing: it needs no passage, and is not support
+        if courtesy(sentence, names):
+            continue
         words = content_words(sentence)
         lexical = len(words & passage_words) / len(words) if words else 1.0
         semantic = similarity(sentence, passage_sentences) if similarity and passage_sentences else 0.0

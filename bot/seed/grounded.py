@@ -38,7 +38,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from adapters.voice_data import NO_ANSWER
+from adapters.voice_data import NO_ANSWER, grounded_context
 from bot.core.settings import ROOT, current_brand
 
 DOC2DIAL = ROOT.parent / "shared" / "datasets" / "doc2dial"
@@ -53,8 +53,6 @@ COURTESY_MIN_COUNT = 5
 # a reply that opens with a no is not opened with a yes ("Certainly! No, ..." contradicts itself)
 NEGATIVE = re.compile(r"^(?:no|not|never|none|nothing|sorry|we (?:do not|don't|can't|cannot))\b", re.I)
 AFFIRMATIVE = re.compile(r"^(?:sure|of course|certainly|absolutely|no problem|no worries|understood)\b", re.I)
-
-
 OPENED, CLOSED = 0.8, 0.5  # share of grounded replies opened, and closed, in the brand's words
 
 
@@ -92,8 +90,6 @@ def instruction() -> str:
 
 def context(passages: list[str], history: list[str] = ()) -> str:
     """The passages (and earlier questions) as the action server shows them (adapters/serve.py)."""
-    from adapters.voice_data import grounded_context
-
     return grounded_context(instruction(), passages, history)
 
 
@@ -285,8 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     examples = brand_examples(rng, _scorer()) + doc2dial_examples(rng, args.doc2dial)
     rng.shuffle(examples)
     folder: Path = current_brand().voice_dir
-    train = [e for e in examples if not e.pop("heldout")]
-    heldout = [e for e in examples if e not in train]
+    train, heldout = [], []
+    for example in examples:
+        (heldout if example.pop("heldout") else train).append(example)
     for name, rows in (("grounded.jsonl", train), ("grounded_heldout.jsonl", heldout)):
         (folder / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     kinds = {}
