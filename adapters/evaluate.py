@@ -181,7 +181,7 @@ def grounded_audit(voice, rows: list[dict], min_support: float, product_names=()
     seconds, samples = [], []
     for row in rows:
         started = time.monotonic()
-        text = generate(row["customer"], row["passages"], [])
+        text = generate(row["customer"], row["passages"], [], row.get("quote", ""))
         seconds.append(time.monotonic() - started)
         verdict = verify(text, row["passages"], min_support, product_names, similarity) if text else None
         if row.get("intent") == "grounded:no-answer":

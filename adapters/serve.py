@@ -148,8 +148,8 @@ class VoiceModel:
         gets the answer as it is written (drafts for the widget)."""
         options = self.settings.get("knowledge_answers") or {}
 
-        def generate(question: str, passages: list[str], history: list[str]) -> str:
-            context = grounded_context(options.get("instruction", ""), passages, history)
+        def generate(question: str, passages: list[str], history: list[str], quoted: str = "") -> str:
+            context = grounded_context(options.get("instruction", ""), passages, history, quoted)
             allowed = FactConstraint([*passages, question, *history], current_brand().product_names())
             text = self.reply(
                 question,

@@ -25,11 +25,15 @@ NO_ANSWER = (
 )
 
 
-def grounded_context(instruction: str, passages: list[str], history: list[str] = ()) -> str:
+def grounded_context(instruction: str, passages: list[str], history: list[str] = (), quoted: str = "") -> str:
     """What the model is shown before the customer's question for a knowledge answer: the
-    instruction, the passages, and the customer's earlier questions (the action server and
-    the grounded training examples, bot/seed/grounded.py, build it the same way)."""
+    instruction, the passages, the passages' sentences that answer (`quoted`, the extractive
+    answer knowledge.answer.quote picks: the written answer must keep its facts and say
+    what it says), and the customer's earlier questions (the action server and the grounded
+    training examples, bot/seed/grounded.py, build it the same way)."""
     context = instruction.strip() + "\n\n" + "\n\n".join(passages)
+    if quoted:
+        context += "\n\nThe passages answer it with: " + quoted.strip()
     if history:
         context += "\n\nEarlier in this conversation the customer asked: " + " / ".join(history[:2])
     return context.strip()

@@ -26,7 +26,7 @@ from knowledge.verify import (
     without_courtesy,
 )
 
-Generator = Callable[[str, list[str], list[str]], str]  # (question, passages, history) -> answer
+Generator = Callable[[str, list[str], list[str], str], str]  # (question, passages, history, quote) -> answer
 VERSION = "extractive-16"  # part of the cache key: answers made another way are not reused
 MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace
 # a passage this much less similar to the question than the best one is not quoted: hybrid
@@ -177,8 +177,9 @@ def answer(
     The passages' own sentences that answer (the quote) come first; a `generator` (the
     voice model) then writes the answer from the passages the quote comes from (those it is
     checked against: a distractor only leads it astray, and a longer prompt is a later first
-    word), and it replaces the quote
-    only when the verifier passes it against the passages the quote comes from, it keeps
+    word), shown the quote as what the passages answer with (a 135M model left to find the
+    sentences itself picks the price line for "is the bottle insulated?", or quotes one
+    sentence too many), and it replaces the quote only when the verifier passes it against the passages the quote comes from, it keeps
     every fact of the quote, and it says what the quote says (`min_agreement`). `said`: the
     answer just before in the conversation, whose sentences are not quoted again while
     others answer (knowledge.verify.extractive_answer)."""
@@ -198,7 +199,7 @@ def answer(
     extractive = Answer(text, "extractive", _cite(used), verdict, sources=[h.source for h in used])
     if generator is None:
         return extractive
-    written = generator(question, [h.text for h in used], list(history)).strip()
+    written = generator(question, [h.text for h in used], list(history), text).strip()
     checked = verify(written, [h.text for h in used], min_support, product_names, similarity)
     problems = (
         _off_the_quote(written, text, product_names, scorer, min_agreement, question) if checked.ok else []

@@ -3,8 +3,9 @@
     .venv/bin/python -m bot.seed.grounded     # writes the brand's voice/grounded{,_heldout}.jsonl
 
 Each example is what the action server shows the model for a knowledge answer
-(adapters/serve.py ``knowledge_generator``): the instruction, three passages, the customer's
-question; and the reply it should write. As in retrieval-augmented fine-tuning (RAFT,
+(adapters/serve.py ``knowledge_generator``): the instruction, the passages, the sentences of
+the answering passage the product quotes for the question (``knowledge.answer.quote``; a
+doc2dial turn has none), the customer's question; and the reply it should write. As in retrieval-augmented fine-tuning (RAFT,
 Zhang et al. 2024), the passage that answers sits among distractors, and some examples have
 no passage that answers, so the model learns to use only the passage that does, and to say
 when none does. Sources:
@@ -88,9 +89,10 @@ def instruction() -> str:
     return str((load_voice_settings().get("knowledge_answers") or {}).get("instruction", "")).strip()
 
 
-def context(passages: list[str], history: list[str] = ()) -> str:
-    """The passages (and earlier questions) as the action server shows them (adapters/serve.py)."""
-    return grounded_context(instruction(), passages, history)
+def context(passages: list[str], history: list[str] = (), quoted: str = "") -> str:
+    """The passages, the sentences that answer and the earlier questions, as the action
+    server shows them (adapters/serve.py)."""
+    return grounded_context(instruction(), passages, history, quoted)
 
 
 def _heldout(key: str) -> bool:
@@ -198,7 +200,7 @@ def brand_examples(rng: random.Random, scorer=None, per_section: int = 3) -> lis
             if NEGATIVE.match(said) and AFFIRMATIVE.match(opener):
                 opener = ""
             reply = " ".join(x for x in (opener, said, rng.choice(closers)) if x)
-            examples.append(_row("brand", question, passages, reply, key=passage, history=earlier))
+            examples.append(_row("brand", question, passages, reply, passage, earlier, quoted=said))
         if asks and rng.random() < 0.2:
             unrelated = [p for _, _, p in rng.sample(others, rng.choice([1, 2]))]
             examples.append(_row("no-answer", rng.choice(asks), unrelated, NO_ANSWER, key=passage))
@@ -244,14 +246,17 @@ def doc2dial_examples(rng: random.Random, limit: int) -> list[dict]:
     return examples
 
 
-def _row(kind: str, question: str, passages: list[str], reply: str, key: str, history=()) -> dict:
+def _row(kind: str, question: str, passages: list[str], reply: str, key: str, history=(), quoted="") -> dict:
     """One example; `key` decides whether it is held out (a section's examples go together,
-    so no paraphrase of a held-out question is trained on)."""
+    so no paraphrase of a held-out question is trained on). `quoted`: the sentences that
+    answer, shown as the action server shows them (a doc2dial turn has none: the model
+    learns there to find the answer in the passages itself)."""
     return {
         "customer": question,
-        "context": context(passages, list(history)),
+        "context": context(passages, list(history), quoted),
         "passages": passages,
         "history": list(history),
+        "quote": quoted,
         "reply": reply.strip(),
         "intent": f"grounded:{kind}",
         "id": f"{kind}-{hashlib.sha256((question + reply).encode()).hexdigest()[:10]}",

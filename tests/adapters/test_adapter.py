@@ -254,12 +254,12 @@ def test_a_knowledge_answer_written_by_the_real_model_is_sent_only_when_the_pass
 def test_constrained_decoding_on_the_real_model_refuses_a_number_the_passages_do_not_have(real_voice):
     from adapters.constrained import FactConstraint
 
-    chat = messages("Express delivery costs $9.99 and takes 4 days.")
+    chat = messages("My order BB-100031 cost $9.99, can you refund it?")
     allowed = FactConstraint(["Express delivery takes 1 to 2 business days and costs $14.95."])
     decode = real_voice.tokenizer.decode
     free = decode(real_voice.decode(chat, max_new_tokens=40).tokens, skip_special_tokens=True)
     invented = allowed.invented(free)
-    assert invented, free  # left alone, the model copies the customer's figures (the committed one: "4 days")
+    assert invented, free  # left alone, the model copies the customer's figures (the committed one: "BB-100031")
     held = real_voice.decode(chat, constraint=allowed, max_new_tokens=40)
     text = decode(held.tokens, skip_special_tokens=True)
     assert held.refused > 0 and text.strip(), text

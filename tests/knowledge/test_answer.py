@@ -37,7 +37,7 @@ def test_retrieval_scores_for_the_gate():
 
 def generated(text: str):
     """The answer when the model writes `text` for the return-window question."""
-    return answer("how long do I have to return an item", RETRIEVAL, 0.6, generator=lambda q, p, h: text)
+    return answer("how long do I have to return an item", RETRIEVAL, 0.6, generator=lambda q, p, h, s: text)
 
 
 def test_a_verified_generated_answer_is_sent_with_its_citations():
@@ -48,6 +48,18 @@ def test_a_verified_generated_answer_is_sent_with_its_citations():
         "url": "https://kb.example/returns.md",
         "source": "returns.md",
     }
+
+
+def test_the_model_is_shown_the_passages_the_quote_comes_from_and_the_quote():
+    shown = []
+
+    def model(question, passages, history, quoted):
+        shown.append((passages, quoted))
+        return quoted
+
+    result = answer("how long do I have to return an item", RETRIEVAL, 0.6, generator=model)
+    assert shown == [([HITS[0].text], "You can return an item within 30 days of delivery.")]
+    assert result.mode == "generated"
 
 
 def test_a_generated_answer_with_an_invented_number_is_never_sent():
@@ -73,7 +85,7 @@ def test_a_supported_answer_that_drops_the_quotes_fact_or_says_something_else_is
         "how long do I have to return an item",
         RETRIEVAL,
         0.6,
-        generator=lambda q, p, h: written,
+        generator=lambda q, p, h, s: written,
         scorer=scorer,
     )
     assert other.mode == "extractive"
@@ -99,7 +111,7 @@ def test_a_written_answer_that_turns_the_quotes_no_into_yes_or_speaks_as_the_cus
         ("We accept cheques or cash on delivery.", "drops the quote's not"),
     ):
         result = answer(
-            "do you accept cash on delivery", retrieval, 0.6, generator=lambda q, p, h, w=written: w
+            "do you accept cash on delivery", retrieval, 0.6, generator=lambda q, p, h, s, w=written: w
         )
         assert result.mode == "extractive", written
         assert problem in result.rejected["problems"], result.rejected
@@ -114,14 +126,14 @@ def test_a_written_answer_that_turns_the_quotes_no_into_yes_or_speaks_as_the_cus
         "where is my invoice",
         Retrieval("where is my invoice", guest),
         0.6,
-        generator=lambda q, p, h: "My invoice is attached to the confirmation email.",
+        generator=lambda q, p, h, s: "My invoice is attached to the confirmation email.",
     )
     assert mine.mode == "extractive" and "speaks as the customer" in mine.rejected["problems"]
     kept = answer(
         "do you accept cash on delivery",
         retrieval,
         0.6,
-        generator=lambda q, p, h: "No, sorry: we do not accept cheques or cash on delivery.",
+        generator=lambda q, p, h, s: "No, sorry: we do not accept cheques or cash on delivery.",
     )
     assert kept.mode == "generated"
 
@@ -195,7 +207,9 @@ def test_a_written_yes_or_no_to_a_question_that_asks_none_is_not_sent():
 
     def write(question, text):  # a sentence model that finds "Yes." supported, as MiniLM did
         alike = lambda q, texts: [0.9] * len(texts)  # noqa: E731
-        return answer(question, Retrieval(question, hits), 0.6, generator=lambda q, p, h: text, scorer=alike)
+        return answer(
+            question, Retrieval(question, hits), 0.6, generator=lambda q, p, h, s: text, scorer=alike
+        )
 
     said = write("what currency are prices in for canada", "Yes. Prices for Canada include duties and taxes.")
     assert said.mode == "extractive"
@@ -235,7 +249,7 @@ def test_a_written_answer_that_drops_what_was_asked_or_adds_a_fact_the_quote_doe
         "and for a kettle?",
         Retrieval("and for a kitchen kettle warranty", hits),
         0.6,
-        generator=lambda q, p, h: "Kitchen and home products: 2 years from delivery. " + tent,
+        generator=lambda q, p, h, s: "Kitchen and home products: 2 years from delivery. " + tent,
         said=[tent],
     )
     assert kettle.mode == "extractive" and "adds 3" in kettle.rejected["problems"]
@@ -243,6 +257,6 @@ def test_a_written_answer_that_drops_what_was_asked_or_adds_a_fact_the_quote_doe
         "does the apparel warranty cover the soles",
         Retrieval("does the apparel warranty cover the soles", hits),
         0.6,
-        generator=lambda q, p, h: "Certainly! Apparel: 1 year on seams and zips.",
+        generator=lambda q, p, h, s: "Certainly! Apparel: 1 year on seams and zips.",
     )
     assert soles.mode == "extractive" and "drops what was asked: sol" in soles.rejected["problems"]

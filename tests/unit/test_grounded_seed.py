@@ -65,5 +65,11 @@ def test_examples_show_the_model_what_the_action_server_shows_it(examples):
     with_history = [e for e in examples if e["history"]]
     assert with_history and [e for e in examples if e["reply"] == NO_ANSWER]
     for e in with_history[:5]:
-        assert e["context"] == grounded_context(grounded.instruction(), e["passages"], e["history"])
+        assert e["context"] == grounded_context(
+            grounded.instruction(), e["passages"], e["history"], e["quote"]
+        )
+    brand = [e for e in examples if e["intent"] == "grounded:brand"]
+    for e in brand:  # shown the sentences that answer, as the action server shows the quote
+        assert e["quote"] and e["quote"] in e["reply"] and e["quote"] in e["context"]
+    assert not any(e["quote"] for e in examples if e["reply"] == NO_ANSWER)
     assert {len(e["passages"]) for e in examples} >= {1, 2, 3}  # the answering one, and distractors

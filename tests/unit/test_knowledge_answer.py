@@ -313,7 +313,7 @@ class WritingVoice:
         self.text, self.asked = text, []
 
     def knowledge_generator(self, on_text=None):
-        def generate(question, passages, history):
+        def generate(question, passages, history, quoted=""):
             self.asked.append(question)
             for word in self.text.split(" "):
                 if on_text:
