@@ -93,6 +93,8 @@ def run(replies: int = 12, max_new_tokens: int = 64, heldout_examples: int = 64)
         "device": "cpu" if voice.model is None else str(voice.model.device),
         "training": {
             "examples": metrics["examples"],
+            "grounded_examples": metrics.get("grounded_examples", 0),
+            "epochs": metrics.get("epochs", 1),
             "steps": metrics["steps"],
             "seconds": metrics["seconds"],
             "tokens": metrics["tokens"],
@@ -243,10 +245,11 @@ def markdown(r: dict) -> str:
             "| training (default recipe, the brand's voice/train.yml) | |",
             "|---|---|",
             f"| device | {t['device']} |",
-            f"| examples × epochs, steps | {t['examples']} × 1, {t['steps']} steps |",
+            f"| examples × epochs, steps | {t['examples']} ({t['examples'] - t.get('grounded_examples', 0)} voice, "
+            f"{t.get('grounded_examples', 0)} grounded) × {t.get('epochs', 1):g}, {t['steps']} steps |",
             f"| time | {t['seconds']:.0f} s ({t['seconds'] / 60:.1f} min) |",
             f"| throughput | {t['tokens_per_second']:.0f} tokens/s ({t['tokens']:,} tokens) |",
-            f"| a full epoch of all {t['full_epoch_examples']:,} examples | ≈ {t['full_epoch_seconds_estimated'] / 60:.0f} min "
+            f"| a full epoch of all {t['full_epoch_examples']:,} voice examples | ≈ {t['full_epoch_seconds_estimated'] / 60:.0f} min "
             f"({t['full_epoch_tokens']:,} tokens at that rate) |",
             f"| peak memory (RSS) | {t['peak_memory_mb']:,.0f} MiB |",
             f"| adapter size | {r['adapter_bytes'] / 2**20:.1f} MiB ({r['trainable_parameters']:,} LoRA parameters) |",
