@@ -32,6 +32,40 @@ def whole_sentences(text: str) -> str:
     return text[: ends[-1]].rstrip() if ends else ""
 
 
+# a yes-word said before the answer: right for "can I ...?", wrong for "the candle arrived
+# smashed" ("Certainly! We're sorry. ...") or before a no ("Absolutely! No, ...")
+AFFIRMATIVE_OPENER = re.compile(
+    r"^(?:sure|of course|certainly|absolutely|no problem|no worries|understood)\b[^.!?]*[.!?]\s*", re.I
+)
+SAYS_NO = re.compile(
+    r"^(?:no|not|never|none|nothing|sorry|we're sorry|we are sorry|unfortunately|"
+    r"we (?:do not|don't|can't|cannot))\b",
+    re.I,
+)
+
+
+CHEERFUL_CLOSER = re.compile(r"(?<=[.!?])\s+happy \w+[.!]*$", re.I)  # "Happy shopping!"
+
+
+def fitting_courtesy(text: str, question: str) -> str:
+    """The text without a yes-word before its answer when the customer complains (the
+    gate's reading of a complaint: bot/gate/evidence.py) or the answer says no, sorry or
+    not, and without a cheerful closer after a complaint."""
+    from bot.gate.evidence import COMPLAINS
+    from knowledge.answer import NEGATION
+
+    if COMPLAINS.search(question):
+        text = CHEERFUL_CLOSER.sub("", text)
+    opened = AFFIRMATIVE_OPENER.match(text)
+    if opened is None or not text[opened.end() :].strip():
+        return text
+    rest = text[opened.end() :]
+    first = SENTENCE_END.split(rest, maxsplit=1)[0]  # "A shipped order can no longer be cancelled"
+    if COMPLAINS.search(question) or SAYS_NO.match(rest) or NEGATION.search(first):
+        return fitting_courtesy(rest, question)
+    return text
+
+
 def placeholders(text: str) -> list[str]:
     return PLACEHOLDER.findall(text)
 

@@ -22,7 +22,7 @@ import yaml
 
 from adapters import base_model, decoding
 from adapters.constrained import FactConstraint
-from adapters.guards import missing_facts, placeholders, whole_sentences
+from adapters.guards import fitting_courtesy, missing_facts, placeholders, whole_sentences
 from adapters.voice_data import NO_ANSWER, grounded_context, messages
 from bot.core.settings import current_brand
 
@@ -160,7 +160,7 @@ class VoiceModel:
             )
             if placeholders(text) or text.startswith(NO_ANSWER[:40]):
                 return ""  # the extractive answer is used, or none (the gate decides)
-            return whole_sentences(text)
+            return fitting_courtesy(whole_sentences(text), question)
 
         return generate
 

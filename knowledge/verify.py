@@ -243,6 +243,9 @@ Scorer = Callable[[str, list[str]], list[float]]  # (question, texts) -> similar
 
 # an answer's yes or no ("Not yet.", "No, ...") is about the question it was written under
 POLARITY = re.compile(r"(yes|no|not)\b", re.IGNORECASE)
+# a heading in the customer's words that tells their situation ("My item arrived damaged", "I
+# forgot my password"): like a question heading, the text under it is the answer to it
+SITUATION = re.compile(r"\b(?:my|i|i'm|i've|me)\b", re.IGNORECASE)
 SAME_QUESTION = 0.8  # similarity of a customer's question to a heading that asks the same
 # ... to a heading that asks nearly the same: a bare yes or no under it, and nothing more, is
 # quoted after the heading ("wat about paying in instalments, like 3 months")
@@ -281,8 +284,11 @@ def extractive_answer(
     first; empty when none is close enough to it.
 
     Candidates are each sentence (read with its heading) and, for a passage under a
-    question heading or an FAQ question, the opening of its answer (help pages answer right
-    under the question). They are ranked by `scorer` (sentence-embedding similarity) when
+    question heading, an FAQ question or a heading that tells the customer's situation in
+    their words ("My item arrived damaged"), the opening of its answer (help pages answer
+    right under the question: "We're sorry. Start a return with the reason ...", where the
+    best single sentences for "the candle arrived smashed" are the apology and "keep the
+    packaging"). They are ranked by `scorer` (sentence-embedding similarity) when
     given, else by the share of the question's content words they contain; better
     retrieved passages win small differences. A candidate qualifies with enough shared
     words or, with a scorer, enough similarity.
@@ -327,7 +333,7 @@ def extractive_answer(
         seen.update(_normal(x) for x in section)
         if not section:
             continue
-        if faq or topic.endswith("?"):
+        if faq or topic.endswith("?") or SITUATION.search(topic):
             candidates.append((index, True, section[:max_sentences], topic))
         if not faq:
             candidates += [

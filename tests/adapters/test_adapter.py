@@ -259,7 +259,9 @@ def test_constrained_decoding_on_the_real_model_refuses_a_number_the_passages_do
     decode = real_voice.tokenizer.decode
     free = decode(real_voice.decode(chat, max_new_tokens=40).tokens, skip_special_tokens=True)
     invented = allowed.invented(free)
-    assert invented, free  # left alone, the model copies the customer's figures (the committed one: "BB-100031")
+    assert invented, (
+        free
+    )  # left alone, the model copies the customer's figures (the committed one: "BB-100031")
     held = real_voice.decode(chat, constraint=allowed, max_new_tokens=40)
     text = decode(held.tokens, skip_special_tokens=True)
     assert held.refused > 0 and text.strip(), text

@@ -235,6 +235,23 @@ def test_a_written_answer_cut_by_the_token_limit_loses_its_unfinished_sentence()
     assert whole_sentences("Sleeps 2; 1.9 kg") == ""  # no sentence finished: the quote is sent
 
 
+def test_a_written_answer_says_no_yes_word_or_happy_shopping_to_a_complaint_and_no_yes_word_before_a_no():
+    from adapters.guards import fitting_courtesy
+
+    damaged = 'Certainly! We\'re sorry. Start a return with the reason "damaged".'
+    assert fitting_courtesy(damaged, "the candle arrived smashed") == damaged[len("Certainly! ") :]
+    assert fitting_courtesy(damaged + " Happy shopping!", "the candle arrived smashed") == damaged[11:]
+    assert fitting_courtesy("Yes. Happy shopping!", "can I pay by card") == "Yes. Happy shopping!"
+    no = "Absolutely! No worries! No, an order can't be edited after it is placed."
+    assert fitting_courtesy(no, "can i edit my order") == "No, an order can't be edited after it is placed."
+    shipped = "Absolutely! A shipped order can no longer be cancelled."
+    assert fitting_courtesy(shipped, "my order has already shipped, what now?") == shipped[12:]
+    yes = "Certainly! Yes, while the order's status is pending."
+    assert fitting_courtesy(yes, "can I change the address of an order?") == yes
+    # nothing after it: no answer, as it was
+    assert fitting_courtesy("Certainly!", "the mug arrived cracked") == "Certainly!"
+
+
 def test_a_written_answer_that_drops_what_was_asked_or_adds_a_fact_the_quote_does_not_say_is_not_sent():
     hits = [
         hit(

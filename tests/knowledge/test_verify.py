@@ -116,6 +116,22 @@ def test_a_section_under_a_matching_question_heading_is_quoted_from_its_start():
     assert [s for _, s in quoted] == ["Visa, Mastercard and PayPal.", "We do not accept cheques."]
 
 
+def test_a_section_under_the_customers_situation_is_quoted_from_its_start():
+    damaged = (
+        "Damaged, wrong or missing items > My item arrived damaged\n\nWe're sorry. Start a return with the "
+        'reason "damaged": it is free. Please keep the packaging until the return is done.'
+    )
+    # the sentences alone closest in meaning are "keep the packaging" and the apology (as the
+    # embedding model scored them): the situation's answer is the text right under it
+    closeness = {"packaging": 0.65, "sorry": 0.62, "Start": 0.5}
+
+    def scorer(question, texts):
+        return [next((v for k, v in closeness.items() if k in t), 0.7) for t in texts]
+
+    quoted = [s for _, s in extractive_answer("the candle arrived smashed", [damaged], scorer=scorer)]
+    assert quoted == ["We're sorry.", 'Start a return with the reason "damaged": it is free.']
+
+
 def test_a_scorer_picks_the_sentence_that_means_the_answer_without_sharing_words():
     passages = [
         "Kettles > Harbor Stainless Kettle\n\nItem number BB-K100. Works on gas, electric and induction hobs."
