@@ -51,8 +51,8 @@ def fitting_courtesy(text: str, question: str) -> str:
     """The text without a yes-word before its answer when the customer complains (the
     gate's reading of a complaint: bot/gate/evidence.py) or the answer says no, sorry or
     not, and without a cheerful closer after a complaint."""
-    from bot.gate.evidence import COMPLAINS
     from knowledge.answer import NEGATION
+    from knowledge.followup import COMPLAINS
 
     if COMPLAINS.search(question):
         text = CHEERFUL_CLOSER.sub("", text)

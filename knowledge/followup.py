@@ -66,6 +66,17 @@ REJECTS = re.compile(
     r"wrong answer|you misunderstood|(?:didn't|didnt|did not) ask)\b",
     re.IGNORECASE,
 )
+# an unhappy customer (the gate, bot/gate/evidence.py, and a written answer's courtesy,
+# adapters/guards.py, read complaints with it): something broke, went missing, came late or wrong, or nobody helped
+COMPLAINS = re.compile(
+    r"\b(?:broken|broke|snapped|cracked|smashed|shattered|damaged|dented|torn|ripped|faulty|"
+    r"defective|leak(?:s|ing|ed)?|soaked|ruined|empty|missing|stolen|lost|late|wrong|worst|"
+    r"terrible|awful|horrible|ridiculous|unacceptable|disappointed|disappointing|angry|furious|"
+    r"complain|complaint|scam|rip ?off|never (?:arrived|came|received|got)|"
+    r"(?:didn't|didnt|did not|hasn't|hasnt|has not|haven't|havent) (?:arrive|arrived|come|came|get|got)|"
+    r"(?:nobody|no one|noone) (?:answered|replied|responded|called|helped)|still waiting|been waiting)\b",
+    re.IGNORECASE,
+)
 DETERMINER = re.compile(r"^(?:a|an|the|my|your|our|some|any)\s+", re.IGNORECASE)
 WORD = re.compile(r"[A-Za-z0-9$£€][\w$£€.'-]*")
 REPLIES = frozenset(

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from knowledge.followup import COMPLAINS
+
 QUESTION = re.compile(
     r"\?\s*$|^\W*(how|what|whats|when|where|which|who|why|is|are|am|do|does|did|can|could|will|"
     r"would|should|may|must|have|has|any)\b|\b(do|does|can|will|must|should) (i|we)\b",
@@ -27,16 +29,6 @@ CONDITION = re.compile(r"\b(if|after|once|before|unless|whether)\b", re.IGNORECA
 ASKS_TO_ACT = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|so|hi|hello|hey|please|um+)\W+)*"
     r"(?:i want to|i wanna|i'd like to|id like to|i would like to|i need to|i have to|let me|help me)\b",
-    re.IGNORECASE,
-)
-# an unhappy customer: something broke, went missing, came late or wrong, or nobody helped
-COMPLAINS = re.compile(
-    r"\b(?:broken|broke|snapped|cracked|smashed|shattered|damaged|dented|torn|ripped|faulty|"
-    r"defective|leak(?:s|ing|ed)?|soaked|ruined|empty|missing|stolen|lost|late|wrong|worst|"
-    r"terrible|awful|horrible|ridiculous|unacceptable|disappointed|disappointing|angry|furious|"
-    r"complain|complaint|scam|rip ?off|never (?:arrived|came|received|got)|"
-    r"(?:didn't|didnt|did not|hasn't|hasnt|has not|haven't|havent) (?:arrive|arrived|come|came|get|got)|"
-    r"(?:nobody|no one|noone) (?:answered|replied|responded|called|helped)|still waiting|been waiting)\b",
     re.IGNORECASE,
 )
 # a long number names one record (an order, an account): the message is about acting on it

@@ -39,8 +39,10 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from adapters.guards import fitting_courtesy
 from adapters.voice_data import NO_ANSWER, grounded_context
 from bot.core.settings import ROOT, current_brand
+from knowledge.verify import SITUATION
 
 DOC2DIAL = ROOT.parent / "shared" / "datasets" / "doc2dial"
 HELDOUT_PERCENT = 15
@@ -51,9 +53,6 @@ WINDOW = 420  # characters of a doc2dial page around the answer: about a brand p
 # the brand's own openers and closers: its voice examples' most frequent first and last
 # sentences that state nothing (knowledge.verify's courtesy), as often as the brand uses them
 COURTESY_MIN_COUNT = 5
-# a reply that opens with a no is not opened with a yes ("Certainly! No, ..." contradicts itself)
-NEGATIVE = re.compile(r"^(?:no|not|never|none|nothing|sorry|we (?:do not|don't|can't|cannot))\b", re.I)
-AFFIRMATIVE = re.compile(r"^(?:sure|of course|certainly|absolutely|no problem|no worries|understood)\b", re.I)
 OPENED, CLOSED = 0.8, 0.5  # share of grounded replies opened, and closed, in the brand's words
 
 
@@ -149,6 +148,8 @@ PRODUCT_ASKS = [
 ]
 TOPIC_ASKS = ["{topic}?", "can you tell me about {topic}?", "hi, question about {topic}", "{topic}"]
 QUESTION_ASKS = ["{question}", "{lower}", "hi, {lower}?", "quick question: {lower}?"]
+# a heading that tells the customer's situation ("My item arrived damaged"), said by them
+SITUATION_ASKS = ["{lower}", "hi, {lower}", "{lower}, what do i do?", "{lower}, what now?"]
 # passages shown with the answering one: the action server shows the one or two its quote
 # comes from; RAFT-style distractors teach the model to use only the passage that answers
 DISTRACTORS = [0, 0, 1, 1, 2]
@@ -157,11 +158,14 @@ WITH_HISTORY = 0.2  # share of examples with an earlier question, as a conversat
 
 def _asks(question: str, passage: str, product_names: list[str]) -> list[str]:
     """The customer's questions a section answers: its question heading as written and as
-    typed in a hurry; a product's price and description; a topic heading asked about."""
+    typed in a hurry; the customer's situation a heading tells ("my item arrived damaged,
+    what now?"); a product's price and description; a topic heading asked about."""
     heading = passage.partition("\n\n")[0].rsplit(">", 1)[-1].strip()
     if question:
         lower = question.rstrip("?").strip().lower()
         return [t.format(question=question, lower=lower) for t in QUESTION_ASKS]
+    if SITUATION.search(heading):
+        return [t.format(lower=heading.rstrip(".").lower()) for t in SITUATION_ASKS]
     if heading in product_names:  # typed as the name is written, or in lower case
         return [t.format(name=heading if n % 2 else heading.lower()) for n, t in enumerate(PRODUCT_ASKS)]
     topic = re.sub(r"\s*\([^)]*\)", "", heading).strip().lower()
@@ -196,10 +200,10 @@ def brand_examples(rng: random.Random, scorer=None, per_section: int = 3) -> lis
                 [rng.choice([q for _, q, _ in others if q] or [""])] if rng.random() < WITH_HISTORY else []
             )
             said = " ".join(s for _, s in quoted)
-            opener = rng.choice(openers)
-            if NEGATIVE.match(said) and AFFIRMATIVE.match(opener):
-                opener = ""
-            reply = " ".join(x for x in (opener, said, rng.choice(closers)) if x)
+            # no yes-word before a no or to a complaint, no "Happy shopping!" after one: as
+            # the action server sends a written answer (adapters.guards.fitting_courtesy)
+            reply = " ".join(x for x in (rng.choice(openers), said, rng.choice(closers)) if x)
+            reply = fitting_courtesy(reply, question)
             examples.append(_row("brand", question, passages, reply, passage, earlier, quoted=said))
         if asks and rng.random() < 0.2:
             unrelated = [p for _, _, p in rng.sample(others, rng.choice([1, 2]))]

@@ -6,8 +6,10 @@ import random
 
 import pytest
 
+from adapters.guards import AFFIRMATIVE_OPENER, CHEERFUL_CLOSER, SAYS_NO
 from adapters.voice_data import NO_ANSWER, grounded_context
 from bot.core.settings import current_brand
+from bot.gate.evidence import COMPLAINS
 from bot.seed import grounded
 from knowledge.answer import _off_the_quote, quote
 
@@ -48,7 +50,7 @@ def test_no_evaluation_question_is_trained_on_and_a_section_is_held_out_whole(ex
     assert any(e["heldout"] for e in examples) and not all(e["heldout"] for e in examples)
 
 
-def test_replies_open_and_close_in_the_brands_own_words_and_a_no_is_not_opened_with_a_yes(examples):
+def test_replies_open_and_close_in_the_brands_own_words_but_not_a_no_or_a_complaint_with_a_yes(examples):
     openers, closers = grounded.brand_courtesy()
     assert "Certainly!" in openers and "Happy shopping!" in closers  # the voice examples' own
     opened = 0
@@ -56,8 +58,12 @@ def test_replies_open_and_close_in_the_brands_own_words_and_a_no_is_not_opened_w
         reply = example["reply"]
         opener = next((o for o in set(openers) if o and reply.startswith(o + " ")), "")
         opened += bool(opener)
-        if grounded.AFFIRMATIVE.match(opener):
-            assert not grounded.NEGATIVE.match(reply[len(opener) :].strip()), reply
+        if AFFIRMATIVE_OPENER.match(opener):
+            assert not SAYS_NO.match(reply[len(opener) :].strip()), reply
+            assert not COMPLAINS.search(example["customer"]), example
+    # the customer's situation, in their words ("my item arrived damaged, what now?"): no cheer
+    complaints = [e for e in examples if COMPLAINS.search(e["customer"]) and e["reply"] != NO_ANSWER]
+    assert complaints and not any(CHEERFUL_CLOSER.search(e["reply"]) for e in complaints)
     assert opened > len(examples) / 2
 
 
