@@ -9,9 +9,9 @@ import pytest
 from adapters.guards import AFFIRMATIVE_OPENER, CHEERFUL_CLOSER, SAYS_NO
 from adapters.voice_data import NO_ANSWER, grounded_context
 from bot.core.settings import current_brand
-from bot.gate.evidence import COMPLAINS
 from bot.seed import grounded
 from knowledge.answer import _off_the_quote, quote
+from knowledge.followup import COMPLAINS
 
 
 @pytest.fixture(scope="module")
