@@ -48,9 +48,9 @@ CHEERFUL_CLOSER = re.compile(r"(?<=[.!?])\s+happy \w+[.!]*$", re.I)  # "Happy sh
 
 
 def fitting_courtesy(text: str, question: str) -> str:
-    """The text without a yes-word before its answer when the customer complains (the
-    gate's reading of a complaint: bot/gate/evidence.py) or the answer says no, sorry or
-    not, and without a cheerful closer after a complaint."""
+    """The text without a yes-word before its answer when the customer complains (read as
+    the gate reads a complaint: knowledge.followup.COMPLAINS) or the answer says no, sorry
+    or not, and without a cheerful closer after a complaint."""
     from knowledge.answer import NEGATION
     from knowledge.followup import COMPLAINS
 

@@ -5,8 +5,9 @@
 Each example is what the action server shows the model for a knowledge answer
 (adapters/serve.py ``knowledge_generator``): the instruction, the passages, the sentences of
 the answering passage the product quotes for the question (``knowledge.answer.quote``; a
-doc2dial turn has none), the customer's question; and the reply it should write. As in retrieval-augmented fine-tuning (RAFT,
-Zhang et al. 2024), the passage that answers sits among distractors, and some examples have
+doc2dial turn has none), the customer's question; and the reply it should write. As in
+retrieval-augmented fine-tuning (RAFT, Zhang et al. 2024), the passage that answers sits
+among distractors, and some examples have
 no passage that answers, so the model learns to use only the passage that does, and to say
 when none does. Sources:
 
