@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from knowledge.verify import facts
+from knowledge.followup import COMPLAINS
+from knowledge.verify import NEGATION, YES_WORDS, facts
 
 PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}|\{[A-Za-z_][A-Za-z0-9_]*\}")
 CODE = re.compile(r"\b[A-Z]{2,4}-\d{3,}\b")  # order, return and invoice numbers: BB-100001, RT-2041
@@ -34,9 +35,7 @@ def whole_sentences(text: str) -> str:
 
 # a yes-word said before the answer: right for "can I ...?", wrong for "the candle arrived
 # smashed" ("Certainly! We're sorry. ...") or before a no ("Absolutely! No, ...")
-AFFIRMATIVE_OPENER = re.compile(
-    r"^(?:sure|of course|certainly|absolutely|no problem|no worries|understood)\b[^.!?]*[.!?]\s*", re.I
-)
+AFFIRMATIVE_OPENER = re.compile(rf"^(?:{YES_WORDS})\b[^.!?]*[.!?]\s*", re.I)
 SAYS_NO = re.compile(
     r"^(?:no|not|never|none|nothing|sorry|we're sorry|we are sorry|unfortunately|"
     r"we (?:do not|don't|can't|cannot))\b",
@@ -51,18 +50,15 @@ def fitting_courtesy(text: str, question: str) -> str:
     """The text without a yes-word before its answer when the customer complains (read as
     the gate reads a complaint: knowledge.followup.COMPLAINS) or the answer says no, sorry
     or not, and without a cheerful closer after a complaint."""
-    from knowledge.answer import NEGATION
-    from knowledge.followup import COMPLAINS
-
-    if COMPLAINS.search(question):
+    complains = bool(COMPLAINS.search(question))
+    if complains:
         text = CHEERFUL_CLOSER.sub("", text)
-    opened = AFFIRMATIVE_OPENER.match(text)
-    if opened is None or not text[opened.end() :].strip():
-        return text
-    rest = text[opened.end() :]
-    first = SENTENCE_END.split(rest, maxsplit=1)[0]  # "A shipped order can no longer be cancelled"
-    if COMPLAINS.search(question) or SAYS_NO.match(rest) or NEGATION.search(first):
-        return fitting_courtesy(rest, question)
+    while (opened := AFFIRMATIVE_OPENER.match(text)) and text[opened.end() :].strip():
+        rest = text[opened.end() :]
+        first = SENTENCE_END.split(rest, maxsplit=1)[0]  # "A shipped order can no longer be cancelled"
+        if not (complains or SAYS_NO.match(rest) or NEGATION.search(first)):
+            break
+        text = rest
     return text
 
 

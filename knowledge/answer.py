@@ -16,6 +16,7 @@ from typing import Any
 
 from knowledge.store import Hit
 from knowledge.verify import (
+    NEGATION,
     Scorer,
     Verdict,
     content_words,
@@ -179,10 +180,11 @@ def answer(
     checked against: a distractor only leads it astray, and a longer prompt is a later first
     word), shown the quote as what the passages answer with (a 135M model left to find the
     sentences itself picks the price line for "is the bottle insulated?", or quotes one
-    sentence too many), and it replaces the quote only when the verifier passes it against the passages the quote comes from, it keeps
-    every fact of the quote, and it says what the quote says (`min_agreement`). `said`: the
-    answer just before in the conversation, whose sentences are not quoted again while
-    others answer (knowledge.verify.extractive_answer)."""
+    sentence too many), and it replaces the quote only when the verifier passes it against
+    the passages the quote comes from, it keeps every fact of the quote, and it says what
+    the quote says (`min_agreement`). `said`: the answer just before in the conversation,
+    whose sentences are not quoted again while others answer
+    (knowledge.verify.extractive_answer)."""
     hits = _close_enough(retrieval.hits[:passages])
     if not hits:
         return None
@@ -255,7 +257,6 @@ def _close_enough(hits: Sequence[Hit]) -> list[Hit]:
     return [h for h in hits if h.dense is None or h.dense >= best - MAX_DENSE_GAP]
 
 
-NEGATION = re.compile(r"\b(?:no|not|never|cannot|none|nothing)\b|n't\b", re.IGNORECASE)
 CUSTOMERS_OWN = re.compile(r"\b(?:my|mine)\b", re.IGNORECASE)  # the assistant owns no order or invoice
 # a question a yes or no answers ("do you ship to canada", "and can I pay by cheque?")
 POLAR_QUESTION = re.compile(

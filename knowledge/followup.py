@@ -66,8 +66,8 @@ REJECTS = re.compile(
     r"wrong answer|you misunderstood|(?:didn't|didnt|did not) ask)\b",
     re.IGNORECASE,
 )
-# an unhappy customer (the gate, bot/gate/evidence.py, and a written answer's courtesy,
-# adapters/guards.py, read complaints with it): something broke, went missing, came late or wrong, or nobody helped
+# an unhappy customer: something broke, went missing, came late or wrong, or nobody helped
+# (the gate, bot/gate/evidence.py, and a written answer's courtesy, adapters/guards.py)
 COMPLAINS = re.compile(
     r"\b(?:broken|broke|snapped|cracked|smashed|shattered|damaged|dented|torn|ripped|faulty|"
     r"defective|leak(?:s|ing|ed)?|soaked|ruined|empty|missing|stolen|lost|late|wrong|worst|"

@@ -47,9 +47,13 @@ WORD_NUMBERS = {
     )
 } | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100}
 WORD_NUMBER = re.compile(r"\b(" + "|".join(sorted(WORD_NUMBERS, key=len, reverse=True)) + r")\b", re.I)
+# a sentence that says no or not ("We do not match prices", "A shipped order can no longer ...")
+NEGATION = re.compile(r"\b(?:no|not|never|cannot|none|nothing)\b|n't\b", re.IGNORECASE)
+# the courtesy that says yes ("Certainly!"): wrong before a no or to a complaint (adapters.guards)
+YES_WORDS = r"sure|of course|certainly|absolutely|no problem(?: at all)?|no worries|understood"
 # a sentence of pure courtesy, which states nothing a passage could support or contradict
 COURTESY = re.compile(
-    r"(?:sure|of course|certainly|absolutely|no problem(?: at all)?|no worries|understood|"
+    rf"(?:{YES_WORDS}|"
     r"happy to help|glad to help|good question|great question|happy shopping|"
     r"thanks for (?:asking|your question)|thank you(?: for reaching out(?: to us)?)?|"
     r"(?:we're|we are|i'm|i am) here to help|i hope (?:this|that) helps|"
