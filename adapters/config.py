@@ -35,6 +35,9 @@ class TrainConfig:
         "", "grounded-reply examples (bot/seed/grounded.py) mixed in, all of them; empty: none"
     )
     grounded_max_length: int = _f(1024, "tokens per grounded example (their prompts carry the passages)")
+    rephrase_data: str = _f(
+        "", "rephrasing examples (bot/seed/rephrase.py) mixed in, all of them; empty: none"
+    )
     output_dir: str = _f("adapter", "where the adapter, its model card and checkpoints go")
     max_examples: int = _f(0, "use at most this many training examples (0: all), the same ones each run")
     max_length: int = _f(256, "tokens per example (prompt + reply); longer replies are cut")

@@ -43,20 +43,26 @@ SAYS_NO = re.compile(
 )
 
 
+# a text that opens with its own greeting, thanks or news takes no yes-word before it
+# ("Certainly! Hi, I'm Brightbay's assistant."; an apology is SAYS_NO's)
+OWN_OPENING = re.compile(
+    r"^(?:hi|hello|thanks|thank you|you're welcome|good news|done|ok|no problem)\b", re.I
+)
 CHEERFUL_CLOSER = re.compile(r"(?<=[.!?])\s+happy \w+[.!]*$", re.I)  # "Happy shopping!"
 
 
 def fitting_courtesy(text: str, question: str) -> str:
     """The text without a yes-word before its answer when the customer complains (read as
-    the gate reads a complaint: knowledge.followup.COMPLAINS) or the answer says no, sorry
-    or not, and without a cheerful closer after a complaint."""
+    the gate reads a complaint: knowledge.followup.COMPLAINS), the answer says no, sorry
+    or not, or it opens with its own greeting or thanks, and without a cheerful closer after
+    a complaint."""
     complains = bool(COMPLAINS.search(question))
     if complains:
         text = CHEERFUL_CLOSER.sub("", text)
     while (opened := AFFIRMATIVE_OPENER.match(text)) and text[opened.end() :].strip():
         rest = text[opened.end() :]
         first = SENTENCE_END.split(rest, maxsplit=1)[0]  # "A shipped order can no longer be cancelled"
-        if not (complains or SAYS_NO.match(rest) or NEGATION.search(first)):
+        if not (complains or SAYS_NO.match(rest) or NEGATION.search(first) or OWN_OPENING.match(rest)):
             break
         text = rest
     return text

@@ -111,10 +111,12 @@ def train(
     if config.max_examples:
         examples = examples[: config.max_examples]
     grounded = read_examples(_path(config.grounded_data)) if config.grounded_data else []
+    rephrasings = read_examples(_path(config.rephrase_data)) if config.rephrase_data else []
     model, tokenizer = base_model.load(config.base_model, device)
     system = system_prompt()
     encoded = [e for e in (encode(tokenizer, x, config.max_length, system) for x in examples) if e]
     encoded += [e for e in (encode(tokenizer, x, config.grounded_max_length, system) for x in grounded) if e]
+    encoded += [e for e in (encode(tokenizer, x, config.max_length, system) for x in rephrasings) if e]
     if not encoded:
         raise ValueError(f"no example of {data_path} fits max_length={config.max_length}")
     plan = batches(encoded, config)
@@ -209,6 +211,9 @@ def train(
         "grounded_data": config.grounded_data,
         "grounded_data_sha256": file_sha256(_path(config.grounded_data)) if config.grounded_data else "",
         "grounded_examples": len(grounded),
+        "rephrase_data": config.rephrase_data,
+        "rephrase_data_sha256": file_sha256(_path(config.rephrase_data)) if config.rephrase_data else "",
+        "rephrase_examples": len(rephrasings),
         "examples": len(encoded),
         "steps": total_steps,
         "epochs": config.epochs,
@@ -295,7 +300,7 @@ def write_model_card(out: Path, config: TrainConfig, metrics: dict, evaluation: 
             else ""
         ),
         f"- data: `{config.train_data}` (sha256 `{metrics['train_data_sha256'][:16]}…`), "
-        f"{metrics['examples'] - metrics.get('grounded_examples', 0)} examples, "
+        f"{metrics['examples'] - metrics.get('grounded_examples', 0) - metrics.get('rephrase_examples', 0)} examples, "
         "seeded from Bitext's customer-support dataset (CDLA-Sharing 1.0) with the brand's placeholder values",
         *(
             [
@@ -305,6 +310,15 @@ def write_model_card(out: Path, config: TrainConfig, metrics: dict, evaluation: 
                 "brand's documents, and doc2dial, CC BY 3.0)"
             ]
             if config.grounded_data
+            else []
+        ),
+        *(
+            [
+                f"- rephrasings: `{config.rephrase_data}` (sha256 `{metrics['rephrase_data_sha256'][:16]}…`), "
+                f"{metrics['rephrase_examples']} examples: a scripted response of the brand's flows, its slots "
+                "filled, and the same response in the brand's words around it (bot/seed/rephrase.py)"
+            ]
+            if config.rephrase_data
             else []
         ),
         f"- LoRA r={config.lora_r}, alpha={config.lora_alpha}, dropout={config.lora_dropout} on {', '.join(config.target_modules)}",

@@ -136,3 +136,15 @@ def collate(batch: list[dict], pad_id: int):
         labels[row, :n] = torch.tensor(item["labels"])
         mask[row, :n] = 1
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+REPHRASE_HELDOUT_PERCENT = 20  # of the brand's responses, whose rephrasing examples are held out
+
+
+def rephrase_heldout(response: str) -> bool:
+    """Whether a response's rephrasing examples are held out of training (bot/seed/rephrase.py
+    writes them apart; `tandem bench adapter` reports these responses apart), by a hash of its
+    name: a response's examples go together."""
+    import hashlib
+
+    return int(hashlib.sha256(response.encode()).hexdigest(), 16) % 100 < REPHRASE_HELDOUT_PERCENT

@@ -26,16 +26,16 @@ SAMPLE_SLOTS = {  # the values a flow would fill in, for the responses' template
     "delivered_on": "2026-11-28",
     "email": "sam@example.com",
     "eta": "2026-12-05",
-    "hours": "9am to 6pm ET",
+    "hours": "24",
     "item": "Trail Kettle",
     "items": "Trail Kettle, Summit Tent",
     "order_number": "BB-100031",
     "placed_on": "2026-11-20",
-    "refund_days": "5",
+    "refund_days": "5 to 7 business days",
     "return_number": "RT-2041",
     "shipped_on": "2026-11-22",
     "status": "shipped",
-    "total": "$84.50",
+    "total": "84.50",  # the template says ${total}
     "tracking_number": "1Z999AA10123456784",
     "window_days": "30",
 }
@@ -48,17 +48,18 @@ DECODERS = {
 }
 
 
-def templates() -> list[tuple[str, list[str]]]:
-    """Every text response of the brand's flows, its slots filled: (text, the values in it)."""
+def templates() -> list[tuple[str, str, list[str]]]:
+    """Every text response of the brand's flows, its slots filled: (response name, text, the
+    values in it)."""
     from actions import nlg
 
     out = []
-    for variations in nlg.responses().values():
+    for name, variations in nlg.responses().items():
         for variation in variations:
             template = variation.get("text") or ""
             if template:
                 values = [SAMPLE_SLOTS[n] for n in nlg.SLOT.findall(template) if n in SAMPLE_SLOTS]
-                out.append((nlg.interpolate(template, SAMPLE_SLOTS), values))
+                out.append((name, nlg.interpolate(template, SAMPLE_SLOTS), values))
     return out
 
 
@@ -94,6 +95,7 @@ def run(replies: int = 12, max_new_tokens: int = 64, heldout_examples: int = 64)
         "training": {
             "examples": metrics["examples"],
             "grounded_examples": metrics.get("grounded_examples", 0),
+            "rephrase_examples": metrics.get("rephrase_examples", 0),
             "epochs": metrics.get("epochs", 1),
             "steps": metrics["steps"],
             "seconds": metrics["seconds"],
@@ -131,7 +133,7 @@ def decoders(
     response of the flows through the product's checks (how many would be sent)."""
     from adapters.evaluate import decoder_perplexity, similarity
     from adapters.serve import VoiceModel
-    from adapters.voice_data import messages, read_examples
+    from adapters.voice_data import messages, read_examples, rephrase_heldout
     from knowledge.config import KnowledgeSettings
     from knowledge.embeddings import embedding_model
 
@@ -159,8 +161,12 @@ def decoders(
             flush=True,
         )
         ppl = decoder_perplexity(voice.decoder, voice.tokenizer, scored, max_length)
-        rephrasings = [voice.rephrase(text, values, close) for text, values in responses]
+        rephrasings = [voice.rephrase(text, values, close) for _, text, values in responses]
         sent = [r.rephrased for r in rephrasings]
+        # responses whose rephrasing examples were held out of training (bot/seed/rephrase.py)
+        heldout_sent = [
+            ok for (name, _, _), ok in zip(responses, sent, strict=True) if rephrase_heldout(name)
+        ]
         reference_sent = reference_sent or sent
         rows.append(
             {
@@ -181,10 +187,26 @@ def decoders(
                 "rephrasings": len(sent),
                 "rephrasings_passed": sum(sent),
                 "rephrasings_as_float32": sum(a == b for a, b in zip(sent, reference_sent, strict=True)),
+                "rephrasings_heldout": len(heldout_sent),
+                "rephrasings_heldout_passed": sum(heldout_sent),
+                "rephrasing_samples": [
+                    {
+                        "response": name,
+                        "template": text,
+                        "sent": r.text,
+                        "passed": r.rephrased,
+                        "problems": r.problems,
+                    }
+                    for (name, text, _), r in zip(responses, rephrasings, strict=True)
+                ],
                 "rejections": _reasons(rephrasings),
             }
         )
-        print(f"    perplexity {ppl:.3f}, rephrasings passed {sum(sent)}/{len(sent)}", flush=True)
+        print(
+            f"    perplexity {ppl:.3f}, rephrasings passed {sum(sent)}/{len(sent)}, "
+            f"held-out responses {sum(heldout_sent)}/{len(heldout_sent)}",
+            flush=True,
+        )
         del voice
     base = rows[0]
     for row in rows:
@@ -245,8 +267,10 @@ def markdown(r: dict) -> str:
             "| training (default recipe, the brand's voice/train.yml) | |",
             "|---|---|",
             f"| device | {t['device']} |",
-            f"| examples × epochs, steps | {t['examples']} ({t['examples'] - t.get('grounded_examples', 0)} voice, "
-            f"{t.get('grounded_examples', 0)} grounded) × {t.get('epochs', 1):g}, {t['steps']} steps |",
+            f"| examples × epochs, steps | {t['examples']} "
+            f"({t['examples'] - t.get('grounded_examples', 0) - t.get('rephrase_examples', 0)} voice, "
+            f"{t.get('grounded_examples', 0)} grounded, {t.get('rephrase_examples', 0)} rephrasing) "
+            f"× {t.get('epochs', 1):g}, {t['steps']} steps |",
             f"| time | {t['seconds']:.0f} s ({t['seconds'] / 60:.1f} min) |",
             f"| throughput | {t['tokens_per_second']:.0f} tokens/s ({t['tokens']:,} tokens) |",
             f"| a full epoch of all {t['full_epoch_examples']:,} voice examples | ≈ {t['full_epoch_seconds_estimated'] / 60:.0f} min "
@@ -265,12 +289,13 @@ def markdown(r: dict) -> str:
             "",
             "Decoders (`decoder`, `dtype` and `onnx_precision` in the brand's voice.yml), on the same work:",
             "",
-            "| decoder | load | tokens/s | first token p50 / p95 | reply p50 / p95 | replies as float32's | held-out perplexity (vs float32) | rephrasings passed (vs float32) | rejections |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| decoder | load | tokens/s | first token p50 / p95 | reply p50 / p95 | replies as float32's | held-out perplexity (vs float32) | rephrasings passed (vs float32) | of them held-out responses | rejections |",
+            "|---|---|---|---|---|---|---|---|---|---|",
             *(
                 f"| {d['name']} | {d['load_seconds']} s | {d['tokens_per_second']} | {d['first_token_p50_s']} / {d['first_token_p95_s']} s "
                 f"| {d['latency_p50_s']} / {d['latency_p95_s']} s | {d['same_as_float32']}/{d['replies']} "
                 f"| {d['perplexity']} ({d['perplexity_vs_float32']:+.2%}) | {d['rephrasings_passed']}/{d['rephrasings']} ({d['pass_rate_vs_float32']:+.1%}) "
+                f"| {d.get('rephrasings_heldout_passed', '-')}/{d.get('rephrasings_heldout', '-')} "
                 f"| {', '.join(f'{k} {v}' for k, v in sorted(d['rejections'].items())) or '-'} |"
                 for d in r.get("decoders", [])
             ),
