@@ -310,8 +310,34 @@ def _warm_up() -> None:
         ):
             voice_model()
             logger.info("voice model ready")
+            if (settings.get("rephrase") or {}).get("enabled"):
+                warm_rephrasings()
     except Exception:
         logger.exception("voice model not loaded: responses are sent as written, answers are extractive")
+
+
+def warm_rephrasings() -> int:
+    """Rephrase now every response marked for it that has no slot to fill, so that no
+    customer waits for its first writing: each is then a cache read (adapters/serve.py
+    caches by text and model). Returns how many come out reworded (a rephrasing that fails
+    a check, or says the same, is the template)."""
+    from actions import nlg
+
+    fixed = [
+        variation["text"]
+        for variations in nlg.responses().values()
+        for variation in variations
+        if variation.get("text")
+        and (variation.get("metadata") or {}).get("rephrase")
+        and not nlg.SLOT.search(variation["text"])
+    ]
+    reworded = sum(_rephrase(text, []) != text for text in fixed)
+    logger.info(
+        "rephrasings ready: %d fixed responses, %d of them reworded (the others sent as written)",
+        len(fixed),
+        reworded,
+    )
+    return reworded
 
 
 def _sweep_forever(interval: float) -> None:

@@ -185,6 +185,7 @@ class VoiceModel:
         text = self.reply(
             template, context, constraint=allowed, max_new_tokens=int(options.get("max_new_tokens", 64))
         )
+        text = fitting_courtesy(whole_sentences(text), template)  # as a written answer: no cut closer
         problems = check_rephrasing(template, text, values, options, similarity)
         result = Rephrasing(template if problems else text, not problems, problems)
         if problems:

@@ -15,12 +15,14 @@ not pay (``tandem bench cost``). Now:
   renderer (actions/nlg.py ``choose``) picks the same one, so a response reads the same
   whichever side renders it.
 
-Scripted replies then keep working while the action server is down; form steps and custom
+Scripted replies then keep working while the action server is down (one to be rephrased is
+rendered here as written when the action server does not answer); form steps and custom
 actions still need it (bot/rasa_side/faults.py answers politely meanwhile).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa.core.nlg.callback import CallbackNaturalLanguageGenerator
@@ -28,6 +30,8 @@ from rasa.core.nlg.generator import ResponseVariationFilter
 from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
 from rasa.utils.endpoints import EndpointConfig
+
+logger = logging.getLogger(__name__)
 
 
 def rephrased(variations: list[dict[str, Any]]) -> bool:
@@ -70,4 +74,12 @@ class LocalFirstNLG(TemplatedNaturalLanguageGenerator):
     ) -> dict[str, Any] | None:
         if utter_action in self.rendered_here:
             return await super().generate(utter_action, tracker, output_channel, **kwargs)
-        return await self.remote.generate(utter_action, tracker, output_channel, **kwargs)
+        try:
+            return await self.remote.generate(utter_action, tracker, output_channel, **kwargs)
+        except Exception as error:  # the action server down: the response as written, not silence
+            if utter_action not in self.responses:
+                raise
+            logger.warning(
+                "rendering %s here, as written: the action server did not answer (%s)", utter_action, error
+            )
+            return await super().generate(utter_action, tracker, output_channel, **kwargs)

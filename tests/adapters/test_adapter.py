@@ -162,6 +162,18 @@ def test_a_failed_rephrasing_sends_the_template_and_both_are_cached():
     assert voice.rephrase(other, [], lambda a, b: 0.8, cache).text == "Thank you for your patience."
 
 
+def test_a_rephrasing_cut_by_the_token_limit_or_cheering_before_a_no_is_mended_before_the_checks():
+    voice = VoiceModel.__new__(VoiceModel)
+    voice.settings, voice.id = {"rephrase": {}}, "test"
+    template = "Your order BB-100001 ships on 2026-12-01."
+    voice.reply = lambda *a, **k: "Certainly! Your order BB-100001 ships on 2026-12-01. We're here to"
+    result = voice.rephrase(template, ["BB-100001"], lambda a, b: 0.9)
+    assert result.rephrased and result.text == "Certainly! Your order BB-100001 ships on 2026-12-01."
+    refused = "Order BB-100001 is shipped, so it can no longer be cancelled."
+    voice.reply = lambda *a, **k: f"Absolutely! {refused}"
+    assert voice.rephrase(refused, ["BB-100001"], lambda a, b: 0.9).text == refused
+
+
 def test_nlg_renders_domain_responses_with_slots_buttons_and_the_rephrase_mark():
     request = {
         "response": "utter_ask_confirm_address",
@@ -174,7 +186,14 @@ def test_nlg_renders_domain_responses_with_slots_buttons_and_the_rephrase_mark()
     assert [b["title"] for b in message["buttons"]] == ["Yes, change it", "No"]
     assert values == ["BB-100015", "12 Oak Street"] and not rephrase
     message, _, rephrase = nlg.render({"response": "utter_greet", "tracker": {"slots": {}}})
-    assert message["text"].startswith("Hi, I'm Brightbay") and not rephrase
+    assert message["text"].startswith("Hi, I'm Brightbay") and rephrase
+    # the sample brand rephrases every response without a slot (written once, at start) and
+    # none with one (it would be written while the customer waits)
+    for variations in nlg.responses().values():
+        for variation in variations:
+            if variation.get("text"):
+                marked = bool((variation.get("metadata") or {}).get("rephrase"))
+                assert marked != bool(nlg.SLOT.search(variation["text"])), variation["text"]
     message, _, rephrase = nlg.render({"response": "utter_you_are_welcome", "tracker": {"slots": {}}})
     assert rephrase
     assert nlg.render({"response": "utter_nothing", "tracker": {}})[0] == {}

@@ -87,6 +87,10 @@ async def render():
     return rendered
 out["rendered"] = asyncio.run(render())
 out["remote"] = remote
+async def refused(name, tracker, channel, **kwargs):
+    raise ConnectionError("the action server is down")
+nlg.remote.generate = refused
+out["action_server_down"] = asyncio.run(nlg.generate("utter_voice", tracker, "rest"))["text"]
 
 # rules: Rasa's search and the narrowed one find the same rules, on rule sets and conversations
 # made at random from the same parts (previous actions, intents, loops, slots, starters)
@@ -149,6 +153,7 @@ def test_cached_validation_event_lookup_and_local_responses_behave_as_rasa_does(
     assert rendered["utter_channel@socketio"] == ["any"] * 5
     assert out["remote"] == ["utter_voice"] * 5  # only the rephrased one goes to the action server
     assert rendered["utter_voice@rest"] == ["from the action server"] * 5
+    assert out["action_server_down"] == "welcome"  # rendered here as written, not silence
     # the rule search is narrowed, and finds what Rasa's finds (and finds rules at all)
     assert out["rules_narrowed"] and out["rules_same"], out
     assert out["rules_found"] > out["rules_tried"] / 4, out
