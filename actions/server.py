@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import hashlib
 import hmac
 import importlib.util
 import logging
@@ -312,6 +313,8 @@ def _warm_up() -> None:
             logger.info("voice model ready")
             if (settings.get("rephrase") or {}).get("enabled"):
                 warm_rephrasings()
+        if not (settings.get("rephrase") or {}).get("enabled"):
+            publish_rephrasings({})  # none from an earlier run with it on
     except Exception:
         logger.exception("voice model not loaded: responses are sent as written, answers are extractive")
 
@@ -331,13 +334,38 @@ def warm_rephrasings() -> int:
         and (variation.get("metadata") or {}).get("rephrase")
         and not nlg.SLOT.search(variation["text"])
     ]
-    reworded = sum(_rephrase(text, []) != text for text in fixed)
+    said = {text: _rephrase(text, []) for text in dict.fromkeys(fixed)}
+    reworded = sum(rewrite != text for text, rewrite in said.items())
+    publish_rephrasings(said)
     logger.info(
         "rephrasings ready: %d fixed responses, %d of them reworded (the others sent as written)",
         len(fixed),
         reworded,
     )
     return reworded
+
+
+REPHRASED = "tandem:rephrased:"  # the same name as bot/rasa_side/shared_redis.REPHRASED
+
+
+def publish_rephrasings(said: dict[str, str]) -> None:
+    """The responses without slots as they are to be sent (rephrased, or as written when the
+    rephrasing failed a check), for the Rasa process to read instead of calling /nlg
+    (bot/rasa_side/nlg.py); empty `said`: none (rephrasing is off)."""
+    from actions.services import redis_client
+
+    key = REPHRASED + current_brand().root.name
+    try:
+        store = redis_client()
+        with store.pipeline() as pipe:
+            pipe.delete(key)
+            if said:
+                pipe.hset(
+                    key, mapping={hashlib.sha256(t.encode()).hexdigest()[:24]: v for t, v in said.items()}
+                )
+            pipe.execute()
+    except Exception:  # Rasa then asks the action server for each one, as before
+        logger.warning("could not publish the rephrased responses", exc_info=True)
 
 
 def _sweep_forever(interval: float) -> None:

@@ -8,7 +8,9 @@ validated the answer against a JSON schema, a round trip per response that a sto
 not pay (``tandem bench cost``). Now:
 
 - a response with a variation marked ``metadata: {rephrase: true}`` (or one the domain does
-  not know) goes to the action server as before (actions/nlg.py, adapters/serve.py);
+  not know) goes to the action server as before (actions/nlg.py, adapters/serve.py), unless
+  it is one the action server rephrased when its voice model loaded (the responses without
+  slots, in a Redis hash: ``shared_redis.REPHRASED``), which is read here;
 - every other response is rendered here by Rasa's own template generator, with the first
   eligible variation in Rasa's order (a condition met and this channel, this channel, a
   condition met, any), where Rasa would pick one of them at random. The action server's
@@ -23,6 +25,7 @@ actions still need it (bot/rasa_side/faults.py answers politely meanwhile).
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from rasa.core.nlg.callback import CallbackNaturalLanguageGenerator
@@ -30,6 +33,8 @@ from rasa.core.nlg.generator import ResponseVariationFilter
 from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
 from rasa.utils.endpoints import EndpointConfig
+
+from bot.rasa_side import shared_redis
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +54,24 @@ class LocalFirstNLG(TemplatedNaturalLanguageGenerator):
     def __init__(self, endpoint_config: EndpointConfig, domain: Domain | None = None) -> None:
         self.remote = CallbackNaturalLanguageGenerator(endpoint_config)
         super().__init__((domain or Domain.empty()).responses)
+
+    _redis: Any = None
+
+    def rephrased_text(self, text: str) -> str | None:
+        """The response as the action server rephrased it when the voice model loaded (its
+        rephrasing, or the text itself when that failed a check), or None: not written yet,
+        a response with slots filled in, or no shared Redis."""
+        if self._redis is None:
+            self._redis = shared_redis.client(db=0, socket_timeout=0.2) or False
+        if not self._redis:
+            return None
+        brand = os.path.basename(os.environ.get("TANDEM_BRAND", "").rstrip("/"))
+        try:
+            found = self._redis.hget(shared_redis.REPHRASED + brand, shared_redis.text_digest(text))
+        except Exception as error:  # Redis slow or down: the action server still answers
+            logger.warning("could not read the rephrased responses: %s", error)
+            return None
+        return found.decode() if isinstance(found, bytes) else found
 
     @property
     def responses(self) -> dict[str, list[dict[str, Any]]]:
@@ -74,6 +97,10 @@ class LocalFirstNLG(TemplatedNaturalLanguageGenerator):
     ) -> dict[str, Any] | None:
         if utter_action in self.rendered_here:
             return await super().generate(utter_action, tracker, output_channel, **kwargs)
+        local = await super().generate(utter_action, tracker, output_channel, **kwargs)
+        said = self.rephrased_text(local["text"]) if local and local.get("text") else None
+        if said is not None:  # written when the voice model loaded: no call to the action server
+            return {**local, "text": said}
         try:
             return await self.remote.generate(utter_action, tracker, output_channel, **kwargs)
         except Exception as error:  # the action server down: the response as written, not silence

@@ -42,6 +42,18 @@ def client(db: int = 1, socket_timeout: float = 1.0) -> Any | None:
     )
 
 
+# + the brand's folder name: a hash of the rephrased responses without slots, by the digest of
+# the response's text (actions/server.py warm_rephrasings writes it when the voice model loads;
+# bot/rasa_side/nlg.py reads it, so such a response needs no call to the action server)
+REPHRASED = "tandem:rephrased:"
+
+
+def text_digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
 STREAM_CHANNEL = "tandem:stream:"  # + conversation id: drafts of a generated answer (actions/streaming.py)
 SAY_CHANNEL = "tandem:say:"  # + conversation id: what an agent says, the hand-back (bot/console/handoffs.py)
 

@@ -87,6 +87,10 @@ async def render():
     return rendered
 out["rendered"] = asyncio.run(render())
 out["remote"] = remote
+nlg.rephrased_text = lambda text: "welcome, in the voice" if text == "welcome" else None
+out["read_here"] = asyncio.run(nlg.generate("utter_voice", tracker, "rest"))["text"]
+out["remote_after_read"] = list(remote)
+nlg.rephrased_text = lambda text: None
 async def refused(name, tracker, channel, **kwargs):
     raise ConnectionError("the action server is down")
 nlg.remote.generate = refused
@@ -154,6 +158,8 @@ def test_cached_validation_event_lookup_and_local_responses_behave_as_rasa_does(
     assert out["remote"] == ["utter_voice"] * 5  # only the rephrased one goes to the action server
     assert rendered["utter_voice@rest"] == ["from the action server"] * 5
     assert out["action_server_down"] == "welcome"  # rendered here as written, not silence
+    # rephrased when the voice model loaded: read here, with no call to the action server
+    assert out["read_here"] == "welcome, in the voice" and out["remote_after_read"] == out["remote"]
     # the rule search is narrowed, and finds what Rasa's finds (and finds rules at all)
     assert out["rules_narrowed"] and out["rules_same"], out
     assert out["rules_found"] > out["rules_tried"] / 4, out

@@ -76,6 +76,8 @@ def test_fixed_responses_marked_for_rephrasing_are_written_at_start(monkeypatch)
     monkeypatch.setattr(
         server, "_rephrase", lambda text, values: written.append(text) or f"Certainly! {text}"
     )
+    published = {}
+    monkeypatch.setattr(server, "publish_rephrasings", published.update)
     count = server.warm_rephrasings()
     marked = [
         v["text"]
@@ -85,3 +87,5 @@ def test_fixed_responses_marked_for_rephrasing_are_written_at_start(monkeypatch)
     ]
     assert count == len(written) > 0
     assert set(written) == {t for t in marked if not nlg.SLOT.search(t)}
+    # published for the Rasa process, which then sends them without calling the action server
+    assert published == {t: f"Certainly! {t}" for t in written}
