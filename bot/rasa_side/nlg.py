@@ -56,18 +56,20 @@ class LocalFirstNLG(TemplatedNaturalLanguageGenerator):
         super().__init__((domain or Domain.empty()).responses)
 
     _redis: Any = None
+    _rephrased_key = ""
 
     def rephrased_text(self, text: str) -> str | None:
         """The response as the action server rephrased it when the voice model loaded (its
         rephrasing, or the text itself when that failed a check), or None: not written yet,
         a response with slots filled in, or no shared Redis."""
-        if self._redis is None:
+        if self._redis is None:  # the stack's Redis (db 0, as the action server's), and the key
             self._redis = shared_redis.client(db=0, socket_timeout=0.2) or False
+            brand = os.path.basename(os.environ.get("TANDEM_BRAND", "").rstrip("/"))
+            self._rephrased_key = shared_redis.REPHRASED + brand
         if not self._redis:
             return None
-        brand = os.path.basename(os.environ.get("TANDEM_BRAND", "").rstrip("/"))
         try:
-            found = self._redis.hget(shared_redis.REPHRASED + brand, shared_redis.text_digest(text))
+            found = self._redis.hget(self._rephrased_key, shared_redis.text_digest(text))
         except Exception as error:  # Redis slow or down: the action server still answers
             logger.warning("could not read the rephrased responses: %s", error)
             return None

@@ -83,10 +83,12 @@ def brand_courtesy() -> tuple[list[str], list[str]]:
     return kept(firsts, OPENED), kept(lasts, CLOSED)
 
 
-def instruction() -> str:
+def instruction(job: str = "knowledge_answers") -> str:
+    """The instruction the action server gives the model for a job of voice.yml
+    (knowledge_answers, rephrase)."""
     from adapters.serve import load_voice_settings
 
-    return str((load_voice_settings().get("knowledge_answers") or {}).get("instruction", "")).strip()
+    return str((load_voice_settings().get(job) or {}).get("instruction", "")).strip()
 
 
 def context(passages: list[str], history: list[str] = (), quoted: str = "") -> str:

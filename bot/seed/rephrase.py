@@ -89,12 +89,6 @@ VALUE_SETS = [
 ]
 
 
-def instruction() -> str:
-    from adapters.serve import load_voice_settings
-
-    return str((load_voice_settings().get("rephrase") or {}).get("instruction", "")).strip()
-
-
 def responses() -> list[tuple[str, str]]:
     """(response name, text) of every text variation of the brand's domain."""
     from actions import nlg
@@ -109,12 +103,12 @@ def responses() -> list[tuple[str, str]]:
 
 def examples(rng: random.Random) -> list[dict]:
     from actions import nlg
-    from bot.seed.grounded import brand_courtesy
+    from bot.seed.grounded import brand_courtesy, instruction
 
     openers, closers = brand_courtesy()
     openers = [o for o in openers if o] + [""] * round(len([o for o in openers if o]) * (1 - OPENED) / OPENED)
     closers = [c for c in closers if c] + [""] * round(len([c for c in closers if c]) * (1 - CLOSED) / CLOSED)
-    context = instruction()
+    context = instruction("rephrase")
     rows = []
     for name, template in responses():
         filled = {nlg.interpolate(template, values) for values in VALUE_SETS}
