@@ -3,14 +3,16 @@
 endpoints.yml points Rasa's `nlg` at the action server's ``POST /nlg``: Rasa sends the
 response name, its arguments and the tracker, and gets the message back. Rendering is
 Rasa's own for this domain (the variation for the channel and slot conditions, ``{slot}``
-filled from slots and arguments); a response marked ``metadata: {rephrase: true}`` is then
-rephrased in the brand's voice (adapters/serve.py), and sent as written when that fails a
-check or the voice model is not loaded yet.
+filled from slots and arguments); a response marked ``metadata: {rephrase: true}`` is filled
+in the brand's wording of its template, written when the voice model loaded
+(actions/server.py ``warm_rephrasings``, adapters/serve.py), and sent as written when that
+failed a check or is not written yet.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -76,14 +78,22 @@ def choose(variations: list[dict[str, Any]], channel: str | None, slots: dict[st
     return {}
 
 
-def render(request: dict[str, Any]) -> tuple[dict[str, Any], list[str], bool]:
-    """(message for Rasa, the values filled into the text, whether to rephrase it)."""
+def render(
+    request: dict[str, Any], reworded: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], list[str], bool]:
+    """(message for Rasa, the values filled into the text, whether it is marked for
+    rephrasing). `reworded`: marked templates in the brand's wording, by template
+    (actions/server.py ``warm_rephrasings``); a marked template found there is filled in
+    its wording."""
     name = request.get("response") or ""
     slots = ((request.get("tracker") or {}).get("slots")) or {}
     values = {**slots, **(request.get("arguments") or {})}
     variation = choose(responses().get(name, []), (request.get("channel") or {}).get("name"), slots)
     message: dict[str, Any] = {}
     template = variation.get("text") or ""
+    rephrase = bool((variation.get("metadata") or {}).get("rephrase")) and bool(template)
+    if rephrase and reworded:
+        template = reworded.get(template, template)
     if template:
         message["text"] = interpolate(template, values)
     if variation.get("buttons"):
@@ -99,5 +109,4 @@ def render(request: dict[str, Any]) -> tuple[dict[str, Any], list[str], bool]:
         if variation.get(key) is not None:
             message[key] = variation[key]
     used = [str(values[n]) for n in SLOT.findall(template) if values.get(n) is not None]
-    rephrase = bool((variation.get("metadata") or {}).get("rephrase")) and bool(template)
     return message, used, rephrase

@@ -222,24 +222,28 @@ def add_nlg_route(app: Sanic) -> None:
                 "decoder": voice.decoder.name if voice is not None else None,
                 "knowledge_answers": bool((settings.get("knowledge_answers") or {}).get("enabled")),
                 "rephrase": bool((settings.get("rephrase") or {}).get("enabled")),
+                # the start-up warm-up is over: the marked responses are written (or sent as
+                # written), and nothing generates in the background any more
+                "warm": WARM.is_set(),
             }
         )
 
     @app.post("/nlg")
     async def render_response(request: Request):
-        message, values, rephrase = nlg.render(request.json or {})
-        if rephrase and message.get("text"):
-            text = await asyncio.get_running_loop().run_in_executor(None, _rephrase, message["text"], values)
-            message["text"] = text
+        """Rasa's response, with the brand's wording of a marked response when the voice model
+        has written it (`warm_rephrasings`): no customer waits for a generation here."""
+        message, _, _ = nlg.render(request.json or {}, REWORDED)
         return response.json(message)
 
 
-def _rephrase(template: str, values: list[str]) -> str:
-    """The template in the brand's voice, or as written (no model yet, or a failed check)."""
+def _rephrase(template: str) -> str:
+    """The template (slots as placeholders) in the brand's voice, or as written (no model
+    yet, rephrasing off, or no rephrasing that passes the checks: adapters/serve.py)."""
     from adapters.serve import loaded_voice_model
 
     voice = loaded_voice_model()
-    if voice is None or not (voice.settings.get("rephrase") or {}).get("enabled"):
+    options = (voice.settings.get("rephrase") or {}) if voice is not None else {}
+    if voice is None or not options.get("enabled"):
         return template
     try:
         from actions.services import redis_client
@@ -247,7 +251,12 @@ def _rephrase(template: str, values: list[str]) -> str:
         from knowledge.base import knowledge_base
 
         scorer = embedding_scorer(knowledge_base().embeddings)
-        return voice.rephrase(template, values, lambda a, b: scorer(a, [b])[0], redis_client()).text
+        examples = options.get("example_values") or {}
+        similarity = lambda a, b: scorer(a, [b])[0]  # noqa: E731
+        done = voice.rephrase_template(template, examples, similarity, redis_client())
+        if done.problems and not done.cached:
+            logger.info("%r is sent as written: %s", template[:60], "; ".join(done.problems))
+        return done.text
     except Exception:
         logger.exception("rephrasing failed; sending the template as written")
         return template
@@ -317,29 +326,38 @@ def _warm_up() -> None:
             publish_rephrasings({})  # none from an earlier run with it on
     except Exception:
         logger.exception("voice model not loaded: responses are sent as written, answers are extractive")
+    finally:
+        WARM.set()
+
+
+# the marked responses' templates as they are to be sent (the brand's wording, or the template
+# itself), by template: written when the voice model loads
+REWORDED: dict[str, str] = {}
+WARM = threading.Event()  # set when the start-up warm-up is over, whatever came of it
 
 
 def warm_rephrasings() -> int:
-    """Rephrase now every response marked for it that has no slot to fill, so that no
-    customer waits for its first writing: each is then a cache read (adapters/serve.py
-    caches by text and model). Returns how many come out reworded (a rephrasing that fails
-    a check, or says the same, is the template)."""
+    """Rephrase now every response template marked for it, with its slots as placeholders
+    (adapters/serve.py ``rephrase_template``), so that no customer waits for a generation:
+    a marked response is then its template's wording, filled as Rasa fills it, here
+    (`REWORDED`) and in the Rasa process (published in Redis). Returns how many come out
+    reworded (one that fails a check, or says the same, is sent as written)."""
     from actions import nlg
 
-    fixed = [
+    marked = [
         variation["text"]
         for variations in nlg.responses().values()
         for variation in variations
-        if variation.get("text")
-        and (variation.get("metadata") or {}).get("rephrase")
-        and not nlg.SLOT.search(variation["text"])
+        if variation.get("text") and (variation.get("metadata") or {}).get("rephrase")
     ]
-    said = {text: _rephrase(text, []) for text in dict.fromkeys(fixed)}
+    said = {text: _rephrase(text) for text in dict.fromkeys(marked)}
     reworded = sum(rewrite != text for text, rewrite in said.items())
+    REWORDED.clear()
+    REWORDED.update(said)
     publish_rephrasings(said)
     logger.info(
-        "rephrasings ready: %d fixed responses, %d of them reworded (the others sent as written)",
-        len(fixed),
+        "rephrasings ready: %d marked responses, %d of them reworded (the others sent as written)",
+        len(said),
         reworded,
     )
     return reworded
@@ -349,9 +367,10 @@ REPHRASED = "tandem:rephrased:"  # the same name as bot/rasa_side/shared_redis.R
 
 
 def publish_rephrasings(said: dict[str, str]) -> None:
-    """The responses without slots as they are to be sent (rephrased, or as written when the
-    rephrasing failed a check), for the Rasa process to read instead of calling /nlg
-    (bot/rasa_side/nlg.py); empty `said`: none (rephrasing is off)."""
+    """The marked responses' templates as they are to be sent (rephrased, or as written when
+    the rephrasing failed a check), by the digest of the template, for the Rasa process to
+    fill and send instead of calling /nlg (bot/rasa_side/nlg.py); empty `said`: none
+    (rephrasing is off)."""
     from actions.services import redis_client
 
     key = REPHRASED + current_brand().root.name

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import yaml
 
 from adapters import base_model, decoding
 from adapters.constrained import FactConstraint
-from adapters.guards import fitting_courtesy, missing_facts, placeholders, whole_sentences
+from adapters.guards import fitting_courtesy, missing_facts, placeholders, slips, whole_sentences
 from adapters.voice_data import NO_ANSWER, grounded_context, messages
 from bot.core.settings import current_brand
 
@@ -44,6 +45,10 @@ def load_voice_settings(path: Path | None = None) -> dict[str, Any]:
     return settings
 
 
+# part of the rephrasings' cache key: a change to their checks (check_rephrasing) writes them again
+REPHRASE_CHECKS = 2
+# a slot placeholder of a response template, as Rasa fills it (actions/nlg.py SLOT)
+SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SWITCH = {"on": True, "1": True, "true": True, "off": False, "0": False, "false": False}
 
 
@@ -171,7 +176,8 @@ class VoiceModel:
         loses or adds a fact, keeps a placeholder, drifts in meaning or is too long.
         `similarity(a, b)`: cosine of two texts; `cache`: a Redis client."""
         options = self.settings.get("rephrase") or {}
-        key = f"tandem:rephrase:{self.id}:{hashlib.sha256(template.encode()).hexdigest()[:24]}"
+        digest = hashlib.sha256(template.encode()).hexdigest()[:24]
+        key = f"tandem:rephrase:{self.id}:{REPHRASE_CHECKS}:{digest}"
         if cache is not None:
             try:
                 hit = cache.get(key)
@@ -196,6 +202,40 @@ class VoiceModel:
             except Exception:
                 logger.warning("could not cache a rephrasing", exc_info=True)
         return result
+
+    def rephrase_template(
+        self, template: str, examples: dict[str, Any], similarity=None, cache=None
+    ) -> Rephrasing:
+        """A response template with ``{slot}`` placeholders in the brand's voice, written once
+        and then filled like the template itself, whatever the slots hold: the template is
+        filled with `examples` (voice.yml ``rephrase.example_values``), rephrased and checked as
+        a filled response is (`rephrase`), and each example value is put back as its
+        placeholder. The template itself (``rephrased`` False) when a slot has no example
+        value, when the values could be mistaken for one another or for the template's own
+        words, when a value is not kept exactly as often as its placeholder, or when the
+        rephrasing fails a check."""
+        names = list(dict.fromkeys(SLOT.findall(template)))
+        missing = [n for n in names if not str(examples.get(n) or "").strip()]
+        if missing:
+            return Rephrasing(template, False, [f"no example value for {', '.join(missing)}"])
+        values = {n: str(examples[n]) for n in names}
+        literal = SLOT.sub(" ", template)
+        clashes = [
+            n for n, v in values.items() if v in literal or any(v in w for m, w in values.items() if m != n)
+        ]
+        if clashes:
+            return Rephrasing(template, False, [f"example values not told apart: {', '.join(clashes)}"])
+        filled = SLOT.sub(lambda m: values[m.group(1)], template)
+        done = self.rephrase(filled, list(values.values()), similarity, cache)
+        if not done.rephrased:
+            return Rephrasing(template, False, done.problems, done.cached)
+        text = done.text
+        uneven = [n for n, v in values.items() if text.count(v) != template.count("{" + n + "}")]
+        if uneven:
+            return Rephrasing(template, False, [f"not kept once each: {', '.join(uneven)}"], done.cached)
+        for name, value in sorted(values.items(), key=lambda item: -len(item[1])):
+            text = text.replace(value, "{" + name + "}")
+        return Rephrasing(text, text != template, cached=done.cached)
 
 
 def decoder_kind(settings: dict[str, Any], device: str) -> str:
@@ -229,7 +269,7 @@ def check_rephrasing(
     """Why a rephrasing may not be sent (empty: it may)."""
     if not text.strip():
         return ["empty"]
-    problems = missing_facts(template, text, values)
+    problems = missing_facts(template, text, values) + slips(template, text)
     if placeholders(text) and not any(p.startswith("placeholder") for p in problems):
         problems.append("placeholder")
     if len(text) > float(options.get("max_length_ratio", 2.0)) * len(template) + 40:

@@ -254,6 +254,8 @@ def measure(conversations: int, profile_conversations: int, rate: int, keep: Pat
         training.train(settings)
         print("starting this project's stack ...", flush=True)
         processes.up(settings)
+        results["warm_up_s"] = round(processes.wait_until_warm(settings), 1)
+        print(f"the action server's warm-up took {results['warm_up_s']} s more", flush=True)
         stock_server = None
         try:
             stock_port = free_port()
@@ -362,6 +364,8 @@ def render(results: dict) -> str:
         "",
         "One customer at a time over REST, conversations alternating between the two bots on the",
         f"same machine and Redis ({results['settings']['conversations']} conversations each).",
+        "Measured once the action server's start-up warm-up is over (its voice model loaded and",
+        f"the marked responses rephrased: {results.get('warm_up_s', '?')} s after the stack answered).",
         "",
         "| bot | turns | p50 ms | p95 ms |",
         "|---|---|---|---|",

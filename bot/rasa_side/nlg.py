@@ -7,10 +7,12 @@ serialised the whole conversation, the action server rendered the template and R
 validated the answer against a JSON schema, a round trip per response that a stock bot does
 not pay (``tandem bench cost``). Now:
 
-- a response with a variation marked ``metadata: {rephrase: true}`` (or one the domain does
-  not know) goes to the action server as before (actions/nlg.py, adapters/serve.py), unless
-  it is one the action server rephrased when its voice model loaded (the responses without
-  slots, in a Redis hash: ``shared_redis.REPHRASED``), which is read here;
+- a response with a variation marked ``metadata: {rephrase: true}`` is filled here in the
+  brand's wording of its template, which the action server wrote when its voice model loaded
+  (slots as placeholders, in a Redis hash: ``shared_redis.REPHRASED``); one not written yet,
+  or one the domain does not know, goes to the action server (actions/nlg.py). An opener the
+  wording adds ("Certainly!") is left out when one of the bot's last messages opened the same
+  way, so that it is not said before every step of a form;
 - every other response is rendered here by Rasa's own template generator, with the first
   eligible variation in Rasa's order (a condition met and this channel, this channel, a
   condition met, any), where Rasa would pick one of them at random. The action server's
@@ -24,8 +26,10 @@ actions still need it (bot/rasa_side/faults.py answers politely meanwhile).
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+import re
 from typing import Any
 
 from rasa.core.nlg.callback import CallbackNaturalLanguageGenerator
@@ -37,6 +41,34 @@ from rasa.utils.endpoints import EndpointConfig
 from bot.rasa_side import shared_redis
 
 logger = logging.getLogger(__name__)
+
+
+# the first sentence of a reply, when short: "Certainly!", "Happy to help."
+OPENING = re.compile(r"\s*([^.!?]{1,40}[.!?])\s+")
+RECENT = 3  # the bot's last messages an added opener is not repeated from
+
+
+def added_opener(template: str, said: str) -> re.Match[str] | None:
+    """The opener the rephrasing put before the template ("Certainly! "), or None."""
+    found = OPENING.match(said)
+    return found if found and found.group(1).lower() not in template.lower() else None
+
+
+def without_repeated_opener(template: str, said: str, tracker: Any) -> str:
+    """`said` without its added opener when one of the bot's last messages opened the same
+    way: "Certainly!" once, not before every step of a form."""
+    opener = added_opener(template, said)
+    if opener is None:
+        return said
+    recent = [
+        event.text
+        for event in reversed(getattr(tracker, "events", None) or [])
+        if getattr(event, "type_name", "") == "bot" and getattr(event, "text", None)
+    ][:RECENT]
+    wanted = opener.group(1).lower()
+    if any((OPENING.match(text) or [None, ""])[1].lower() == wanted for text in recent):
+        return said[opener.end() :]
+    return said
 
 
 def rephrased(variations: list[dict[str, Any]]) -> bool:
@@ -58,10 +90,10 @@ class LocalFirstNLG(TemplatedNaturalLanguageGenerator):
     _redis: Any = None
     _rephrased_key = ""
 
-    def rephrased_text(self, text: str) -> str | None:
-        """The response as the action server rephrased it when the voice model loaded (its
-        rephrasing, or the text itself when that failed a check), or None: not written yet,
-        a response with slots filled in, or no shared Redis."""
+    def rephrased_text(self, template: str) -> str | None:
+        """The response template (slots as placeholders) as the action server rephrased it
+        when the voice model loaded (its wording, or the template itself when that failed a
+        check), or None: not written yet, or no shared Redis."""
         if self._redis is None:  # the stack's Redis (db 0, as the action server's), and the key
             self._redis = shared_redis.client(db=0, socket_timeout=0.2) or False
             brand = os.path.basename(os.environ.get("TANDEM_BRAND", "").rstrip("/"))
@@ -69,7 +101,7 @@ class LocalFirstNLG(TemplatedNaturalLanguageGenerator):
         if not self._redis:
             return None
         try:
-            found = self._redis.hget(self._rephrased_key, shared_redis.text_digest(text))
+            found = self._redis.hget(self._rephrased_key, shared_redis.text_digest(template))
         except Exception as error:  # Redis slow or down: the action server still answers
             logger.warning("could not read the rephrased responses: %s", error)
             return None
@@ -99,10 +131,12 @@ class LocalFirstNLG(TemplatedNaturalLanguageGenerator):
     ) -> dict[str, Any] | None:
         if utter_action in self.rendered_here:
             return await super().generate(utter_action, tracker, output_channel, **kwargs)
-        local = await super().generate(utter_action, tracker, output_channel, **kwargs)
-        said = self.rephrased_text(local["text"]) if local and local.get("text") else None
-        if said is not None:  # written when the voice model loaded: no call to the action server
-            return {**local, "text": said}
+        filled_slots = tracker.current_slot_values()
+        variation = self._random_response_for(utter_action, output_channel, filled_slots)
+        said = self.rephrased_text(variation["text"]) if variation and variation.get("text") else None
+        if said is not None:  # written when the voice model loaded: filled here, no call out
+            said = without_repeated_opener(variation["text"], said, tracker)
+            return self._fill_response({**copy.deepcopy(variation), "text": said}, filled_slots, **kwargs)
         try:
             return await self.remote.generate(utter_action, tracker, output_channel, **kwargs)
         except Exception as error:  # the action server down: the response as written, not silence

@@ -42,9 +42,10 @@ def client(db: int = 1, socket_timeout: float = 1.0) -> Any | None:
     )
 
 
-# + the brand's folder name: a hash of the rephrased responses without slots, by the digest of
-# the response's text (actions/server.py warm_rephrasings writes it when the voice model loads;
-# bot/rasa_side/nlg.py reads it, so such a response needs no call to the action server)
+# + the brand's folder name: a hash of the marked responses' templates in the brand's wording
+# (slots as placeholders), by the digest of the template (actions/server.py warm_rephrasings
+# writes it when the voice model loads; bot/rasa_side/nlg.py reads and fills it, so such a
+# response needs no call to the action server)
 REPHRASED = "tandem:rephrased:"
 
 

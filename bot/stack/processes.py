@@ -448,6 +448,26 @@ def up(settings: Settings, only: set[str] | None = None) -> None:
             start(component, settings)
 
 
+def wait_until_warm(settings: Settings, timeout: float = 600.0) -> float:
+    """Wait until the action server's start-up warm-up is over (the voice model loaded and
+    the marked responses rephrased, or given up on: ``/health/voice`` says ``warm``), and
+    return the seconds waited. The stack answers before that, with responses as written and
+    extractive answers; a benchmark of steady turns waits, so that the warm-up's generations
+    do not share the CPU with what it measures."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if requests.get(f"{settings.actions_url}/health/voice", timeout=2).json().get("warm"):
+                return time.monotonic() - started
+        except (requests.RequestException, ValueError):
+            pass
+        time.sleep(1)
+    raise StackError(
+        f"the action server's warm-up did not end within {timeout:.0f} s: "
+        f"see {settings.logs_dir / 'actions.log'}"
+    )
+
+
 def private_folder(path: Path) -> None:
     """Make `path` (0700), or close an existing one to others: it holds conversations,
     orders, logs and secrets. Files already in it are closed too (an older install's)."""

@@ -145,6 +145,10 @@ def test_placeholders_and_lost_facts_block_a_generation():
     assert any(p.startswith("added 3") for p in missing_facts(template, added))
     assert check_rephrasing("Thanks!", "Thanks {{Website Name}}!", [], {}) == ["placeholder {{Website Name}}"]
     assert "meaning drifted" in check_rephrasing("Thanks!", "Bananas.", [], {}, lambda a, b: 0.1)[0]
+    # a word of the template turned into a near spelling of itself is a slip, not a rewording
+    slipped = check_rephrasing("It has just become late.", "Sorry, it has just became late.", [], {})
+    assert slipped == ["slipped 'become' to 'became'"]
+    assert check_rephrasing("Say it another way?", "Say it again differently?", [], {}) == []
 
 
 def test_a_failed_rephrasing_sends_the_template_and_both_are_cached():
@@ -174,6 +178,31 @@ def test_a_rephrasing_cut_by_the_token_limit_or_cheering_before_a_no_is_mended_b
     assert voice.rephrase(refused, ["BB-100001"], lambda a, b: 0.9).text == refused
 
 
+def test_a_template_is_rephrased_once_with_example_values_and_its_placeholders_put_back():
+    voice = VoiceModel.__new__(VoiceModel)
+    voice.settings, voice.id = {"rephrase": {}}, "test"
+    template = "Order {order_number} shipped on {shipped_on} with {carrier}."
+    examples = {"order_number": "BB-104417", "shipped_on": "2026-10-06", "carrier": "FedEx", "eta": "x"}
+    seen = []
+    voice.reply = lambda text, *a, **k: seen.append(text) or f"Great news! {text} Happy shopping!"
+    done = voice.rephrase_template(template, examples, lambda a, b: 0.9)
+    assert seen == ["Order BB-104417 shipped on 2026-10-06 with FedEx."]  # filled, then rephrased
+    assert done.rephrased
+    assert (
+        done.text
+        == "Great news! Order {order_number} shipped on {shipped_on} with {carrier}. Happy shopping!"
+    )
+    # a value said twice, or dropped, cannot be put back as its placeholder: as written
+    voice.reply = lambda text, *a, **k: f"{text} Your FedEx parcel is on its way."
+    done = voice.rephrase_template(template, examples, lambda a, b: 0.9)
+    assert done.text == template and not done.rephrased and "carrier" in done.problems[0]
+    # a slot without an example value, or values that could be mistaken for each other
+    assert "no example value for" in voice.rephrase_template(template, {"carrier": "UPS"}).problems[0]
+    clash = {**examples, "carrier": "BB-1044"}  # inside the order number
+    assert "not told apart" in voice.rephrase_template(template, clash).problems[0]
+    assert "not told apart" in voice.rephrase_template("Order {carrier} with FedEx.", examples).problems[0]
+
+
 def test_nlg_renders_domain_responses_with_slots_buttons_and_the_rephrase_mark():
     request = {
         "response": "utter_ask_confirm_address",
@@ -184,17 +213,19 @@ def test_nlg_renders_domain_responses_with_slots_buttons_and_the_rephrase_mark()
     message, values, rephrase = nlg.render(request)
     assert message["text"] == "Shall I change the delivery address of order BB-100015 to: 12 Oak Street?"
     assert [b["title"] for b in message["buttons"]] == ["Yes, change it", "No"]
-    assert values == ["BB-100015", "12 Oak Street"] and not rephrase
-    message, _, rephrase = nlg.render({"response": "utter_greet", "tracker": {"slots": {}}})
-    assert message["text"].startswith("Hi, I'm Brightbay") and not rephrase
-    # the sample brand rephrases no response with a slot (it would be written while the
-    # customer waits; one without is written once, at start)
+    assert values == ["BB-100015", "12 Oak Street"] and rephrase
+    # a marked template in the brand's wording (written at start) is filled as the template is
+    template = "Shall I change the delivery address of order {order_number} to: {new_address}?"
+    worded = {template: "Of course! Shall I send order {order_number} to {new_address} instead?"}
+    message, values, _ = nlg.render(request, worded)
+    assert message["text"] == "Of course! Shall I send order BB-100015 to 12 Oak Street instead?"
+    assert values == ["BB-100015", "12 Oak Street"] and len(message["buttons"]) == 2
+    message, _, rephrase = nlg.render({"response": "utter_greet", "tracker": {"slots": {}}}, worded)
+    assert message["text"].startswith("Hi, I'm Brightbay") and rephrase  # not written: as written
+    # the sample brand marks every text response: each is written once, at start
     for variations in nlg.responses().values():
         for variation in variations:
-            if (variation.get("metadata") or {}).get("rephrase"):
-                assert not nlg.SLOT.search(variation["text"]), variation["text"]
-    message, _, rephrase = nlg.render({"response": "utter_you_are_welcome", "tracker": {"slots": {}}})
-    assert rephrase
+            assert not variation.get("text") or (variation.get("metadata") or {}).get("rephrase"), variation
     assert nlg.render({"response": "utter_nothing", "tracker": {}})[0] == {}
     assert (
         nlg.interpolate("order {order_number} {missing}", {"order_number": "BB-1"}) == "order BB-1 {missing}"

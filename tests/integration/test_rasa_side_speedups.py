@@ -67,6 +67,7 @@ domain = Domain.from_dict({
         "utter_cond": [{"text": "plain"}, {"text": "for gold", "condition": [{"type": "slot", "name": "tier", "value": "Gold"}]}],
         "utter_channel": [{"text": "any"}, {"text": "on rest", "channel": "rest"}],
         "utter_voice": [{"text": "welcome", "metadata": {"rephrase": True}}],
+        "utter_voice_slot": [{"text": "hello {tier}", "metadata": {"rephrase": True}}],
     },
 })
 nlg = LocalFirstNLG(EndpointConfig("http://127.0.0.1:9/nlg"), None)  # as Rasa makes it: no domain yet
@@ -87,8 +88,12 @@ async def render():
     return rendered
 out["rendered"] = asyncio.run(render())
 out["remote"] = remote
-nlg.rephrased_text = lambda text: "welcome, in the voice" if text == "welcome" else None
+worded = {"welcome": "welcome, in the voice", "hello {tier}": "Certainly! well hello, {tier} member!"}
+nlg.rephrased_text = worded.get
 out["read_here"] = asyncio.run(nlg.generate("utter_voice", tracker, "rest"))["text"]
+out["filled_here"] = asyncio.run(nlg.generate("utter_voice_slot", tracker, "rest"))["text"]
+tracker.update(events.BotUttered("Certainly! What's your order number?"))
+out["opener_not_repeated"] = asyncio.run(nlg.generate("utter_voice_slot", tracker, "rest"))["text"]
 out["remote_after_read"] = list(remote)
 nlg.rephrased_text = lambda text: None
 async def refused(name, tracker, channel, **kwargs):
@@ -160,6 +165,9 @@ def test_cached_validation_event_lookup_and_local_responses_behave_as_rasa_does(
     assert out["action_server_down"] == "welcome"  # rendered here as written, not silence
     # rephrased when the voice model loaded: read here, with no call to the action server
     assert out["read_here"] == "welcome, in the voice" and out["remote_after_read"] == out["remote"]
+    assert out["filled_here"] == "Certainly! well hello, gold member!"  # its template's wording, filled
+    # the same added opener as one of the bot's last messages is left out
+    assert out["opener_not_repeated"] == "well hello, gold member!"
     # the rule search is narrowed, and finds what Rasa's finds (and finds rules at all)
     assert out["rules_narrowed"] and out["rules_same"], out
     assert out["rules_found"] > out["rules_tried"] / 4, out
