@@ -30,6 +30,7 @@ import copy
 import logging
 import os
 import re
+import time
 from typing import Any
 
 from rasa.core.nlg.callback import CallbackNaturalLanguageGenerator
@@ -46,6 +47,13 @@ logger = logging.getLogger(__name__)
 # the first sentence of a reply, when short: "Certainly!", "Happy to help."
 OPENING = re.compile(r"\s*([^.!?]{1,40}[.!?])\s+")
 RECENT = 3  # the bot's last messages an added opener is not repeated from
+# how often the Rasa process reads the rephrased responses again (the action server writes
+# them when its voice model loads)
+REREAD_SECONDS = 10.0
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def added_opener(template: str, said: str) -> re.Match[str] | None:
@@ -89,23 +97,31 @@ class LocalFirstNLG(TemplatedNaturalLanguageGenerator):
 
     _redis: Any = None
     _rephrased_key = ""
+    _worded: dict[str, str] = {}  # noqa: RUF012 (replaced, never changed in place)
+    _read_at = float("-inf")
 
     def rephrased_text(self, template: str) -> str | None:
         """The response template (slots as placeholders) as the action server rephrased it
         when the voice model loaded (its wording, or the template itself when that failed a
-        check), or None: not written yet, or no shared Redis."""
+        check), or None: not written yet, or no shared Redis. The whole hash is read at most
+        every `REREAD_SECONDS`, not once per response: a slow or down Redis costs one short
+        timeout now and then, not one on every reply (the client is synchronous, on Rasa's
+        event loop)."""
         if self._redis is None:  # the stack's Redis (db 0, as the action server's), and the key
             self._redis = shared_redis.client(db=0, socket_timeout=0.2) or False
             brand = os.path.basename(os.environ.get("TANDEM_BRAND", "").rstrip("/"))
             self._rephrased_key = shared_redis.REPHRASED + brand
         if not self._redis:
             return None
-        try:
-            found = self._redis.hget(self._rephrased_key, shared_redis.text_digest(template))
-        except Exception as error:  # Redis slow or down: the action server still answers
-            logger.warning("could not read the rephrased responses: %s", error)
-            return None
-        return found.decode() if isinstance(found, bytes) else found
+        now = time.monotonic()
+        if now - self._read_at >= REREAD_SECONDS:
+            self._read_at = now
+            try:
+                found = self._redis.hgetall(self._rephrased_key)
+                self._worded = {_text(k): _text(v) for k, v in found.items()}
+            except Exception as error:  # Redis slow or down: what was read stays
+                logger.warning("could not read the rephrased responses: %s", error)
+        return self._worded.get(shared_redis.text_digest(template))
 
     @property
     def responses(self) -> dict[str, list[dict[str, Any]]]:

@@ -95,6 +95,21 @@ out["filled_here"] = asyncio.run(nlg.generate("utter_voice_slot", tracker, "rest
 tracker.update(events.BotUttered("Certainly! What's your order number?"))
 out["opener_not_repeated"] = asyncio.run(nlg.generate("utter_voice_slot", tracker, "rest"))["text"]
 out["remote_after_read"] = list(remote)
+# the wordings are read from Redis as one hash, again only after a while; a Redis error keeps them
+from bot.rasa_side import shared_redis
+class FakeRedis:
+    reads, down = 0, False
+    def hgetall(self, key):
+        self.reads += 1
+        if self.down:
+            raise ConnectionError("redis is down")
+        return {shared_redis.text_digest("welcome").encode(): b"welcome, from redis"}
+reader = LocalFirstNLG(EndpointConfig("http://127.0.0.1:9/nlg"), None)
+reader._redis, reader._rephrased_key = FakeRedis(), "k"
+out["from_redis"] = [reader.rephrased_text("welcome") for _ in range(5)] + [reader.rephrased_text("other")]
+out["redis_reads"] = reader._redis.reads
+reader._redis.down, reader._read_at = True, float("-inf")
+out["redis_down"] = reader.rephrased_text("welcome")
 nlg.rephrased_text = lambda text: None
 async def refused(name, tracker, channel, **kwargs):
     raise ConnectionError("the action server is down")
@@ -166,6 +181,8 @@ def test_cached_validation_event_lookup_and_local_responses_behave_as_rasa_does(
     # rephrased when the voice model loaded: read here, with no call to the action server
     assert out["read_here"] == "welcome, in the voice" and out["remote_after_read"] == out["remote"]
     assert out["filled_here"] == "Certainly! well hello, gold member!"  # its template's wording, filled
+    assert out["from_redis"] == ["welcome, from redis"] * 5 + [None] and out["redis_reads"] == 1
+    assert out["redis_down"] == "welcome, from redis"  # what was read stays while Redis is down
     # the same added opener as one of the bot's last messages is left out
     assert out["opener_not_repeated"] == "well hello, gold member!"
     # the rule search is narrowed, and finds what Rasa's finds (and finds rules at all)
