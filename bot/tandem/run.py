@@ -35,6 +35,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"Ready in {time.monotonic() - started:.1f} s. Logs: {settings.logs_dir}")
+    if getattr(args, "warm", False):
+        print("  waiting for the voice model and the rephrased responses ...", flush=True)
+        try:
+            print(f"  warm after {processes.wait_until_warm(settings):.1f} s more")
+        except processes.StackError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    else:
+        print("  the voice model loads in the background (`tandem up --warm` waits for it)")
     print("  chat in the terminal:  tandem chat")
     print(f"  REST:                  POST {settings.rasa_url}/webhooks/rest/webhook")
     print(f"  socket.io:             {settings.rasa_url}/socket.io")
@@ -131,6 +140,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="N Rasa servers behind HAProxy on the Rasa port (default: as last time, else 1); "
         "each runs $TANDEM_RASA_WORKERS workers (default 2)",
+    )
+    p.add_argument(
+        "--warm",
+        action="store_true",
+        help="also wait until the voice model is loaded and the marked responses are rephrased "
+        "(the stack answers before, with responses as written and quoted answers); for benchmarks",
     )
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("down", help="stop what `tandem up` started")

@@ -178,3 +178,30 @@ def test_setup_check_reports_nothing_missing_after_setup():
         text=True,
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_waiting_for_the_warm_up_polls_the_voice_health_until_it_says_warm(isolated, monkeypatch):
+    answers = iter([None, {"warm": False}, {"warm": False}, {"warm": True}])
+    asked = []
+
+    class Reply:
+        def __init__(self, body):
+            self.body = body
+
+        def json(self):
+            if self.body is None:
+                raise ValueError("not JSON yet")  # the action server still starting
+            return self.body
+
+    def get(url, timeout):
+        asked.append(url)
+        return Reply(next(answers))
+
+    monkeypatch.setattr(stack.requests, "get", get)
+    monkeypatch.setattr(stack.time, "sleep", lambda seconds: None)
+    settings = get_settings()
+    assert stack.wait_until_warm(settings) >= 0
+    assert asked == [f"{settings.actions_url}/health/voice"] * 4
+    monkeypatch.setattr(stack.requests, "get", lambda url, timeout: Reply({"warm": False}))
+    with pytest.raises(stack.StackError, match="warm-up did not end"):
+        stack.wait_until_warm(settings, timeout=0.01)
