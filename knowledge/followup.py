@@ -96,6 +96,7 @@ ASKS = re.compile(
 MAX_FRAGMENT_WORDS = 5
 MAX_REFERENCE_WORDS = 14
 MIN_SWAP_SIMILARITY = 0.2  # a fragment this unlike every phrase of the question swaps nothing
+CLEARLY_LIKELIER = 0.03  # the knowledge base overrules the likeliest swap by this much closeness
 
 
 @dataclass
@@ -182,12 +183,26 @@ def swaps(previous: str, thing: str, similarity: Similarity | None, limit: int =
         order = [i for i in order if alike[i] >= MIN_SWAP_SIMILARITY] or order[:1]
     else:
         order = sorted(range(len(spans)), key=lambda i: (len(spans[i][2].split()), -spans[i][0]))
-    return [f"{base[: spans[i][0]]}{bare}{base[spans[i][1] :]}?" for i in order[:limit]]
+    return [f"{base[: spans[i][0]]}{bare}{_after_examples(base[spans[i][1] :])}?" for i in order[:limit]]
+
+
+# examples given of the thing a fragment replaces ("kitchen stuff like pans"): they go with it
+EXAMPLES = re.compile(r"^\s*,?\s*(?:like|such as|e\.g\.|for example|for instance|say)\s+[^,;?!]*,?", re.I)
+
+
+def _after_examples(rest: str) -> str:
+    """What follows a replaced phrase, without the examples given of it: "warranty on kitchen
+    stuff like pans", read for apparel, is "warranty on apparel", not "apparel like pans"."""
+    return EXAMPLES.sub("", rest, count=1)
 
 
 def _likeliest(readings: list[str], plausibility: Plausibility) -> str:
+    """The reading the knowledge base answers best, when it answers it clearly better than
+    the first (the phrase most like the fragment); else the first: two readings of one
+    passage ("warranty on apparel", "warranty on kitchen apparel") score alike."""
     scores = plausibility(readings)
-    return readings[max(range(len(readings)), key=lambda i: (scores[i], -i))]
+    best = max(range(len(readings)), key=lambda i: (scores[i], -i))
+    return readings[best] if scores[best] - scores[0] >= CLEARLY_LIKELIER else readings[0]
 
 
 def resolve(

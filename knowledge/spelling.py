@@ -11,7 +11,8 @@ reported so that the decision log shows what was read:
    brand word closest to it: at most one edit for words of up to 5 letters, two above
    (insert, delete, substitute, swap two neighbours), the most frequent on a tie. A known
    English word is only mended into a brand word that doubles one of its letters
-   ("shiping": a name in the word list). Words shorter than 4 letters, numbers and record
+   ("shiping": a name in the word list). The plural of a known or brand word ("pans": the
+   word list has "pan") is left alone. Words shorter than 4 letters, numbers and record
    numbers are never touched.
 
 A word the brand uses is never "corrected", and nothing is learnt from customers' messages.
@@ -123,6 +124,19 @@ def _deletes(word: str, depth: int) -> set[str]:
     return found
 
 
+def _singulars(word: str) -> list[str]:
+    """What `word` is the plural (or -s form) of, if it is one: "pans" -> pan, "boxes" ->
+    box, "batteries" -> battery."""
+    if not word.endswith("s") or word.endswith("ss"):
+        return []
+    found = [word[:-1]]
+    if word.endswith("es"):
+        found.append(word[:-2])
+    if word.endswith("ies"):
+        found.append(word[:-3] + "y")
+    return [w for w in found if len(w) >= MIN_LENGTH - 1]
+
+
 def words_of(texts: Iterable[str]) -> Counter[str]:
     """How often each lower-case word occurs in these texts."""
     counts: Counter[str] = Counter()
@@ -159,6 +173,8 @@ class Speller:
         """The brand word meant by `word` (lower case), or None to keep it."""
         if len(word) < MIN_LENGTH or not word.isalpha() or word in self.vocabulary:
             return None
+        if any(stem in self.known or stem in self.vocabulary for stem in _singulars(word)):
+            return None  # "pans", "soles": a plural the word list leaves out, not a typo of "pass"
         if word in self.known:  # a real word; but "shiping" (a name) for the brand's "shipping"
             doubled = (word[: i + 1] + word[i:] for i in range(len(word)))
             return next((w for w in doubled if self.vocabulary.get(w, 0) >= 2), None)

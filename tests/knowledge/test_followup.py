@@ -19,6 +19,20 @@ def test_a_fragment_swaps_the_phrase_most_like_it():
     assert resolved.text == "how long is the warranty on a kettle?"
 
 
+def test_the_examples_of_a_swapped_phrase_go_with_it():
+    def alike(text, candidates):  # "apparel" is most like "kitchen stuff"
+        return [0.9 if c == "kitchen stuff" else 0.1 for c in candidates]
+
+    resolved = resolve(
+        "what about apparel?", Context(["what is the warranty on kitchen stuff like pans?"]), similarity=alike
+    )
+    assert resolved.text == "what is the warranty on apparel?"
+    resolved = resolve(
+        "and apparel?", Context(["is kitchen stuff, such as pans, covered for 2 years?"]), similarity=alike
+    )
+    assert resolved.text == "is apparel covered for 2 years?"
+
+
 def test_the_knowledge_base_picks_between_readings():
     def plausibility(questions):  # the knowledge base answers the parallel reading best
         return [0.8 if "standard shipping" in q else 0.3 for q in questions]
@@ -30,6 +44,22 @@ def test_the_knowledge_base_picks_between_readings():
         plausibility=plausibility,
     )
     assert resolved.text == "how much is standard shipping?"
+
+
+def test_the_knowledge_base_overrules_the_likeliest_swap_only_when_clearly_better():
+    def alike(text, candidates):
+        return [{"kitchen stuff": 0.40, "stuff": 0.39}.get(c, 0.1) for c in candidates]
+
+    def close(by):  # the passage answers "kitchen apparel" a little (or much) better
+        return lambda questions: [0.76 + (by if "kitchen apparel" in q else 0.0) for q in questions]
+
+    context = Context(["what is the warranty on kitchen stuff like pans?"])
+    assert resolve("what about apparel?", context, similarity=alike, plausibility=close(0.01)).text == (
+        "what is the warranty on apparel?"
+    )
+    assert resolve("what about apparel?", context, similarity=alike, plausibility=close(0.1)).text == (
+        "what is the warranty on kitchen apparel?"
+    )
 
 
 def test_without_a_model_the_last_word_is_swapped():

@@ -44,3 +44,14 @@ def test_known_english_reads_whole_words_of_a_wordpiece_vocabulary(tmp_path):
     assert known_english(vocab) == {"the", "kettle"}
     assert known_english(None) == frozenset()
     assert isinstance(words_of(["a b a"]), Counter)
+
+
+def test_the_plural_of_a_known_or_brand_word_is_not_mended():
+    s = speller(known={"pan", "sole", "battery", "box"})
+    # "pans" is one edit from the brand's "pass"... if the brand said "pass"
+    brandish = Speller(words_of(["pass the test, pass it on"] * 2), known={"pan"})
+    assert brandish.mend("kitchen stuff like pans").text == "kitchen stuff like pans"
+    assert brandish.mend("like passs").text == "like pass"  # a typo still is
+    assert s.mend("soles batteries boxes").text == "soles batteries boxes"
+    assert s.mend("warranties").text == "warranties"  # the brand's "warranty"
+    assert s.mend("retruns").text == "returns"  # no word of its own: a typo
