@@ -221,6 +221,7 @@ def _answer(
         history=history,
         scorer=scorer,
         said=said or (),
+        own_names=brand.own_names(),
     )
     if result is None:
         return None

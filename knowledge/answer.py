@@ -28,7 +28,7 @@ from knowledge.verify import (
 )
 
 Generator = Callable[[str, list[str], list[str], str], str]  # (question, passages, history, quote) -> answer
-VERSION = "extractive-17"  # part of the cache key: answers made another way are not reused
+VERSION = "extractive-18"  # part of the cache key: answers made another way are not reused
 MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace
 # a passage this much less similar to the question than the best one is not quoted: hybrid
 # search ranks it high for shared words ("covered" in the outdoor catalogue's "Covered by our
@@ -170,6 +170,7 @@ def answer(
     passages: int = 3,
     min_agreement: float = MIN_AGREEMENT,
     said: Sequence[str] = (),
+    own_names: Sequence[str] = (),
 ) -> Answer | None:
     """A verified answer from the best passages, or None when they do not answer.
     `scorer`: sentence similarity (the embedding model), to pick the sentences to quote
@@ -184,13 +185,14 @@ def answer(
     the passages the quote comes from, it keeps every fact of the quote, and it says what
     the quote says (`min_agreement`). `said`: the answer just before in the conversation,
     whose sentences are not quoted again while others answer
-    (knowledge.verify.extractive_answer)."""
+    (knowledge.verify.extractive_answer); `own_names`: the brand's names, which a heading
+    may say without being about a case the customer did not ask about."""
     hits = _close_enough(retrieval.hits[:passages])
     if not hits:
         return None
     texts = [h.text for h in hits]
     similarity = (lambda sentence, candidates: max(scorer(sentence, candidates))) if scorer else None
-    quoted = quote(retrieval.query, texts, product_names, scorer, said)
+    quoted = quote(retrieval.query, texts, product_names, scorer, said, own_names)
     if not quoted:
         return None  # no sentence answers: nothing is written either
     used = [hits[i] for i in dict.fromkeys(i for i, _ in quoted)]
@@ -218,11 +220,14 @@ def quote(
     product_names: Sequence[str] = (),
     scorer: Scorer | None = None,
     said: Sequence[str] = (),
+    own_names: Sequence[str] = (),
 ) -> list[tuple[int, str]]:
     """The passages' sentences that answer, as (passage index, sentence), as an extractive
     answer sends them (a product passage's first one led by the product's name); empty when
     none answers. The grounded training examples (bot/seed/grounded.py) reply with them too."""
-    quoted = extractive_answer(question, texts, scorer=scorer, said=said, product_names=product_names)
+    quoted = extractive_answer(
+        question, texts, scorer=scorer, said=said, product_names=product_names, own_names=own_names
+    )
     return list(zip((i for i, _ in quoted), _named(quoted, texts, product_names), strict=True))
 
 

@@ -5,7 +5,8 @@ and BM25 were trained on the team's words, so such a message misses. Two repairs
 reported so that the decision log shows what was read:
 
 1. **Shorthand**: whole tokens replaced from a lexicon: a general one here ("u", "pls",
-   "thx") and the brand's own (brand.yml ``shorthand:``, e.g. ``amex: American Express``).
+   "thx", "fri"; "sat" and "sun" only after "on", "by", "till" ...) and the brand's own
+   (brand.yml ``shorthand:``, e.g. ``amex: American Express``).
 2. **Spelling**: a word that is neither in the brand's vocabulary (its documents and NLU
    examples) nor a known English word (the embedding model's word list) is replaced by the
    brand word closest to it: at most one edit for words of up to 5 letters, two above
@@ -84,7 +85,20 @@ SHORTHAND: dict[str, str] = {
     "wks": "weeks",
     "hr": "hour",
     "hrs": "hours",
+    "n": "and",
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "tues": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "thur": "Thursday",
+    "thurs": "Thursday",
+    "fri": "Friday",
 }
+# shorthand that is also a word: read so only after a word that a day follows ("open on sat",
+# not "the bag sat in the rain")
+BEFORE_A_DAY = frozenset({"on", "this", "next", "last", "every", "by", "till", "until", "from", "to", "and"})
+DAYS: dict[str, str] = {"sat": "Saturday", "sun": "Sunday"}
 TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'/-]*")
 LETTERS = re.compile(r"[a-z]+(?:'[a-z]+)?")
 MIN_LENGTH = 4  # shorter words are left alone: too many real words are one edit apart
@@ -196,8 +210,11 @@ class Speller:
         def replace(match: re.Match[str]) -> str:
             typed = match.group(0)
             lower = typed.lower()
+            before = re.findall(r"[a-z]+", text[: match.start()].lower())[-1:]
             if lower in self.shorthand:
                 read = self.shorthand[lower]
+            elif lower in DAYS and before and before[0] in BEFORE_A_DAY:
+                read = DAYS[lower]
             else:
                 read = self.correct(lower) or typed
                 if read != typed and typed[:1].isupper():

@@ -268,6 +268,51 @@ def _bare(sentence: str) -> bool:
     return bool(POLARITY.match(sentence)) and len(sentence.split()) <= 4
 
 
+# a passage whose heading names a case ("How long does delivery to Canada take?") that the
+# question does not name loses this much against the others: "how long does delivery take"
+# asks about delivery in general, and the heading's question without the name is otherwise
+# closer to it than any general passage's sentence
+UNASKED_NAME = 0.3
+SAME_WORDS = 0.1  # weight of the share of the question's content words a candidate has
+NAME = re.compile(r"[A-Za-z][\w'-]*")
+
+
+def heading_names(passage: str, own_names: Iterable[str] = ()) -> set[str]:
+    """The names in a passage's own heading (its heading path's last part), lower case: its
+    capitalised words but a sentence's first, "I", the brand's own names (`own_names`: what
+    "you" means) and examples in brackets ("How long does delivery to Canada take?" ->
+    canada; "Ridge 4-Person Tent" -> 4-person, tent; "Cast iron (Saltmarsh skillet)" ->
+    none)."""
+    heading, _, body = passage.partition("\n\n")
+    if not body:
+        return set()
+    topic = re.sub(r"\([^)]*\)", " ", heading.rsplit(">", 1)[-1])
+    own = {w.lower() for name in own_names for w in NAME.findall(name)}
+    names = set()
+    for part in re.split(r"[.?!:;]\s", topic):
+        words = NAME.findall(part)
+        names |= {w.lower() for w in words[1:] if w[0].isupper() and w != "I"}
+    return names - own
+
+
+def _unasked(passage: str, quoted: Sequence[str], question: str, own_names: Iterable[str]) -> bool:
+    """Whether the passage's heading names a case (a place, a product) that the question
+    does not name, and the `quoted` sentences name nothing the question does either ("Do
+    you ship to the UK or Europe? ... We deliver to the United States and Canada only."
+    answers "do you ship to canada")."""
+    names = {_singular(n) for n in heading_names(passage, own_names)}
+    asked = {_singular(w.lower()) for w in NAME.findall(question)}
+    said = {_singular(w.lower()) for x in quoted for w in NAME.findall(x) if w[0].isupper()}
+    return bool(names) and not names & asked and not said & asked
+
+
+def _singular(word: str) -> str:
+    """ "tents" -> tent, "boxes" -> box: a name said in the plural is said."""
+    if word.endswith("es") and word[-3:-2] in ("s", "x", "z", "h"):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+
+
 def _normal(sentence: str) -> str:
     return " ".join(sentence.lower().split())
 
@@ -283,6 +328,7 @@ def extractive_answer(
     close_question: float = CLOSE_QUESTION,
     said: Iterable[str] = (),
     product_names: Iterable[str] = (),
+    own_names: Iterable[str] = (),
 ) -> list[tuple[int, str]]:
     """The passage sentences that best answer `question`, as (passage index, sentence), best
     first; empty when none is close enough to it.
@@ -314,7 +360,12 @@ def extractive_answer(
 
     `product_names`: the brand's products. When the question names some, a sentence that
     names (or whose heading names) only other products is not quoted (the Down bag's price
-    is not the answer about the Synthetic one)."""
+    is not the answer about the Synthetic one).
+
+    A passage whose own heading names a case the question does not name (a place, a
+    product: :func:`heading_names`; `own_names`: the brand's, which never restrict) loses
+    `UNASKED_NAME`: "how long does delivery take" is answered by the delivery options, not
+    by "How long does delivery to Canada take?"."""
     asked = content_words(question)
     if not asked:
         return []
@@ -363,7 +414,9 @@ def extractive_answer(
         similar = semantic[number] if semantic is not None else None
         if words < min_overlap and (similar is None or similar < min_similarity):
             continue
-        primary = similar if similar is not None else words
+        # the question's own words settle what the embedding leaves close ("How soon does my
+        # order ship?" is as near "how long does delivery take" as the delivery times are)
+        primary = similar + SAME_WORDS * words if similar is not None else words
         same = similar >= same_question if similar is not None else words >= 1.0
         if opening and not same and POLARITY.match(quoted[0]):
             heading = candidates[number][3]
@@ -373,7 +426,8 @@ def extractive_answer(
                 quoted = [f"{heading} {bare}"]  # "Can I pay in instalments? Not at the moment."
             if not quoted:
                 continue
-        scored.append((primary - 0.05 * index, index, opening, quoted))
+        unasked = UNASKED_NAME if _unasked(passages[index], quoted, question, own_names) else 0.0
+        scored.append((primary - 0.05 * index - unasked, index, opening, quoted))
     if not scored:
         return []
     told = {_normal(x) for text in said for x in sentences(text)}

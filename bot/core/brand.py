@@ -213,6 +213,11 @@ class Brand:
     def product_names(self) -> list[str]:
         return [p["name"] for p in self.products()]
 
+    def own_names(self) -> list[str]:
+        """The brand's own names (brand.yml `name`, `legal_name`): what "you" means to a customer."""
+        facts = self.facts()
+        return [str(facts[key]) for key in ("name", "legal_name") if facts.get(key)]
+
     def product_kinds(self) -> ProductKinds:
         return ProductKinds.of(self.product_names())
 

@@ -26,6 +26,14 @@ def test_shorthand_general_and_the_brands_own():
     assert mended.text == "do you take American Express please"
 
 
+def test_days_and_and_in_shorthand_but_sat_only_where_a_day_goes():
+    assert speller().mend("wat time r u open on sat").text == "what time are you open on Saturday"
+    assert speller().mend("n do i get anything, open till sun? fri?").text == (
+        "and do i get anything, open till Sunday? Friday?"
+    )
+    assert speller().mend("the bag sat in the sun").text == "the bag sat in the sun"
+
+
 def test_known_words_short_words_and_record_numbers_are_left_alone():
     s = speller(known={"cart", "shiping"})
     assert s.mend("my cart").text == "my cart"  # a real word, one edit from nothing here

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.verify import extractive_answer, facts, verify
+from knowledge.verify import extractive_answer, facts, heading_names, verify
 
 PASSAGES = [
     "Returns and refunds > Return window\n\nYou can return an item within 30 days of delivery. "
@@ -243,3 +243,42 @@ def test_a_number_keeps_its_sign_and_its_unit():
         assert not verdict.ok and verdict.unsupported_facts, changed
     # a dash between two numbers is a range, not a minus
     assert [f.key for f in facts("sizes 5-13, ships in 1 - 2 days")] == ["5", "13", "1", "2 day"]
+
+
+CANADA = "Delivery to Canada > How long does delivery to Canada take?\n\nStandard delivery to Canada takes 5 to 8 business days."
+DOMESTIC = "Shipping > Delivery options and prices\n\nStandard delivery: 3 to 5 business days, $4.95."
+ABROAD = "General faq > Do you ship to the UK or Europe?\n\nNot yet. We deliver to the United States and Canada only."
+
+
+def test_heading_names_are_the_cases_a_heading_is_about():
+    assert heading_names(CANADA) == {"canada"}
+    assert heading_names("Outdoor > Ridge 4-Person Tent\n\nSleeps 4.") == {"person", "tent"}
+    # a sentence's first word, "I", the brand's own names and examples in brackets are none
+    assert heading_names("Care > Cast iron (Saltmarsh skillet)\n\nWash by hand.") == set()
+    assert (
+        heading_names("Contact > Where is Brightbay based? Can I visit?\n\nOnline.", ["Brightbay"]) == set()
+    )
+    assert heading_names("no heading, one paragraph") == set()
+
+
+def test_a_question_that_names_no_case_is_answered_by_the_general_passage():
+    def scorer(question, texts):  # the special case's heading is the question with "to Canada" added
+        near = {"How long does delivery to Canada take?": 0.75}
+        return [near.get(t, 0.6 if "$4.95" in t else 0.3) for t in texts]
+
+    passages = [CANADA, DOMESTIC]
+    assert extractive_answer("how long does delivery take", passages, scorer=scorer) == [
+        (1, "Standard delivery: 3 to 5 business days, $4.95.")
+    ]
+    # the question names the case (in any case, or in the plural): its passage answers
+    assert extractive_answer("how long does delivery to canada take", passages, scorer=scorer) == [
+        (0, "Standard delivery to Canada takes 5 to 8 business days.")
+    ]
+
+
+def test_a_sentence_that_names_the_asked_case_is_not_set_back_by_its_heading():
+    def scorer(question, texts):
+        return [0.7 if "Canada only" in t else 0.6 if "$4.95" in t else 0.2 for t in texts]
+
+    quoted = extractive_answer("do you ship to canada", [ABROAD, DOMESTIC], scorer=scorer)
+    assert quoted == [(0, "We deliver to the United States and Canada only.")]
