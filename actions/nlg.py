@@ -19,9 +19,8 @@ from typing import Any
 
 import yaml
 
+from adapters.guards import SLOT
 from bot.core.settings import current_brand
-
-SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def responses() -> dict[str, list[dict[str, Any]]]:
@@ -78,21 +77,17 @@ def choose(variations: list[dict[str, Any]], channel: str | None, slots: dict[st
     return {}
 
 
-def render(
-    request: dict[str, Any], reworded: Mapping[str, str] | None = None
-) -> tuple[dict[str, Any], list[str], bool]:
-    """(message for Rasa, the values filled into the text, whether it is marked for
-    rephrasing). `reworded`: marked templates in the brand's wording, by template
-    (actions/server.py ``warm_rephrasings``); a marked template found there is filled in
-    its wording."""
+def render(request: dict[str, Any], reworded: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The message for Rasa. `reworded`: templates marked for rephrasing, in the brand's
+    wording, by template (actions/server.py ``warm_rephrasings``); a marked template found
+    there is filled in its wording."""
     name = request.get("response") or ""
     slots = ((request.get("tracker") or {}).get("slots")) or {}
     values = {**slots, **(request.get("arguments") or {})}
     variation = choose(responses().get(name, []), (request.get("channel") or {}).get("name"), slots)
     message: dict[str, Any] = {}
     template = variation.get("text") or ""
-    rephrase = bool((variation.get("metadata") or {}).get("rephrase")) and bool(template)
-    if rephrase and reworded:
+    if reworded and (variation.get("metadata") or {}).get("rephrase"):
         template = reworded.get(template, template)
     if template:
         message["text"] = interpolate(template, values)
@@ -108,5 +103,4 @@ def render(
     for key in ("image", "custom", "attachment", "elements"):
         if variation.get(key) is not None:
             message[key] = variation[key]
-    used = [str(values[n]) for n in SLOT.findall(template) if values.get(n) is not None]
-    return message, used, rephrase
+    return message

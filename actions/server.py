@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import hashlib
 import hmac
 import importlib.util
 import logging
@@ -47,6 +46,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 
 from actions.console_routes import add_console_routes
+from bot.core.rephrased import REPHRASED, text_digest
 from bot.core.settings import BOT_DIR, current_brand, get_settings
 
 logger = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ def add_nlg_route(app: Sanic) -> None:
     async def render_response(request: Request):
         """Rasa's response, with the brand's wording of a marked response when the voice model
         has written it (`warm_rephrasings`): no customer waits for a generation here."""
-        message, _, _ = nlg.render(request.json or {}, REWORDED)
+        message = nlg.render(request.json or {}, REWORDED)
         return response.json(message)
 
 
@@ -363,9 +363,6 @@ def warm_rephrasings() -> int:
     return reworded
 
 
-REPHRASED = "tandem:rephrased:"  # the same name as bot/rasa_side/shared_redis.REPHRASED
-
-
 def publish_rephrasings(said: dict[str, str]) -> None:
     """The marked responses' templates as they are to be sent (rephrased, or as written when
     the rephrasing failed a check), by the digest of the template, for the Rasa process to
@@ -379,9 +376,7 @@ def publish_rephrasings(said: dict[str, str]) -> None:
         with store.pipeline() as pipe:
             pipe.delete(key)
             if said:
-                pipe.hset(
-                    key, mapping={hashlib.sha256(t.encode()).hexdigest()[:24]: v for t, v in said.items()}
-                )
+                pipe.hset(key, mapping={text_digest(t): v for t, v in said.items()})
             pipe.execute()
     except Exception:  # Rasa then asks the action server for each one, as before
         logger.warning("could not publish the rephrased responses", exc_info=True)

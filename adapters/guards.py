@@ -19,6 +19,8 @@ from knowledge.followup import COMPLAINS
 from knowledge.spelling import edit_distance
 from knowledge.verify import NEGATION, YES_WORDS, facts
 
+# a slot placeholder of a response template, as Rasa fills it (actions/nlg.py fills with it)
+SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}|\{[A-Za-z_][A-Za-z0-9_]*\}")
 CODE = re.compile(r"\b[A-Z]{2,4}-\d{3,}\b")  # order, return and invoice numbers: BB-100001, RT-2041
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ import yaml
 
 from adapters import base_model, decoding
 from adapters.constrained import FactConstraint
-from adapters.guards import fitting_courtesy, missing_facts, placeholders, slips, whole_sentences
+from adapters.guards import SLOT, fitting_courtesy, missing_facts, placeholders, slips, whole_sentences
 from adapters.voice_data import NO_ANSWER, grounded_context, messages
 from bot.core.settings import current_brand
 
@@ -47,8 +46,6 @@ def load_voice_settings(path: Path | None = None) -> dict[str, Any]:
 
 # part of the rephrasings' cache key: a change to their checks (check_rephrasing) writes them again
 REPHRASE_CHECKS = 2
-# a slot placeholder of a response template, as Rasa fills it (actions/nlg.py SLOT)
-SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SWITCH = {"on": True, "1": True, "true": True, "off": False, "0": False, "false": False}
 
 

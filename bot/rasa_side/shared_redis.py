@@ -12,6 +12,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+# the marked responses in the brand's wording, as bot/rasa_side/nlg.py reads them
+from bot.core.rephrased import REPHRASED, text_digest  # noqa: F401
+
 
 def retry_once(retry_class: type) -> dict[str, Any]:
     """Keywords for a redis-py client: a command on a connection that Redis closed (after a
@@ -40,19 +43,6 @@ def client(db: int = 1, socket_timeout: float = 1.0) -> Any | None:
         socket_connect_timeout=socket_timeout,
         **retry_once(redis.retry.Retry),
     )
-
-
-# + the brand's folder name: a hash of the marked responses' templates in the brand's wording
-# (slots as placeholders), by the digest of the template (actions/server.py warm_rephrasings
-# writes it when the voice model loads; bot/rasa_side/nlg.py reads and fills it, so such a
-# response needs no call to the action server)
-REPHRASED = "tandem:rephrased:"
-
-
-def text_digest(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 STREAM_CHANNEL = "tandem:stream:"  # + conversation id: drafts of a generated answer (actions/streaming.py)

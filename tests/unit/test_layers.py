@@ -45,6 +45,7 @@ ISOLATED = ("bot.rasa_side",)  # imports nothing of the project, but:
 SHARED_WITH_RASA = (
     "bot.core.privacy",
     "bot.core.errors",
+    "bot.core.rephrased",
 )  # standard library only: the Rasa venv can import it
 NO_RASA = ("bot.core", "knowledge", "adapters")  # plain Python, testable without Rasa
 
