@@ -54,6 +54,9 @@ POINTS_BACK = re.compile(
     r"|^\W*(and|but|so|what if|and if|even if|then|till|until|since)\b",
     re.IGNORECASE,
 )
+# a pronoun for what was said: a fragment with one ("warranty on that?") refers, it swaps nothing
+# ("the glass one" does swap: it names the one meant)
+POINTS_AT = re.compile(r"\b(it|its|it's|that|this|these|those|they|them)\b", re.IGNORECASE)
 # "no, I meant express", "I was asking about the return window": the thing swaps like a fragment
 CORRECTION = re.compile(
     r"^\W*(?:(?:no|nope|nah|sorry|oh)\W+)*(?:i meant|i mean|i was asking about|i'm asking about|"
@@ -145,6 +148,8 @@ def _fragment(message: str, names_record: bool) -> str | None:
     if not words or len(words) > MAX_FRAGMENT_WORDS:
         return None
     if VERBISH.search(thing) and not correction:  # "I meant the return window": a thing, said so
+        return None
+    if POINTS_AT.search(thing):  # "warranty on that?": asks about what was said, swaps nothing
         return None
     if all(w.lower().strip(",.!?") in REPLIES for w in words):
         return None

@@ -211,3 +211,17 @@ def test_a_correction_may_name_a_thing_with_a_verb_in_it():
     assert resolved.kind == "ellipsis" and "return window" in resolved.text
     # a fragment with a verb is still a sentence of its own
     assert resolve("and return it?", Context(["how long is the warranty"])).kind != "ellipsis"
+
+
+def test_a_fragment_with_a_pronoun_refers_and_swaps_nothing():
+    context = Context(
+        ["how much is the glass one"], said=["Summit Down Sleeping Bag: Price $159.00."], names=NAMES
+    )
+    resolved = resolve("warranty on that?", context, similarity=similarity)
+    assert resolved.kind == "reference"  # not "how much is the warranty on that one"
+    assert resolved.text.startswith("warranty on that? (Summit Down Sleeping Bag")
+    # a fragment that names the one meant still swaps it
+    assert (
+        resolve("and for a kettle?", Context(["how much is the tent?"]), similarity=similarity).kind
+        == "ellipsis"
+    )
