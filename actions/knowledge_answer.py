@@ -247,7 +247,8 @@ class ActionAnswerFromKnowledge(Action):
         ranking = intent_ranking(tracker)
         corrects = CORRECTION.match(mended) is not None  # "no, I meant the return window"
         if resolved.kind != "record" and not corrects and _names_flow(ranking, thresholds, flows):
-            resolved = Resolved(mended, "as_is")  # "ok also where's my order": it says what it wants
+            # "ok also where's my order": it says what it wants
+            resolved = Resolved(mended, "as_is", cited=resolved.cited)
         question = resolved.text
         if question != typed:  # NLU's reading of what the customer meant, not of what they typed
             intents = await loop.run_in_executor(None, reading.nlu_intents, question)
@@ -263,7 +264,7 @@ class ActionAnswerFromKnowledge(Action):
         elif len(reading.clauses(mended)) > 1 and not _names_flow(ranking, thresholds, flows):
             elsewhere = await loop.run_in_executor(None, request_within, mended, thresholds, flows.intents)
         if elsewhere and resolved.kind != "record":  # it says what it wants: read as it is
-            resolved = Resolved(mended, "as_is", said=resolved.said)
+            resolved = Resolved(mended, "as_is", said=resolved.said, cited=resolved.cited)
         ranking = elsewhere or ranking
         question = resolved.text
         retrieval, found, store_down = None, None, None
@@ -285,7 +286,8 @@ class ActionAnswerFromKnowledge(Action):
         except Exception:  # no knowledge base (not built, model missing): the gate decides without it
             logger.exception("knowledge retrieval failed; deciding without it")
         if retrieval is not None and retrieval.query != question:  # the message alone read better
-            question, resolved = retrieval.query, Resolved(retrieval.query, "as_is", said=resolved.said)
+            question = retrieval.query
+            resolved = Resolved(question, "as_is", said=resolved.said, cited=resolved.cited)
         opinion = None
         try:
             opinion = await loop.run_in_executor(None, embedding_opinion, question)
@@ -300,6 +302,7 @@ class ActionAnswerFromKnowledge(Action):
             opinion=opinion,
             active_form=(tracker.active_loop or {}).get("name"),
             failed_turns=consecutive_failed_turns(tracker.events) - 1,
+            cited=resolved.cited,
         )
         if elsewhere:  # the embedding classifier read the whole message: not what was read
             evidence.clf_ranking = []

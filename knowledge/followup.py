@@ -117,6 +117,7 @@ class Resolved:
     kind: str  # as_is | ellipsis | reference | record
     previous: str | None = None  # the question it was resolved against
     said: list[str] = field(default_factory=list)  # the assistant's answer just before, if any
+    cited: str = ""  # the title of the document that answer cited, if any
 
     def to_dict(self) -> dict[str, str | None]:
         return {"text": self.text, "kind": self.kind, "previous": self.previous}
@@ -224,6 +225,7 @@ def resolve(
     shipping", not "how much is express standard")."""
     resolved = _resolve(message, context, names_record, similarity, plausibility)
     resolved.said = list(context.said)
+    resolved.cited = context.cited
     return resolved
 
 

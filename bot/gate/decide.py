@@ -61,6 +61,11 @@ def knowledge_supported(evidence: Evidence, thresholds: Thresholds) -> bool:
         # brand sells is in its domain whatever the NLU's out-of-scope examples resemble
         if evidence.dense_top >= knowledge.min_dense_product:
             return True
+    if evidence.on_topic and knowledge.min_dense_on_topic is not None:
+        # "do you have a shop in portland i could visit instead" after the FAQ's "Can I order
+        # by phone?": the conversation's topic, where the NLU's out-of-scope examples are far
+        if evidence.dense_top >= knowledge.min_dense_on_topic:
+            return True
     return evidence.agree and evidence.dense_top >= knowledge.min_dense_agreeing
 
 

@@ -70,6 +70,7 @@ class Evidence:
     dense_margin: float | None = None  # to the best passage of another document
     sparse_top: float | None = None
     agree: bool = False  # dense and sparse search rank the same document first
+    on_topic: bool = False  # its best passage is in the document the answer just before cited
     top_sources: list[str] = field(default_factory=list)  # documents of the best passages
     top_titles: list[str] = field(default_factory=list)
     failed_turns: int = 0  # consecutive failed turns before this one
@@ -113,10 +114,12 @@ def gather(
     opinion: Any = None,
     active_form: str | None = None,
     failed_turns: int = 0,
+    cited: str = "",
 ) -> Evidence:
     """The evidence of one message. `retrieval` is knowledge.answer.Retrieval (or None when
     the knowledge base could not be asked), `opinion` a neighbours.Opinion (or None without a
-    sentence model), `numbers` the brand's order numbers."""
+    sentence model), `numbers` the brand's order numbers, `cited` the title of the document
+    the answer just before cited (the conversation's topic)."""
     about_record = names_record(text, numbers)
     evidence = Evidence(
         text=text,
@@ -139,4 +142,5 @@ def gather(
         evidence.agree = retrieval.agree
         evidence.top_sources = retrieval.sources()[:3]
         evidence.top_titles = retrieval.titles()[:3]
+        evidence.on_topic = bool(cited) and evidence.top_titles[:1] == [cited]
     return evidence

@@ -40,6 +40,7 @@ class Knowledge:
     min_dense_over_neighbour_question: float | None = None
     min_dense_over_neighbour: float | None = None
     min_dense_product: float | None = None  # a message that names a kind of product the brand sells
+    min_dense_on_topic: float | None = None  # a message whose best passage is in the document just cited
 
 
 @dataclass(frozen=True)

@@ -225,3 +225,10 @@ def test_a_fragment_with_a_pronoun_refers_and_swaps_nothing():
         resolve("and for a kettle?", Context(["how much is the tent?"]), similarity=similarity).kind
         == "ellipsis"
     )
+
+
+def test_the_document_the_answer_before_cited_travels_with_the_reading():
+    context = Context(
+        ["can i order by phone?"], said=["No, orders are placed online only."], cited="General faq"
+    )
+    assert resolve("do you have a shop in portland", context).cited == "General faq"

@@ -210,6 +210,32 @@ def test_a_message_naming_a_kind_of_product_sold_is_answered_from_a_lower_bar():
     assert route(ev(oos, dense_top=below, names_product=True)) == "out_of_scope"
 
 
+def test_a_message_on_the_document_just_cited_is_answered_from_a_lower_bar():
+    # "do you have a shop in portland i could visit instead" after the FAQ's answer about
+    # ordering by phone: the conversation's topic, though NLU reads it as out of scope
+    between = (T.knowledge.min_dense_on_topic + T.knowledge.min_dense) / 2
+    oos = [("out_of_scope", 0.7), ("contact_customer_service", 0.1)]
+    assert route(ev(oos, dense_top=between, on_topic=True)) == "knowledge"
+    assert route(ev(oos, dense_top=between, on_topic=False)) == "out_of_scope"
+    assert route(ev(oos, dense_top=T.knowledge.min_dense_on_topic - 0.05, on_topic=True)) == "out_of_scope"
+
+
+class _Found:  # knowledge.answer.Retrieval's face to the gate
+    dense_top, dense_margin, sparse_top, agree = 0.48, 0.1, 5.0, False
+
+    def sources(self):
+        return ["help/general-faq.yml", "help/contact.md"]
+
+    def titles(self):
+        return ["General faq", "Contact us"]
+
+
+def test_on_topic_means_the_best_passage_is_in_the_document_the_answer_before_cited():
+    assert gather("a shop in portland?", [], retrieval=_Found(), cited="General faq").on_topic
+    assert not gather("a shop in portland?", [], retrieval=_Found(), cited="Contact us").on_topic
+    assert not gather("a shop in portland?", [], retrieval=_Found()).on_topic  # nothing cited before
+
+
 def test_the_kinds_of_product_a_brand_sells_come_from_its_catalogue_names():
     kinds = BRAND.product_kinds()
     assert {"kettle", "tent", "lamp", "towel", "socks", "knife"} <= kinds.kinds
