@@ -295,22 +295,17 @@ def heading_names(passage: str, own_names: Iterable[str] = ()) -> set[str]:
     return names - own
 
 
-def _unasked(passage: str, quoted: Sequence[str], question: str, own_names: Iterable[str]) -> bool:
-    """Whether the passage's heading names a case (a place, a product) that the question
-    does not name, and the `quoted` sentences name nothing the question does either ("Do
-    you ship to the UK or Europe? ... We deliver to the United States and Canada only."
-    answers "do you ship to canada")."""
-    names = {_singular(n) for n in heading_names(passage, own_names)}
-    asked = {_singular(w.lower()) for w in NAME.findall(question)}
-    said = {_singular(w.lower()) for x in quoted for w in NAME.findall(x) if w[0].isupper()}
-    return bool(names) and not names & asked and not said & asked
-
-
-def _singular(word: str) -> str:
-    """ "tents" -> tent, "boxes" -> box: a name said in the plural is said."""
-    if word.endswith("es") and word[-3:-2] in ("s", "x", "z", "h"):
-        return word[:-2]
-    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+def _unasked(passage: str, question: str, own_names: Iterable[str]) -> bool:
+    """Whether the question asks the passage's heading without the case it names: "how long
+    does delivery take" of "How long does delivery to Canada take?". A question that says
+    more than the heading's other words ("shipping to toronto, how long?", "do you ship
+    to canada" of "Do you ship to the UK or Europe?") names a case of its own, which the
+    passage may well cover."""
+    names = {_stem(n) for n in heading_names(passage, own_names)}
+    if not names:
+        return False
+    asked = content_words(question)
+    return not names & asked and asked <= content_words(passage.partition("\n\n")[0].rsplit(">", 1)[-1])
 
 
 def _normal(sentence: str) -> str:
@@ -362,10 +357,10 @@ def extractive_answer(
     names (or whose heading names) only other products is not quoted (the Down bag's price
     is not the answer about the Synthetic one).
 
-    A passage whose own heading names a case the question does not name (a place, a
-    product: :func:`heading_names`; `own_names`: the brand's, which never restrict) loses
-    `UNASKED_NAME`: "how long does delivery take" is answered by the delivery options, not
-    by "How long does delivery to Canada take?"."""
+    A passage whose own heading names a case (a place, a product: :func:`heading_names`;
+    `own_names`: the brand's, which never restrict) loses `UNASKED_NAME` when the question
+    asks the heading without it: "how long does delivery take" is answered by the delivery
+    options, not by "How long does delivery to Canada take?"."""
     asked = content_words(question)
     if not asked:
         return []
@@ -426,7 +421,7 @@ def extractive_answer(
                 quoted = [f"{heading} {bare}"]  # "Can I pay in instalments? Not at the moment."
             if not quoted:
                 continue
-        unasked = UNASKED_NAME if _unasked(passages[index], quoted, question, own_names) else 0.0
+        unasked = UNASKED_NAME if _unasked(passages[index], question, own_names) else 0.0
         scored.append((primary - 0.05 * index - unasked, index, opening, quoted))
     if not scored:
         return []
