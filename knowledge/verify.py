@@ -268,10 +268,10 @@ def _bare(sentence: str) -> bool:
     return bool(POLARITY.match(sentence)) and len(sentence.split()) <= 4
 
 
-# a passage whose heading names a case ("How long does delivery to Canada take?") that the
-# question does not name loses this much against the others: "how long does delivery take"
-# asks about delivery in general, and the heading's question without the name is otherwise
-# closer to it than any general passage's sentence
+# a passage whose heading names a case ("How long does delivery to Canada take?") loses this
+# much against the others when the question asks the heading without the name: "how long does
+# delivery take" asks about delivery in general, and the heading's question is otherwise closer
+# to it than any general passage's sentence
 UNASKED_NAME = 0.3
 SAME_WORDS = 0.1  # weight of the share of the question's content words a candidate has
 NAME = re.compile(r"[A-Za-z][\w'-]*")
@@ -281,7 +281,7 @@ def heading_names(passage: str, own_names: Iterable[str] = ()) -> set[str]:
     """The names in a passage's own heading (its heading path's last part), lower case: its
     capitalised words but a sentence's first, "I", the brand's own names (`own_names`: what
     "you" means) and examples in brackets ("How long does delivery to Canada take?" ->
-    canada; "Ridge 4-Person Tent" -> 4-person, tent; "Cast iron (Saltmarsh skillet)" ->
+    canada; "Ridge 4-Person Tent" -> person, tent; "Cast iron (Saltmarsh skillet)" ->
     none)."""
     heading, _, body = passage.partition("\n\n")
     if not body:
