@@ -28,7 +28,7 @@ from knowledge.verify import (
 )
 
 Generator = Callable[[str, list[str], list[str], str], str]  # (question, passages, history, quote) -> answer
-VERSION = "extractive-18"  # part of the cache key: answers made another way are not reused
+VERSION = "extractive-19"  # part of the cache key: answers made another way are not reused
 MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace
 # a passage this much less similar to the question than the best one is not quoted: hybrid
 # search ranks it high for shared words ("covered" in the outdoor catalogue's "Covered by our
@@ -187,7 +187,7 @@ def answer(
     whose sentences are not quoted again while others answer
     (knowledge.verify.extractive_answer); `own_names`: the brand's names, which a heading
     may say without being about a case the customer did not ask about."""
-    hits = _close_enough(retrieval.hits[:passages])
+    hits = _close_enough(_lead_first(retrieval.query, retrieval.hits, passages))
     if not hits:
         return None
     texts = [h.text for h in hits]
@@ -251,6 +251,26 @@ def _named(quoted: list[tuple[int, str]], texts: list[str], product_names: Seque
         led.add(index)
         out.append(sentence)
     return out
+
+
+# words that name a document's subject as a whole ("return policy?", "warranty info")
+WHOLE_TOPIC = content_words("policy policies info information rules terms details")
+
+
+def _lead_first(question: str, hits: Sequence[Hit], passages: int) -> list[Hit]:
+    """The best `passages` hits; the best document's opening section first when the message
+    names only that document's subject (its title's words: "retrun policy?" of "Returns and
+    refunds"): a document leads with what it is about, the 30-day window, not how to start
+    a return."""
+    best = list(hits[:passages])
+    if not best:
+        return best
+    asked = content_words(question)
+    if not asked or not asked <= content_words(best[0].metadata.get("title", "")) | WHOLE_TOPIC:
+        return best
+    same = [h for h in hits if h.source == best[0].source]
+    lead = min(same, key=lambda h: h.metadata.get("chunk_index", 0))
+    return [lead, *(h for h in best if h is not lead)][:passages]
 
 
 def _close_enough(hits: Sequence[Hit]) -> list[Hit]:

@@ -277,3 +277,25 @@ def test_a_written_answer_that_drops_what_was_asked_or_adds_a_fact_the_quote_doe
         generator=lambda q, p, h, s: "Certainly! Apparel: 1 year on seams and zips.",
     )
     assert soles.mode == "extractive" and "drops what was asked: sol" in soles.rejected["problems"]
+
+
+def test_a_message_that_names_only_a_documents_subject_gets_its_opening_section():
+    def section(text, index, dense):
+        found = hit("returns.md", f"Returns and refunds > {text}", dense=dense, title="Returns and refunds")
+        found.metadata["chunk_index"] = index
+        return found
+
+    start = section("How do I start a return?\n\nAsk the assistant to start a return.", 1, 0.58)
+    window = section(
+        "How long do I have to return an item?\n\nYou can return any item within 30 days.", 0, 0.57
+    )
+
+    def scorer(question, texts):  # the return's start reads a little closer to "return policy"
+        return [0.6 if "start" in t else 0.55 for t in texts]
+
+    hits = [start, window]
+    result = answer("return policy?", Retrieval("return policy?", hits), 0.6, scorer=scorer)
+    assert result.text == "You can return any item within 30 days."
+    # a question about one part of it is answered by that part
+    result = answer("how do i start a return", Retrieval("how do i start a return", hits), 0.6, scorer=scorer)
+    assert result.text == "Ask the assistant to start a return."
