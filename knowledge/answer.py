@@ -28,7 +28,7 @@ from knowledge.verify import (
 )
 
 Generator = Callable[[str, list[str], list[str], str], str]  # (question, passages, history, quote) -> answer
-VERSION = "extractive-19"  # part of the cache key: answers made another way are not reused
+VERSION = "extractive-20"  # part of the cache key: answers made another way are not reused
 MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace
 # a passage this much less similar to the question than the best one is not quoted: hybrid
 # search ranks it high for shared words ("covered" in the outdoor catalogue's "Covered by our
@@ -257,12 +257,24 @@ def _named(quoted: list[tuple[int, str]], texts: list[str], product_names: Seque
 WHOLE_TOPIC = content_words("policy policies info information rules terms details")
 
 
+def _with_closest(hits: Sequence[Hit], passages: int) -> list[Hit]:
+    """The best `passages` hits of the hybrid ranking, the one closest in meaning (dense
+    similarity: the passage the gate judged the message on) last in place of the last when
+    the words ranked it lower ("what currency are prices in for canada": the Canada pages
+    say "Canada" often, the terms of sale say "Canadian dollars")."""
+    best = list(hits[:passages])
+    closest = max((h for h in hits if h.dense is not None), key=lambda h: h.dense, default=None)
+    if closest is None or closest in best or not best:
+        return best
+    return [*best[: passages - 1], closest]
+
+
 def _lead_first(question: str, hits: Sequence[Hit], passages: int) -> list[Hit]:
     """The best `passages` hits; the best document's opening section first when the message
     names only that document's subject (its title's words: "retrun policy?" of "Returns and
     refunds"): a document leads with what it is about, the 30-day window, not how to start
     a return."""
-    best = list(hits[:passages])
+    best = _with_closest(hits, passages)
     if not best:
         return best
     asked = content_words(question)

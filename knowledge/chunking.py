@@ -17,6 +17,11 @@ from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharac
 from knowledge.loaders import SourceDocument
 
 HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
+# A document without headings (plain text, a summary page) is split at its blank lines: each
+# paragraph says one thing, and a chunk of one paragraph is found by a question about it,
+# where the whole page's chunk would stand behind pages with a heading that matches.
+# A paragraph shorter than this (a title line) is kept with the one after it.
+SHORT_PARAGRAPH = 80
 ID_NAMESPACE = uuid.UUID("5b1f0e3c-6d0a-4f7e-9a43-2f9b3c1d7e10")
 
 
@@ -55,6 +60,20 @@ def _chunk(document: SourceDocument, base_url: str, headings: list[str], body: s
     )
 
 
+def paragraphs(text: str) -> list[str]:
+    """The text's paragraphs (split at blank lines); a short one is joined to the next."""
+    out: list[str] = []
+    pending = ""
+    for paragraph in re.split(r"\n\s*\n", text):
+        paragraph = (f"{pending}\n\n" if pending else "") + paragraph.strip()
+        pending = paragraph if len(paragraph) < SHORT_PARAGRAPH else ""
+        if not pending and paragraph.strip():
+            out.append(paragraph)
+    if pending.strip():
+        out.append(pending)
+    return out
+
+
 def split_document(
     document: SourceDocument, base_url: str, chunk_size: int = 900, overlap: int = 120
 ) -> list[Chunk]:
@@ -64,6 +83,8 @@ def split_document(
             for i, (question, answer) in enumerate(document.faq)
         ]
     sections = MarkdownHeaderTextSplitter(HEADERS, strip_headers=True).split_text(document.text)
+    if not any(section.metadata for section in sections):
+        sections = [Document(page_content=p) for p in paragraphs(document.text)]
     splitter = RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=overlap)
     chunks: list[Chunk] = []
     for section in sections or [Document(page_content=document.text)]:

@@ -40,6 +40,9 @@ class LoadProblem:
     reason: str
 
 
+SPLITTING = "paragraphs-1"  # bump when knowledge.chunking splits differently: each document is re-split
+
+
 @dataclass
 class SourceDocument:
     path: str  # relative to the sources folder: the document's identity
@@ -58,8 +61,8 @@ class SourceDocument:
 
     @property
     def revision(self) -> str:
-        """Changes exactly when what the document says (title or content) changes."""
-        return hashlib.sha256(f"{self.title}\0{self.content_hash}".encode()).hexdigest()[:16]
+        """Changes when what the document says (title or content) or the way it is split changes."""
+        return hashlib.sha256(f"{SPLITTING}\0{self.title}\0{self.content_hash}".encode()).hexdigest()[:16]
 
 
 def brand_facts() -> dict[str, Any]:

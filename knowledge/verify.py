@@ -402,6 +402,7 @@ def extractive_answer(
     if not candidates:
         return []
     lexical = [overlap(text) for *_, text in candidates]
+    rare = _rare_share(asked, [" ".join([text, *quoted]) for _, _, quoted, text in candidates])
     semantic = scorer(question, [text for *_, text in candidates]) if scorer else None
     scored = []
     for number, (index, opening, quoted, _) in enumerate(candidates):
@@ -410,8 +411,9 @@ def extractive_answer(
         if words < min_overlap and (similar is None or similar < min_similarity):
             continue
         # the question's own words settle what the embedding leaves close ("How soon does my
-        # order ship?" is as near "how long does delivery take" as the delivery times are)
-        primary = similar + SAME_WORDS * words if similar is not None else words
+        # order ship?" is as near "how long does delivery take" as the delivery times are),
+        # a word few candidates say counting more (:func:`_rare_share`)
+        primary = similar + SAME_WORDS * rare[number] if similar is not None else words
         same = similar >= same_question if similar is not None else words >= 1.0
         if opening and not same and POLARITY.match(quoted[0]):
             heading = candidates[number][3]
@@ -436,6 +438,17 @@ def extractive_answer(
         return [(index, _asked(passages[index], sentence, asked)) for sentence in quoted]
     chosen = [c for c in scored if not c[2] and c[0] >= best_score - 0.1][:max_sentences]
     return [(i, _asked(passages[i], q[0], asked)) for _, i, _, q in chosen]
+
+
+def _rare_share(asked: set[str], texts: Sequence[str]) -> list[float]:
+    """Per text, the share of the question's content words it has, each word weighted by its
+    rarity among the texts (1 / the number that have it): "can you cancel my order if it was
+    mispriced" is about the one sentence that says "mispriced", more than about the many that
+    say "cancel" and "order"."""
+    has = [asked & content_words(text) for text in texts]
+    weight = {word: 1.0 / max(1, sum(word in words for words in has)) for word in asked}
+    total = sum(weight.values())
+    return [sum(weight[word] for word in words) / total for words in has]
 
 
 # the first words of an answer that leans on its question for its subject ("When your order

@@ -299,3 +299,28 @@ def test_a_message_that_names_only_a_documents_subject_gets_its_opening_section(
     # a question about one part of it is answered by that part
     result = answer("how do i start a return", Retrieval("how do i start a return", hits), 0.6, scorer=scorer)
     assert result.text == "Ask the assistant to start a return."
+
+
+def test_the_passage_closest_in_meaning_is_answered_from_when_the_words_rank_it_lower():
+    # "Canada" is said often by the Canada pages; the terms of sale say "Canadian dollars"
+    def canada(heading, body, dense):
+        return hit("international.md", f"Delivery to Canada > {heading}\n\n{body}", dense=dense)
+
+    hits = [
+        canada("Do I pay duties?", "No. Prices for Canada include duties.", 0.45),
+        canada("Can I return items from Canada?", "Yes, within 30 days.", 0.40),
+        canada("How long does delivery to Canada take?", "5 to 8 business days.", 0.36),
+        hit(
+            "terms.txt",
+            "Terms of sale\n\nPrices are shown in Canadian dollars for Canadian orders.",
+            dense=0.58,
+        ),
+    ]
+
+    def scorer(question, texts):
+        return [0.6 if "dollars" in t else 0.3 for t in texts]
+
+    question = "what currency are prices in for canada"
+    result = answer(question, Retrieval(question, hits), 0.6, scorer=scorer)
+    assert result.text == "Prices are shown in Canadian dollars for Canadian orders."
+    assert [c["source"] for c in result.citations] == ["terms.txt"]

@@ -225,3 +225,35 @@ def test_a_rebuild_is_built_beside_the_live_store_which_answers_meanwhile(make_k
     client.close()
     reopened = make_kb(client=QdrantClient(path=str(tmp_path / "qdrant")))
     assert reopened.search("gift cards", k=1)[0].metadata["source"] == "faq.yml"
+
+
+def test_a_page_without_headings_is_split_at_its_paragraphs(make_kb, sources):
+    write(
+        sources,
+        "terms.txt",
+        "Terms of sale (summary)\n\nThese terms apply to orders from the United States and Canada.\n\n"
+        "Prices are shown in US dollars for US orders and Canadian dollars for Canadian orders.\n\n"
+        "Until we ship your order, we may cancel it if an item turns out to be mispriced.",
+    )
+    kb = make_kb()
+    kb.refresh()
+    passages = [h.text for h in kb.search("mispriced", k=10, sources=["terms.txt"])]
+    # one chunk per paragraph; the title line stays with the paragraph after it
+    assert sorted(p.partition("\n\n")[2] for p in passages) == sorted(
+        [
+            "Terms of sale (summary)\n\nThese terms apply to orders from the United States and Canada.",
+            "Prices are shown in US dollars for US orders and Canadian dollars for Canadian orders.",
+            "Until we ship your order, we may cancel it if an item turns out to be mispriced.",
+        ]
+    )
+
+
+def test_a_change_in_how_documents_are_split_re_splits_them_on_the_next_refresh(make_kb, monkeypatch):
+    from knowledge import loaders
+
+    kb = make_kb()
+    kb.refresh()
+    monkeypatch.setattr(loaders, "SPLITTING", "another way")
+    report = kb.refresh()
+    assert sorted(report.updated) == ["faq.yml", "returns.md", "shipping.md"]
+    assert report.chunks_embedded == 0  # the same passages: their vectors are kept

@@ -284,3 +284,16 @@ def test_a_question_about_another_case_than_the_headings_is_not_the_general_case
 
     quoted = extractive_answer("do you ship to canada", [ABROAD, DOMESTIC], scorer=scorer)
     assert quoted == [(0, "We deliver to the United States and Canada only.")]
+
+
+def test_a_word_of_the_question_few_sentences_say_counts_more_than_common_ones():
+    cancel = "Cancelling\n\nYou can cancel an order until it ships. Your order number is in the email."
+    terms = "Terms of sale\n\nWe may cancel it if an item turns out to be mispriced."
+
+    def scorer(question, texts):
+        return [0.73 if "mispriced" in t else 0.7 if "until it ships" in t else 0.3 for t in texts]
+
+    # two of the question's three words each: "cancel" and "order", or "cancel" and
+    # "mispriced", which only one sentence says: the customer's case, quoted first
+    quoted = extractive_answer("cancel order if mispriced", [cancel, terms], scorer=scorer)
+    assert quoted[0] == (1, "We may cancel it if an item turns out to be mispriced.")
