@@ -437,7 +437,26 @@ def extractive_answer(
     if opening:
         return [(index, _asked(passages[index], sentence, asked)) for sentence in quoted]
     chosen = [c for c in scored if not c[2] and c[0] >= best_score - 0.1][:max_sentences]
+    fuller = _saying_more(quoted[0], [c for c in scored if not c[2]])
+    if fuller is not None:
+        chosen = [fuller, *(c for c in chosen if c is not fuller and c is not scored[0])][:max_sentences]
     return [(i, _asked(passages[i], q[0], asked)) for _, i, _, q in chosen]
+
+
+def _saying_more(
+    sentence: str, candidates: list[tuple[float, int, bool, list[str]]]
+) -> tuple[float, int, bool, list[str]] | None:
+    """The best of `candidates` (sentences close enough to the question to be quoted) that
+    says every word of `sentence` and more, to be quoted instead: "Standard delivery is free
+    on orders over $50." of a promotions page is all in the price list's "Standard delivery:
+    3 to 5 business days, $4.95, free on orders over $50.", which answers "how much is
+    shipping" too; None when none does."""
+    words = content_words(sentence)
+    for candidate in candidates:
+        other = content_words(candidate[3][0])
+        if words < other:
+            return candidate
+    return None
 
 
 def _rare_share(asked: set[str], texts: Sequence[str]) -> list[float]:

@@ -297,3 +297,25 @@ def test_a_word_of_the_question_few_sentences_say_counts_more_than_common_ones()
     # "mispriced", which only one sentence says: the customer's case, quoted first
     quoted = extractive_answer("cancel order if mispriced", [cancel, terms], scorer=scorer)
     assert quoted[0] == (1, "We may cancel it if an item turns out to be mispriced.")
+
+
+def test_a_sentence_that_says_all_the_best_one_says_and_more_is_quoted_instead():
+    promotion = (
+        "Current promotions > Free shipping threshold\n\nStandard delivery is free on orders over $50."
+    )
+    prices = (
+        "Shipping > Delivery options and prices\n\n"
+        "Standard delivery: 3 to 5 business days, $4.95, free on orders over $50. "
+        "Express delivery: 1 to 2 business days, $14.95."
+    )
+
+    def scorer(question, texts):  # the promotion reads a little closer to "how much is shipping"
+        return [0.62 if "threshold" in t else 0.56 if "Standard" in t else 0.5 for t in texts]
+
+    assert extractive_answer("how much is shipping", [promotion, prices], scorer=scorer) == [
+        (1, "Standard delivery: 3 to 5 business days, $4.95, free on orders over $50.")
+    ]
+    # and the same when the fuller sentence's passage ranks first
+    assert extractive_answer("is shipping free", [prices, promotion], scorer=scorer) == [
+        (0, "Standard delivery: 3 to 5 business days, $4.95, free on orders over $50.")
+    ]
