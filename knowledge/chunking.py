@@ -74,6 +74,13 @@ def paragraphs(text: str) -> list[str]:
     return out
 
 
+def _untitled(text: str, title: str) -> str:
+    """`text` without a first line that only repeats the document's title (a PDF's title
+    page line): every chunk is led by the title already, and the line is no answer."""
+    first, _, rest = text.partition("\n")
+    return rest.lstrip("\n") if rest.strip() and first.strip().lower() == title.strip().lower() else text
+
+
 def split_document(
     document: SourceDocument, base_url: str, chunk_size: int = 900, overlap: int = 120
 ) -> list[Chunk]:
@@ -84,7 +91,7 @@ def split_document(
         ]
     sections = MarkdownHeaderTextSplitter(HEADERS, strip_headers=True).split_text(document.text)
     if not any(section.metadata for section in sections):
-        sections = [Document(page_content=p) for p in paragraphs(document.text)]
+        sections = [Document(page_content=p) for p in paragraphs(_untitled(document.text, document.title))]
     splitter = RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=overlap)
     chunks: list[Chunk] = []
     for section in sections or [Document(page_content=document.text)]:

@@ -40,7 +40,7 @@ class LoadProblem:
     reason: str
 
 
-SPLITTING = "paragraphs-1"  # bump when knowledge.chunking splits differently: each document is re-split
+SPLITTING = "paragraphs-2"  # bump when knowledge.chunking splits differently: each document is re-split
 
 
 @dataclass

@@ -257,3 +257,21 @@ def test_a_change_in_how_documents_are_split_re_splits_them_on_the_next_refresh(
     report = kb.refresh()
     assert sorted(report.updated) == ["faq.yml", "returns.md", "shipping.md"]
     assert report.chunks_embedded == 0  # the same passages: their vectors are kept
+
+
+def test_a_first_line_that_repeats_the_title_is_not_a_passage():
+    from knowledge.chunking import split_document
+    from knowledge.loaders import SourceDocument
+
+    guide = SourceDocument(
+        "help/tent.pdf",
+        "Ridge tent set-up guide",
+        "pdf",
+        "Ridge tent set-up guide\n1. Lay the footprint on flat ground.\n2. Assemble the poles.",
+        "2026-12-01T00:00:00",
+    )
+    (chunk,) = split_document(guide, "https://kb.example")
+    assert (
+        chunk.text
+        == "Ridge tent set-up guide\n\n1. Lay the footprint on flat ground.\n2. Assemble the poles."
+    )
