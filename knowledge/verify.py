@@ -273,7 +273,7 @@ def _bare(sentence: str) -> bool:
 # delivery take" asks about delivery in general, and the heading's question is otherwise closer
 # to it than any general passage's sentence
 UNASKED_NAME = 0.3
-SAME_WORDS = 0.1  # weight of the share of the question's content words a candidate has
+SAME_WORDS = 0.15  # weight of the share of the question's content words a candidate has
 NAME = re.compile(r"[A-Za-z][\w'-]*")
 
 
@@ -402,7 +402,10 @@ def extractive_answer(
     if not candidates:
         return []
     lexical = [overlap(text) for *_, text in candidates]
-    rare = _rare_share(asked, [" ".join([text, *quoted]) for _, _, quoted, text in candidates])
+    rare = _rare_share(
+        content_words(READ_WITH.sub("", question)) or asked,
+        [" ".join([text, *quoted]) for _, _, quoted, text in candidates],
+    )
     semantic = scorer(question, [text for *_, text in candidates]) if scorer else None
     scored = []
     for number, (index, opening, quoted, _) in enumerate(candidates):
@@ -459,13 +462,25 @@ def _saying_more(
     return None
 
 
+# what a reading of a reference adds to the message: "how much is it (Summit Down Sleeping Bag:
+# warmest sleeping bag)" (knowledge.followup); the customer's own words are before it
+READ_WITH = re.compile(r"\s*\([^()]*\)\s*$")
+# words that say how a question asks ("how long does it take", "how much"), not what it is
+# about: a heading that asks the same way shares them, whatever its subject
+ASKING = frozenset(_stem(w) for w in "long much many often soon take takes".split())
+
+
 def _rare_share(asked: set[str], texts: Sequence[str]) -> list[float]:
     """Per text, the share of the question's content words it has, each word weighted by its
     rarity among the texts (1 / the number that have it): "can you cancel my order if it was
     mispriced" is about the one sentence that says "mispriced", more than about the many that
-    say "cancel" and "order"."""
+    say "cancel" and "order". `asked`: the words the customer asked with; those that only
+    say how it asks (`ASKING`) weigh nothing."""
     has = [asked & content_words(text) for text in texts]
-    weight = {word: 1.0 / max(1, sum(word in words for words in has)) for word in asked}
+    about = asked - ASKING or asked
+    weight = {
+        word: 1.0 / max(1, sum(word in words for words in has)) if word in about else 0.0 for word in asked
+    }
     total = sum(weight.values())
     return [sum(weight[word] for word in words) / total for words in has]
 

@@ -205,7 +205,7 @@ def test_a_question_about_one_product_is_not_answered_with_another_ones_sentence
     question = "how much is the Summit Synthetic Sleeping Bag"
 
     def scorer(question, texts):  # stands in for sentence embeddings: a price is a price
-        return [0.7 if "Price" in t else 0.2 for t in texts]
+        return [0.8 if "$159" in t else 0.7 if "Price" in t else 0.2 for t in texts]
 
     assert extractive_answer(question, passages, scorer=scorer)[0] == (
         0,
@@ -319,3 +319,25 @@ def test_a_sentence_that_says_all_the_best_one_says_and_more_is_quoted_instead()
     assert extractive_answer("is shipping free", [prices, promotion], scorer=scorer) == [
         (0, "Standard delivery: 3 to 5 business days, $4.95, free on orders over $50.")
     ]
+
+
+def test_the_words_a_question_asks_with_and_the_words_a_reading_adds_do_not_settle_close_calls():
+    canada = "Delivery to Canada > How long does delivery to Canada take?\n\n5 to 8 business days."
+    options = "Shipping > Delivery options\n\nStandard delivery: 3 to 5 business days."
+
+    def scorer(question, texts):  # the Canada heading asks the same way, with its case added
+        return [0.86 if "How long" in t and ":" not in t else 0.62 if "Standard" in t else 0.3 for t in texts]
+
+    # "long" and "take" say how it asks; only the Canada heading shares them
+    assert extractive_answer("how long does delivery take", [canada, options], scorer=scorer) == [
+        (1, "Standard delivery: 3 to 5 business days.")
+    ]
+    faq = "Product faq > What's your warmest sleeping bag?\n\nThe Summit Down Sleeping Bag, rated -5°C."
+    entry = "Outdoor catalogue > Summit Down Sleeping Bag\n\nPrice $159.00."
+
+    def closer(question, texts):
+        return [0.68 if "$159" in t else 0.62 if "warmest" in t else 0.2 for t in texts]
+
+    # the words in brackets are the conversation's, added to read "it": not what is asked
+    question = "how much is it (Summit Down Sleeping Bag: warmest sleeping bag sell)"
+    assert extractive_answer(question, [faq, entry], scorer=closer)[0] == (1, "Price $159.00.")
