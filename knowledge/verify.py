@@ -443,7 +443,36 @@ def extractive_answer(
     fuller = _saying_more(quoted[0], [c for c in scored if not c[2]])
     if fuller is not None:
         chosen = [fuller, *(c for c in chosen if c is not fuller and c is not scored[0])][:max_sentences]
-    return [(i, _asked(passages[i], q[0], asked)) for _, i, _, q in chosen]
+    quote = [(i, _asked(passages[i], q[0], asked)) for _, i, _, q in chosen]
+    return _all_steps(quote, passages) if PROCEDURE.search(question) else quote
+
+
+def _all_steps(quote: list[tuple[int, str]], passages: Sequence[str]) -> list[tuple[int, str]]:
+    """`quote` with a step of a numbered list (:func:`_steps`) replaced by the whole list,
+    in order: one step of five is no answer to "how do i set up the tent"."""
+    out: list[tuple[int, str]] = []
+    for index, sentence in quote:
+        steps = _steps(passages[index])
+        if any(_normal(step.split(" ", 1)[1]) == _normal(sentence) for step in steps):
+            out += [(index, step) for step in steps if (index, step) not in out]
+        else:
+            out.append((index, sentence))
+    return out
+
+
+# a question that asks how to do something ("how do i pitch the ridge tent", "steps to set up")
+PROCEDURE = re.compile(
+    r"\b(?:how (?:do|can|should|would|to) (?:i|we|you)?|how to|steps?|instructions?)\b", re.IGNORECASE
+)
+STEP = re.compile(r"^\s*(\d{1,2})[.)]\s+(\S.*?)\s*$", re.MULTILINE)
+MIN_STEPS = 3
+
+
+def _steps(passage: str) -> list[str]:
+    """The numbered steps of a passage ("1. Lay the footprint ..."), in order, each with its
+    number; empty when it has fewer than `MIN_STEPS`."""
+    found = [f"{number}. {text}" for number, text in STEP.findall(passage.partition("\n\n")[2] or passage)]
+    return found if len(found) >= MIN_STEPS else []
 
 
 def _saying_more(

@@ -341,3 +341,24 @@ def test_the_words_a_question_asks_with_and_the_words_a_reading_adds_do_not_sett
     # the words in brackets are the conversation's, added to read "it": not what is asked
     question = "how much is it (Summit Down Sleeping Bag: warmest sleeping bag sell)"
     assert extractive_answer(question, [faq, entry], scorer=closer)[0] == (1, "Price $159.00.")
+
+
+def test_a_question_that_asks_how_gets_every_step_of_the_list_a_step_of_answers():
+    guide = (
+        "Ridge tent set-up guide\n\n1. Lay the footprint on flat ground.\n2. Spread the inner tent on it.\n"
+        "3. Assemble the two poles and clip the tent to them.\nPitching takes about 5 minutes."
+    )
+
+    def scorer(question, texts):  # the poles step reads closest to "set up"
+        return [0.7 if "poles" in t else 0.5 for t in texts]
+
+    assert extractive_answer("how do i set up the tent", [guide], scorer=scorer) == [
+        (0, "1. Lay the footprint on flat ground."),
+        (0, "2. Spread the inner tent on it."),
+        (0, "3. Assemble the two poles and clip the tent to them."),
+    ]
+    # a question that does not ask how gets the step that answers it
+    assert extractive_answer("are there two poles", [guide], scorer=scorer)[0] == (
+        0,
+        "Assemble the two poles and clip the tent to them.",
+    )
