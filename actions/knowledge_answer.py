@@ -248,7 +248,7 @@ class ActionAnswerFromKnowledge(Action):
         corrects = CORRECTION.match(mended) is not None  # "no, I meant the return window"
         if resolved.kind != "record" and not corrects and _names_flow(ranking, thresholds, flows):
             # "ok also where's my order": it says what it wants
-            resolved = Resolved(mended, "as_is", cited=resolved.cited)
+            resolved = resolved.as_typed(mended, keep_said=False)
         question = resolved.text
         if question != typed:  # NLU's reading of what the customer meant, not of what they typed
             intents = await loop.run_in_executor(None, reading.nlu_intents, question)
@@ -264,7 +264,7 @@ class ActionAnswerFromKnowledge(Action):
         elif len(reading.clauses(mended)) > 1 and not _names_flow(ranking, thresholds, flows):
             elsewhere = await loop.run_in_executor(None, request_within, mended, thresholds, flows.intents)
         if elsewhere and resolved.kind != "record":  # it says what it wants: read as it is
-            resolved = Resolved(mended, "as_is", said=resolved.said, cited=resolved.cited)
+            resolved = resolved.as_typed(mended)
         ranking = elsewhere or ranking
         question = resolved.text
         retrieval, found, store_down = None, None, None
@@ -287,7 +287,7 @@ class ActionAnswerFromKnowledge(Action):
             logger.exception("knowledge retrieval failed; deciding without it")
         if retrieval is not None and retrieval.query != question:  # the message alone read better
             question = retrieval.query
-            resolved = Resolved(question, "as_is", said=resolved.said, cited=resolved.cited)
+            resolved = resolved.as_typed(question)
         opinion = None
         try:
             opinion = await loop.run_in_executor(None, embedding_opinion, question)

@@ -122,6 +122,10 @@ class Resolved:
     def to_dict(self) -> dict[str, str | None]:
         return {"text": self.text, "kind": self.kind, "previous": self.previous}
 
+    def as_typed(self, text: str, keep_said: bool = True) -> Resolved:
+        """`text` read as it is, in the same conversation (the answer before and its document)."""
+        return Resolved(text, "as_is", said=self.said if keep_said else [], cited=self.cited)
+
 
 def content_words(text: str) -> list[str]:
     return [w for w in WORD.findall(text) if w.lower() not in STOPWORDS]

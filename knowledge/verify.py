@@ -402,6 +402,7 @@ def extractive_answer(
     if not candidates:
         return []
     lexical = [overlap(text) for *_, text in candidates]
+    set_back = [_unasked(passage, question, own_names) for passage in passages]
     rare = _rare_share(
         content_words(READ_WITH.sub("", question)) or asked,
         [" ".join([text, *quoted]) for _, _, quoted, text in candidates],
@@ -426,7 +427,7 @@ def extractive_answer(
                 quoted = [f"{heading} {bare}"]  # "Can I pay in instalments? Not at the moment."
             if not quoted:
                 continue
-        unasked = UNASKED_NAME if _unasked(passages[index], question, own_names) else 0.0
+        unasked = UNASKED_NAME if set_back[index] else 0.0
         scored.append((primary - 0.05 * index - unasked, index, opening, quoted))
     if not scored:
         return []

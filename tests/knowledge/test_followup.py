@@ -1,4 +1,4 @@
-from knowledge.followup import Context, referent, resolve, swaps, without_products
+from knowledge.followup import Context, Resolved, referent, resolve, swaps, without_products
 
 WORDS = {
     "kettle": {"tent": 0.5, "warranty": 0.1, "long": 0.1},
@@ -232,3 +232,12 @@ def test_the_document_the_answer_before_cited_travels_with_the_reading():
         ["can i order by phone?"], said=["No, orders are placed online only."], cited="General faq"
     )
     assert resolve("do you have a shop in portland", context).cited == "General faq"
+
+
+def test_a_message_read_as_typed_keeps_the_conversation_it_was_read_in():
+    resolved = Resolved("how long is the warranty on a kettle?", "ellipsis", "warranty on a tent?")
+    resolved.said, resolved.cited = ["Outdoor gear: 3 years."], "Warranty"
+    typed = resolved.as_typed("and for a kettle?")
+    assert (typed.text, typed.kind, typed.previous) == ("and for a kettle?", "as_is", None)
+    assert (typed.said, typed.cited) == (["Outdoor gear: 3 years."], "Warranty")
+    assert resolved.as_typed("where's my order", keep_said=False).said == []
