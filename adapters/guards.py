@@ -54,6 +54,9 @@ SAYS_NO = re.compile(
 OWN_OPENING = re.compile(
     r"^(?:hi|hello|thanks|thank you|you're welcome|good news|done|ok|no problem)\b", re.I
 )
+# the question a quote repeats before its answer (knowledge.verify: a yes or no quoted for
+# another question is preceded by its heading): the answer is what follows it
+QUESTION_BEFORE = re.compile(r"^[^.!?]*\?\s+")
 CHEERFUL_CLOSER = re.compile(r"(?<=[.!?])\s+happy \w+[.!]*$", re.I)  # "Happy shopping!"
 
 
@@ -67,8 +70,9 @@ def fitting_courtesy(text: str, question: str) -> str:
         text = CHEERFUL_CLOSER.sub("", text)
     while (opened := AFFIRMATIVE_OPENER.match(text)) and text[opened.end() :].strip():
         rest = text[opened.end() :]
-        first = SENTENCE_END.split(rest, maxsplit=1)[0]  # "A shipped order can no longer be cancelled"
-        if not (complains or SAYS_NO.match(rest) or NEGATION.search(first) or OWN_OPENING.match(rest)):
+        answer = QUESTION_BEFORE.sub("", rest, count=1)  # "Can I pay in instalments? Not at the moment."
+        first = SENTENCE_END.split(answer, maxsplit=1)[0]  # "A shipped order can no longer be cancelled"
+        if not (complains or SAYS_NO.match(answer) or NEGATION.search(first) or OWN_OPENING.match(rest)):
             break
         text = rest
     return text

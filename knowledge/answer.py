@@ -28,7 +28,7 @@ from knowledge.verify import (
 )
 
 Generator = Callable[[str, list[str], list[str], str], str]  # (question, passages, history, quote) -> answer
-VERSION = "extractive-25"  # part of the cache key: answers made another way are not reused
+VERSION = "extractive-26"  # part of the cache key: answers made another way are not reused
 MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace
 # a passage this much less similar to the question than the best one is not quoted: hybrid
 # search ranks it high for shared words ("covered" in the outdoor catalogue's "Covered by our

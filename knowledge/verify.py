@@ -263,6 +263,12 @@ def _for_another_question(quoted: list[str], heading: str) -> list[str]:
     return rest if _bare(first) else [f"{heading} {first}", *rest]
 
 
+def _topic(passage: str) -> str:
+    """A passage's own heading: the last part of its heading path ("" without one)."""
+    heading, _, body = passage.partition("\n\n")
+    return heading.rsplit(">", 1)[-1].strip() if body else ""
+
+
 def _bare(sentence: str) -> bool:
     """A yes or no with next to nothing after it ("Not yet."): it answers only its heading."""
     return bool(POLARITY.match(sentence)) and len(sentence.split()) <= 4
@@ -419,6 +425,9 @@ def extractive_answer(
         # a word few candidates say counting more (:func:`_rare_share`)
         primary = similar + SAME_WORDS * rare[number] if similar is not None else words
         same = similar >= same_question if similar is not None else words >= 1.0
+        if not opening and not same and POLARITY.match(quoted[0]) and _topic(passages[index]).endswith("?"):
+            # "No, you can check out as a guest." answers "Do I need an account to order?": said so
+            quoted = [f"{_topic(passages[index])} {quoted[0]}"]
         if opening and not same and POLARITY.match(quoted[0]):
             heading = candidates[number][3]
             bare = quoted[0]

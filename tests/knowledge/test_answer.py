@@ -248,6 +248,11 @@ def test_a_written_answer_says_no_yes_word_or_happy_shopping_to_a_complaint_and_
     assert fitting_courtesy(shipped, "my order has already shipped, what now?") == shipped[12:]
     yes = "Certainly! Yes, while the order's status is pending."
     assert fitting_courtesy(yes, "can I change the address of an order?") == yes
+    # the answer after the question a quote repeats is what says no or yes
+    repeated = "Certainly! Can I pay in instalments? Not at the moment."
+    assert fitting_courtesy(repeated, "can I pay in installments") == repeated[11:]
+    agreed = "Certainly! Can I change the address of an order? Yes, while it is pending."
+    assert fitting_courtesy(agreed, "can i change my address") == agreed
     # nothing after it: no answer, as it was
     assert fitting_courtesy("Certainly!", "the mug arrived cracked") == "Certainly!"
 

@@ -362,3 +362,16 @@ def test_a_question_that_asks_how_gets_every_step_of_the_list_a_step_of_answers(
         0,
         "Assemble the two poles and clip the tent to them.",
     )
+
+
+def test_a_yes_or_no_sentence_quoted_for_another_question_is_preceded_by_its_headings_question():
+    account = (
+        "Your account > Do I need an account to order?\n\n"
+        "No, you can check out as a guest. With an account you can track orders."
+    )
+
+    def scorer(question, texts):  # the no reads closest; its heading is not the question asked
+        return [0.6 if "guest" in t else 0.3 for t in texts]
+
+    quoted = extractive_answer("can i order without signing in", [account], scorer=scorer)
+    assert quoted[0] == (0, "Do I need an account to order? No, you can check out as a guest.")
