@@ -22,6 +22,7 @@ from knowledge.verify import (
     content_words,
     extractive_answer,
     facts,
+    own_heading,
     sentences,
     verify,
     without_courtesy,
@@ -233,8 +234,7 @@ def quote(
 
 def _product_heading(passage: str, product_names: Sequence[str]) -> str | None:
     """The product a passage is about: its heading's last part, when that is a product name."""
-    heading, _, body = passage.partition("\n\n")
-    topic = heading.rsplit(">", 1)[-1].strip() if body else ""
+    topic = own_heading(passage)
     return next((n for n in product_names if n.lower() == topic.lower()), None)
 
 

@@ -64,14 +64,12 @@ def paragraphs(text: str) -> list[str]:
     """The text's paragraphs (split at blank lines); a short one is joined to the next."""
     out: list[str] = []
     pending = ""
-    for paragraph in re.split(r"\n\s*\n", text):
-        paragraph = (f"{pending}\n\n" if pending else "") + paragraph.strip()
-        pending = paragraph if len(paragraph) < SHORT_PARAGRAPH else ""
-        if not pending and paragraph.strip():
-            out.append(paragraph)
-    if pending.strip():
-        out.append(pending)
-    return out
+    for paragraph in filter(None, (p.strip() for p in re.split(r"\n\s*\n", text))):
+        pending = f"{pending}\n\n{paragraph}" if pending else paragraph
+        if len(pending) >= SHORT_PARAGRAPH:
+            out.append(pending)
+            pending = ""
+    return [*out, pending] if pending else out
 
 
 def _untitled(text: str, title: str) -> str:

@@ -263,7 +263,7 @@ def _for_another_question(quoted: list[str], heading: str) -> list[str]:
     return rest if _bare(first) else [f"{heading} {first}", *rest]
 
 
-def _topic(passage: str) -> str:
+def own_heading(passage: str) -> str:
     """A passage's own heading: the last part of its heading path ("" without one)."""
     heading, _, body = passage.partition("\n\n")
     return heading.rsplit(">", 1)[-1].strip() if body else ""
@@ -409,6 +409,7 @@ def extractive_answer(
         return []
     lexical = [overlap(text) for *_, text in candidates]
     set_back = [_unasked(passage, question, own_names) for passage in passages]
+    headings = [own_heading(passage) for passage in passages]
     rare = _rare_share(
         content_words(READ_WITH.sub("", question)) or asked,
         [" ".join([text, *quoted]) for _, _, quoted, text in candidates],
@@ -425,9 +426,9 @@ def extractive_answer(
         # a word few candidates say counting more (:func:`_rare_share`)
         primary = similar + SAME_WORDS * rare[number] if similar is not None else words
         same = similar >= same_question if similar is not None else words >= 1.0
-        if not opening and not same and POLARITY.match(quoted[0]) and _topic(passages[index]).endswith("?"):
+        if not opening and not same and POLARITY.match(quoted[0]) and headings[index].endswith("?"):
             # "No, you can check out as a guest." answers "Do I need an account to order?": said so
-            quoted = [f"{_topic(passages[index])} {quoted[0]}"]
+            quoted = [f"{headings[index]} {quoted[0]}"]
         if opening and not same and POLARITY.match(quoted[0]):
             heading = candidates[number][3]
             bare = quoted[0]
