@@ -119,6 +119,7 @@ def build_answer(
     typed: str = "",
     self_contained: float = 1.0,
     said: list[str] | None = None,
+    within: str = "",
 ) -> tuple[Any, Any]:
     """(retrieval, the extractive answer or None) for the standalone `question`. `typed`: the
     message as the customer wrote it (mended), when it may point back to the conversation:
@@ -129,7 +130,9 @@ def build_answer(
     searched too, and its passages are kept when the best is `CLEARLY_CLOSER`; the sentences
     are still chosen for the question as asked ("the warranty on a tent": the outdoor line).
     `said`: the answer just before, whose sentences are not quoted again while others
-    answer. The voice model writes the answer only once the gate has chosen it
+    answer. `within`: the title of the document the question points back to (a reference,
+    knowledge.followup): its passages are answered from first, unless the message alone
+    was kept. The voice model writes the answer only once the gate has chosen it
     (`voice_answer`). Blocking: run in a thread."""
     from knowledge.answer import Retrieval, retrieve
     from knowledge.followup import without_products
@@ -137,6 +140,7 @@ def build_answer(
     kb = _knowledge()
     retrieval = retrieve(kb, question)
     alone = retrieve(kb, typed) if typed and typed != question else None
+    retrieval = retrieval.led_by(within)
     if alone is not None and (alone.dense_top or 0.0) >= self_contained:
         if (retrieval.dense_top or 0.0) < (alone.dense_top or 0.0) + CLEARLY_CLOSER:
             retrieval, question = alone, typed
@@ -279,6 +283,7 @@ class ActionAnswerFromKnowledge(Action):
                 typed_too,
                 float(thresholds.knowledge.min_dense),
                 resolved.said,
+                resolved.within,
             )
         except StoreUnavailable as error:  # a Qdrant server down: only flows and handoffs go on
             store_down = error

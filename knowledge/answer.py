@@ -83,6 +83,15 @@ class Retrieval:
         sparse = next((h.source for h in self.hits if h.sparse_rank == 1), None)
         return dense is not None and dense == sparse
 
+    def led_by(self, title: str) -> Retrieval:
+        """The same hits, those of the document titled `title` first (in their order): a
+        reference points back to that document ("how many days does that one take" after
+        the delivery prices: its delivery times, not Canada's)."""
+        if not title:
+            return self
+        hits = sorted(self.hits, key=lambda h: h.metadata.get("title", "") != title)
+        return Retrieval(self.query, hits)
+
     def sources(self) -> list[str]:
         return list(dict.fromkeys(h.source for h in self.hits))
 

@@ -118,6 +118,7 @@ class Resolved:
     previous: str | None = None  # the question it was resolved against
     said: list[str] = field(default_factory=list)  # the assistant's answer just before, if any
     cited: str = ""  # the title of the document that answer cited, if any
+    within: str = ""  # the document (its title) a reference points back to: answered from it first
 
     def to_dict(self) -> dict[str, str | None]:
         return {"text": self.text, "kind": self.kind, "previous": self.previous}
@@ -265,7 +266,9 @@ def _resolve(
                 topic = " ".join(w for w in content_words(rest) if w.lower() not in QUESTION_WORDS)
                 topic = f"{' '.join(meant)}: {topic}"
             elif context.cited and not REJECTS.search(text) and not _stems(context.cited) <= _stems(topic):
-                topic = f"{context.cited}: {topic}"  # "from there": the page about Canada
+                # "from there": the page about Canada, where the answer is looked for first
+                topic = f"{context.cited}: {topic}"
+                return Resolved(f"{text} ({topic})", "reference", previous, within=context.cited)
             return Resolved(f"{text} ({topic})", "reference", previous)
     if len(words) <= MAX_REFERENCE_WORDS and not names_record and ASKS.search(text):
         meant = _implied(text, context)

@@ -329,3 +329,24 @@ def test_the_passage_closest_in_meaning_is_answered_from_when_the_words_rank_it_
     result = answer(question, Retrieval(question, hits), 0.6, scorer=scorer)
     assert result.text == "Prices are shown in Canadian dollars for Canadian orders."
     assert [c["source"] for c in result.citations] == ["terms.txt"]
+
+
+def test_a_reference_is_answered_from_the_document_it_points_back_to():
+    # "how many days does that one take" after the delivery prices: the page about Canada
+    # is closer, the delivery times of the page the answer before cited come first
+    canada = hit(
+        "canada.md", "Canada\n\nStandard delivery to Canada takes 5 to 8 days.", 0.66, title="Canada"
+    )
+    prices = hit(
+        "shipping.md", "Shipping\n\nStandard delivery: 3 to 5 business days.", 0.62, title="Shipping"
+    )
+    ordering = hit("ordering.md", "Ordering\n\nOrders placed before 2pm ship the same day.", 0.5)
+    retrieval = Retrieval("how many days does that one take", [canada, prices, ordering])
+    assert [h.source for h in retrieval.led_by("Shipping").hits] == [
+        "shipping.md",
+        "canada.md",
+        "ordering.md",
+    ]
+    assert retrieval.led_by("").hits == retrieval.hits
+    assert retrieval.led_by("Returns").hits == retrieval.hits  # not among the hits: as found
+    assert retrieval.led_by("Shipping").dense_top == retrieval.dense_top

@@ -198,12 +198,14 @@ def test_a_reference_is_read_with_the_document_the_answer_before_cited():
         resolved.text
         == "can i send stuff back from there if it doesnt fit (Delivery to Canada: pay customs top)"
     )
+    assert resolved.within == "Delivery to Canada"  # answered from that page first
     # the title adds nothing the topic has already; an answer the customer rejects guides nothing
     context = Context(["how long does shipping to canada take"], names=NAMES, cited="Canada")
     assert resolve("and does that include duties", context).text.endswith("(shipping canada take)")
     context = Context(["what does processing mean"], names=NAMES, cited="Tracking an order")
     resolved = resolve("thats not what i asked. when does it ship?", context)
     assert resolved.text == "thats not what i asked. when does it ship? (processing mean)"
+    assert resolved.within == "" and resolved.as_typed(resolved.text).within == ""
 
 
 def test_a_correction_may_name_a_thing_with_a_verb_in_it():
