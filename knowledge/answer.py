@@ -10,7 +10,7 @@ own sentences, quoted) replaces it, and when no sentence answers, there is no an
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,7 +206,7 @@ def answer(
     if not quoted:
         return None  # no sentence answers: nothing is written either
     used = [hits[i] for i in dict.fromkeys(i for i, _ in quoted)]
-    text = " ".join(sentence for _, sentence in quoted)
+    text = as_text(sentence for _, sentence in quoted)
     verdict = verify(text, [h.text for h in used], min_support, product_names, similarity)
     if not verdict.ok:  # cannot happen for verbatim sentences; checked all the same
         return None
@@ -239,6 +239,18 @@ def quote(
         question, texts, scorer=scorer, said=said, product_names=product_names, own_names=own_names
     )
     return list(zip((i for i, _ in quoted), _named(quoted, texts, product_names), strict=True))
+
+
+NUMBERED = re.compile(r"\d{1,2}[.)]\s")
+
+
+def as_text(sentences: Iterable[str]) -> str:
+    """Quoted sentences as one answer: a numbered step on a line of its own ("how do i set up
+    the tent" gets the list as a list, in the widget and every channel), the rest joined."""
+    text = ""
+    for sentence in sentences:
+        text += ("\n" if text and NUMBERED.match(sentence) else " " if text else "") + sentence
+    return text
 
 
 def _product_heading(passage: str, product_names: Sequence[str]) -> str | None:

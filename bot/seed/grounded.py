@@ -182,7 +182,7 @@ def brand_examples(rng: random.Random, scorer=None, per_section: int = 3) -> lis
     quotes for the question (knowledge.answer.quote, with `scorer`, the knowledge base's
     embedding model, as at run time), opened and closed in the brand's voice, so a reply
     written as taught keeps every fact of the quote it replaces."""
-    from knowledge.answer import quote
+    from knowledge.answer import as_text, quote
 
     brand = current_brand()
     banned = evaluation_questions(brand)
@@ -202,7 +202,7 @@ def brand_examples(rng: random.Random, scorer=None, per_section: int = 3) -> lis
             earlier = (
                 [rng.choice([q for _, q, _ in others if q] or [""])] if rng.random() < WITH_HISTORY else []
             )
-            said = " ".join(s for _, s in quoted)
+            said = as_text(s for _, s in quoted)
             # no yes-word before a no or to a complaint, no "Happy shopping!" after one: as
             # the action server sends a written answer (adapters.guards.fitting_courtesy)
             reply = " ".join(x for x in (rng.choice(openers), said, rng.choice(closers)) if x)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from knowledge.answer import Retrieval, answer, search_query
+from knowledge.answer import Retrieval, answer, as_text, search_query
 from knowledge.store import Hit
 from tests.fakes import MemoryRedis
 
@@ -350,3 +350,30 @@ def test_a_reference_is_answered_from_the_document_it_points_back_to():
     assert retrieval.led_by("").hits == retrieval.hits
     assert retrieval.led_by("Returns").hits == retrieval.hits  # not among the hits: as found
     assert retrieval.led_by("Shipping").dense_top == retrieval.dense_top
+
+
+def test_the_steps_of_a_list_are_sent_on_lines_of_their_own():
+    guide = hit(
+        "tent.pdf",
+        "Ridge tent set-up guide\n\n1. Lay the footprint on flat ground.\n2. Spread the inner tent on it.\n"
+        "3. Assemble the two poles and clip the tent to them.",
+        dense=0.7,
+    )
+
+    def scorer(question, texts):  # the poles step reads closest to "set up"
+        return [0.7 if "poles" in t else 0.5 for t in texts]
+
+    result = answer(
+        "how do i set up the tent", Retrieval("how do i set up the tent", [guide]), 0.6, scorer=scorer
+    )
+    assert result is not None and result.verdict.ok
+    assert result.text.splitlines() == [
+        "1. Lay the footprint on flat ground.",
+        "2. Spread the inner tent on it.",
+        "3. Assemble the two poles and clip the tent to them.",
+    ]
+    assert as_text(["Yes.", "1. One.", "2. Two."]) == "Yes.\n1. One.\n2. Two."
+    assert (
+        as_text(["It is 2.5 kg.", "Orders ship in 1. business day."])
+        == "It is 2.5 kg. Orders ship in 1. business day."
+    )
