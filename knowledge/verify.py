@@ -279,6 +279,12 @@ def _bare(sentence: str) -> bool:
 # delivery take" asks about delivery in general, and the heading's question is otherwise closer
 # to it than any general passage's sentence
 UNASKED_NAME = 0.3
+# a yes or no quoted for a question other than the customer's, after its heading ("Can I order
+# by phone? No, ... help you over the phone at ..." for "can u give me ur phone number") loses
+# this much: it answers its own heading first, and a sentence that answers the customer's
+# question outright ("Phone: +1 ...") reads better. A heading close to the customer's
+# question (`close_question`) is not another question
+ANOTHER_QUESTION = 0.1
 SAME_WORDS = 0.15  # weight of the share of the question's content words a candidate has
 NAME = re.compile(r"[A-Za-z][\w'-]*")
 
@@ -426,19 +432,23 @@ def extractive_answer(
         # a word few candidates say counting more (:func:`_rare_share`)
         primary = similar + SAME_WORDS * rare[number] if similar is not None else words
         same = similar >= same_question if similar is not None else words >= 1.0
+        close = similar is not None and similar >= close_question
+        another = 0.0
         if not opening and not same and POLARITY.match(quoted[0]) and headings[index].endswith("?"):
             # "No, you can check out as a guest." answers "Do I need an account to order?": said so
             quoted = [f"{headings[index]} {quoted[0]}"]
+            another = 0.0 if close else ANOTHER_QUESTION
         if opening and not same and POLARITY.match(quoted[0]):
             heading = candidates[number][3]
             bare = quoted[0]
             quoted = _for_another_question(quoted, heading)
-            if not quoted and similar is not None and similar >= close_question:
+            another = 0.0 if close else ANOTHER_QUESTION
+            if not quoted and close:
                 quoted = [f"{heading} {bare}"]  # "Can I pay in instalments? Not at the moment."
             if not quoted:
                 continue
         unasked = UNASKED_NAME if set_back[index] else 0.0
-        scored.append((primary - 0.05 * index - unasked, index, opening, quoted))
+        scored.append((primary - 0.05 * index - unasked - another, index, opening, quoted))
     if not scored:
         return []
     told = {_normal(x) for text in said for x in sentences(text)}

@@ -375,3 +375,21 @@ def test_a_yes_or_no_sentence_quoted_for_another_question_is_preceded_by_its_hea
 
     quoted = extractive_answer("can i order without signing in", [account], scorer=scorer)
     assert quoted[0] == (0, "Do I need an account to order? No, you can check out as a guest.")
+
+
+def test_an_answer_to_another_yes_or_no_question_gives_way_to_one_that_answers_outright():
+    by_phone = (
+        "General faq > Can I order by phone?\n\nQ: Can I order by phone?\n"
+        "A: No, orders are placed online only, but our team can help you over the phone at +1 555 0100 200."
+    )
+    contact = "Contact us > How can I reach customer service?\n\n- Phone: +1 555 0100 200, Monday to Friday."
+
+    def scorer(question, texts):  # MiniLM's order for "can you please give me your phone number"
+        return [0.47 if t == "Can I order by phone?" else 0.45 if "Phone:" in t else 0.2 for t in texts]
+
+    quoted = extractive_answer("can you please give me your phone number", [by_phone, contact], scorer=scorer)
+    assert quoted == [(1, "Phone: +1 555 0100 200, Monday to Friday.")]
+    # asked the faq's own question, or one close to it: its answer, after the question
+    near = lambda question, texts: [0.7 if t.endswith("?") else 0.45 if "Phone:" in t else 0.2 for t in texts]  # noqa: E731
+    quoted = extractive_answer("can i place an order over the phone", [by_phone, contact], scorer=near)
+    assert quoted[0][0] == 0 and quoted[0][1].startswith("Can I order by phone? No, orders are placed online")
