@@ -51,7 +51,10 @@ VERBISH = re.compile(
 )
 POINTS_BACK = re.compile(
     r"\b(it|its|it's|that|this|these|those|they|them|one|ones|same)\b|(?<!is )(?<!are )\bthere\b"
-    r"|^\W*(and|but|so|what if|and if|even if|then|till|until|since)\b",
+    r"|^\W*(and|but|so|what if|and if|even if|then|till|until|since)\b"
+    # a verb left out for the one asked before: "what happens to my orders if i do" after "how
+    # do i close my account", "can i still get a refund if so"
+    r"|\b(?:if|when|once|after) (?:i|we) (?:do|did)\W*$|\bif so\b",
     re.IGNORECASE,
 )
 # a pronoun for what was said: a fragment with one ("warranty on that?") refers, it swaps nothing
@@ -87,6 +90,7 @@ REPLIES = frozenset(
     "please stop cancel help".split()
 )
 QUESTION_WORDS = frozenset("long much many often far soon old big what's how's where's when's".split())
+NOT_TOPIC = QUESTION_WORDS | {"ok", "okay", "hmm"}  # the words of a question a reference leaves out
 RECORD_FILLER = frozenset(
     "it it's its is was order number no nr my the here ok okay sure yes yeah thats that's bb".split()
 )
@@ -258,12 +262,12 @@ def _resolve(
         )
         return Resolved(best, "ellipsis", previous)
     if len(words) <= MAX_REFERENCE_WORDS and POINTS_BACK.search(text) and not names_record:
-        topic = " ".join(w for w in content_words(previous) if w.lower() not in QUESTION_WORDS)
+        topic = " ".join(w for w in content_words(previous) if w.lower() not in NOT_TOPIC)
         if topic and not set(map(str.lower, content_words(previous))) <= set(map(str.lower, words)):
             meant = referent(text, [*context.said, previous], context.names)
             if meant:
                 rest = _only(previous, meant, context.names)
-                topic = " ".join(w for w in content_words(rest) if w.lower() not in QUESTION_WORDS)
+                topic = " ".join(w for w in content_words(rest) if w.lower() not in NOT_TOPIC)
                 topic = f"{' '.join(meant)}: {topic}"
             elif context.cited and not REJECTS.search(text) and not _stems(context.cited) <= _stems(topic):
                 # "from there": the page about Canada, where the answer is looked for first

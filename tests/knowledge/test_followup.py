@@ -243,3 +243,13 @@ def test_a_message_read_as_typed_keeps_the_conversation_it_was_read_in():
     assert (typed.text, typed.kind, typed.previous) == ("and for a kettle?", "as_is", None)
     assert (typed.said, typed.cited) == (["Outdoor gear: 3 years."], "Warranty")
     assert resolved.as_typed("where's my order", keep_said=False).said == []
+
+
+def test_a_question_that_leaves_out_the_verb_asked_before_gets_the_previous_topic():
+    context = Context(["ok how do i close my account"])
+    resolved = resolve("what happens to the order i placed yesterday if i do", context)
+    assert resolved.kind == "reference"
+    assert resolved.text == "what happens to the order i placed yesterday if i do (close account)"
+    assert resolve("do i still get the discount if so?", context).kind == "reference"
+    # a verb of its own: nothing left out
+    assert resolve("what happens to my orders if i do nothing", context).kind == "as_is"
