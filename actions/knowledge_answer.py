@@ -110,6 +110,7 @@ def read_message(question: str, tracker: Tracker, names_record: bool) -> tuple[s
 # "yes please ...", "sure", "ok do that": agreeing to what the answer before offered
 AGREES = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|please|go ahead)\b", re.IGNORECASE)
 CLEARLY_CLOSER = 0.05  # cosine: a reading's best passage this much closer replaces the other's
+CONTINUES = re.compile(r"^\W*(?:and|also|so)\b", re.IGNORECASE)  # a message that goes on from the last
 
 
 def build_answer(
@@ -125,7 +126,9 @@ def build_answer(
     message as the customer wrote it (mended), when it may point back to the conversation:
     searched too, and kept when a passage is `self_contained` close to it alone, unless the
     question as read is `CLEARLY_CLOSER` to one ("does that apply to sale items too?" alone
-    finds the terms of sale, read with the return policy before it the returns page). The
+    finds the terms of sale, read with the return policy before it the returns page); a
+    message that `CONTINUES` the one before ("and ...") is read with it unless the message
+    alone is clearly closer. The
     question with its products said as "item" (knowledge.followup.without_products) is
     searched too, and its passages are kept when the best is `CLEARLY_CLOSER`; the sentences
     are still chosen for the question as asked ("the warranty on a tent": the outdoor line).
@@ -142,7 +145,10 @@ def build_answer(
     alone = retrieve(kb, typed) if typed and typed != question else None
     retrieval = retrieval.led_by(within)
     if alone is not None and (alone.dense_top or 0.0) >= self_contained:
-        if (retrieval.dense_top or 0.0) < (alone.dense_top or 0.0) + CLEARLY_CLOSER:
+        # "and do i get anything for signing up?": the customer says it goes on from the
+        # question before, so the reading keeps a close call and the message alone must win it
+        lead = -CLEARLY_CLOSER if CONTINUES.match(typed) else CLEARLY_CLOSER
+        if (retrieval.dense_top or 0.0) < (alone.dense_top or 0.0) + lead:
             retrieval, question = alone, typed
     generic = without_products(question, current_brand().product_names())
     if generic == question:

@@ -562,6 +562,14 @@ def test_a_reference_keeps_its_reading_when_that_is_clearly_closer_to_a_passage(
     found["returns"] = replace(returns, dense=0.55)
     retrieval, _ = knowledge_answer.build_answer(read, [], 0.6, typed=typed, self_contained=0.5)
     assert retrieval.query == typed and retrieval.hits == [terms]
+    # ... unless the customer says the message goes on from the question before
+    typed = "and does that apply to sale items too?"
+    read = f"{typed} (return policy)"
+    retrieval, _ = knowledge_answer.build_answer(read, [], 0.6, typed=typed, self_contained=0.5)
+    assert retrieval.query == read and retrieval.hits == [found["returns"]]
+    found["returns"] = replace(returns, dense=0.47)  # the message alone clearly closer: it wins
+    retrieval, _ = knowledge_answer.build_answer(read, [], 0.6, typed=typed, self_contained=0.5)
+    assert retrieval.query == typed and retrieval.hits == [terms]
 
 
 class BagOfWords:
