@@ -284,6 +284,32 @@ def test_a_written_answer_that_drops_what_was_asked_or_adds_a_fact_the_quote_doe
     assert soles.mode == "extractive" and "drops what was asked: sol" in soles.rejected["problems"]
 
 
+def test_a_written_answer_that_says_the_question_back_without_the_answer_is_not_sent():
+    sizes = [
+        hit(
+            "size-guide.md",
+            "Size guide > Shoes\n\nIf you are between sizes, choose the larger one for hiking boots.",
+            dense=0.7,
+        )
+    ]
+    question = "i'm between sizes for the hiking boots"
+    echoed = answer(
+        question,
+        Retrieval(question, sizes),
+        0.6,
+        generator=lambda q, p, h, s: "Of course! If you are between sizes for the hiking boots.",
+    )
+    assert echoed.mode == "extractive"
+    assert echoed.rejected["problems"] == ["says the question back without the quote's answer"]
+    reworded = answer(
+        question,
+        Retrieval(question, sizes),
+        0.6,
+        generator=lambda q, p, h, s: "Of course! Between sizes, choose the larger one for hiking boots.",
+    )
+    assert reworded.mode == "generated"
+
+
 def test_a_message_that_names_only_a_documents_subject_gets_its_opening_section():
     def section(text, index, dense):
         found = hit("returns.md", f"Returns and refunds > {text}", dense=dense, title="Returns and refunds")
