@@ -3,7 +3,8 @@
 - No placeholder left: ``{{Website Name}}`` (the voice data's) or ``{order_number}`` (a
   response template's).
 - A rephrasing changes no word of its template into a near spelling of it ("has just become"
-  into "has just became"): a rewording uses other words, a slip of grammar or spelling does not.
+  into "has just became"): a rewording uses other words, a slip of grammar or spelling does not
+  (knowledge.spelling.slips; a written knowledge answer is held to it too).
 - A rephrasing keeps every fact of its template: each number, price, date, duration,
   percentage, URL, e-mail, order number and slot value must still be there, and nothing
   checkable may be added.
@@ -11,12 +12,10 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 
 from knowledge.followup import COMPLAINS
-from knowledge.spelling import edit_distance
 from knowledge.verify import NEGATION, YES_WORDS, facts
 
 # a slot placeholder of a response template, as Rasa fills it (actions/nlg.py fills with it)
@@ -101,21 +100,3 @@ def missing_facts(template: str, rephrased: str, values: Iterable[str] = ()) -> 
             problems.append(f"lost {value!r}")
     problems += [f"placeholder {p}" for p in placeholders(rephrased)]
     return problems
-
-
-WORD = re.compile(r"[\w'{}-]+")
-
-
-def slips(template: str, rephrased: str) -> list[str]:
-    """Words of the template that the rephrasing writes as a near spelling of themselves
-    (one or two letters changed: "become" as "became", "an" as "a"): "slipped X to Y" each."""
-    ours, theirs = WORD.findall(template.lower()), WORD.findall(rephrased.lower())
-    found = []
-    matcher = difflib.SequenceMatcher(a=ours, b=theirs, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op != "replace" or i2 - i1 != j2 - j1:
-            continue
-        for a, b in zip(ours[i1:i2], theirs[j1:j2], strict=True):
-            if a != b and edit_distance(a, b, 2) <= 2 and not (a.isdigit() or b.isdigit()):
-                found.append(f"slipped {a!r} to {b!r}")
-    return found

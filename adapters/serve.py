@@ -22,9 +22,10 @@ import yaml
 
 from adapters import base_model, decoding
 from adapters.constrained import FactConstraint
-from adapters.guards import SLOT, fitting_courtesy, missing_facts, placeholders, slips, whole_sentences
+from adapters.guards import SLOT, fitting_courtesy, missing_facts, placeholders, whole_sentences
 from adapters.voice_data import NO_ANSWER, grounded_context, messages
 from bot.core.settings import current_brand
+from knowledge.spelling import slips
 
 logger = logging.getLogger(__name__)
 

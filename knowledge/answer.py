@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from knowledge.spelling import slips
 from knowledge.store import Hit
 from knowledge.verify import (
     NEGATION,
@@ -350,7 +351,8 @@ def _off_the_quote(
     the meaning is not), once (a small model caught in a loop writes a supported sentence
     again and again), with the quote's words that answer the question ("soles" for "does
     that cover the soles") and at least `MIN_KEPT` of the rest of them (the answer, not the
-    question said back), and no fact the quote (or the question) does not say. Courtesy
+    question said back), no word of the quote misspelt ("perlocale" for "percale", "Prices
+    includes"), and no fact the quote (or the question) does not say. Courtesy
     ("Certainly!", "No worries!") says nothing and is not compared."""
     written = without_courtesy(written, product_names)  # "No worries!" says no no
     found = facts(written, product_names)
@@ -362,6 +364,7 @@ def _off_the_quote(
         problems.append(f"drops what was asked: {', '.join(sorted(dropped))}")
     # ... and what it says beyond the question, the answer itself: "If you are between sizes for
     # the hiking boots." keeps no word of "choose the larger one"
+    problems += slips(quoted, written)  # "cotton perlocale" for "cotton percale"
     beyond = content_words(quoted) - content_words(question)
     if beyond and len(beyond & content_words(written)) < MIN_KEPT * len(beyond):
         problems.append("says the question back without the quote's answer")

@@ -21,6 +21,7 @@ A word the brand uses is never "corrected", and nothing is learnt from customers
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -225,3 +226,23 @@ class Speller:
 
         mended = TOKEN.sub(replace, text)
         return Mended(mended, changes)
+
+
+SLIP_WORD = re.compile(r"[\w'{}-]+")
+
+
+def slips(template: str, rephrased: str) -> list[str]:
+    """Words of the template that the rephrasing writes as a near spelling of themselves
+    (one or two letters changed: "become" as "became", "an" as "a", "percale" as
+    "perlocale"): "slipped X to Y" each. A rewording uses other words; a slip of grammar or
+    spelling does not (a voice model's rephrased response, or its written answer)."""
+    ours, theirs = SLIP_WORD.findall(template.lower()), SLIP_WORD.findall(rephrased.lower())
+    found = []
+    matcher = difflib.SequenceMatcher(a=ours, b=theirs, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "replace" or i2 - i1 != j2 - j1:
+            continue
+        for a, b in zip(ours[i1:i2], theirs[j1:j2], strict=True):
+            if a != b and edit_distance(a, b, 2) <= 2 and not (a.isdigit() or b.isdigit()):
+                found.append(f"slipped {a!r} to {b!r}")
+    return found

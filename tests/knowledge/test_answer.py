@@ -310,6 +310,23 @@ def test_a_written_answer_that_says_the_question_back_without_the_answer_is_not_
     assert reworded.mode == "generated"
 
 
+def test_a_written_answer_that_misspells_a_word_of_its_quote_is_not_sent():
+    sheets = [
+        hit("home.md", "Home > Lantern Cotton Sheet Set\n\n400 thread count cotton percale.", dense=0.7)
+    ]
+    question = "thread count of the sheets"
+    slipped = answer(
+        question,
+        Retrieval(question, sheets),
+        0.6,
+        generator=lambda q, p, h, s: (
+            "Certainly! Lantern Cotton Sheet Set: 400 thread count cotton perlocale."
+        ),
+    )
+    assert slipped.mode == "extractive" and slipped.rejected["verification"]["ok"]
+    assert slipped.rejected["problems"] == ["slipped 'percale' to 'perlocale'"]
+
+
 def test_a_message_that_names_only_a_documents_subject_gets_its_opening_section():
     def section(text, index, dense):
         found = hit("returns.md", f"Returns and refunds > {text}", dense=dense, title="Returns and refunds")
