@@ -464,6 +464,7 @@ def extractive_answer(
     fuller = _saying_more(quoted[0], [c for c in scored if not c[2]])
     if fuller is not None:
         chosen = [fuller, *(c for c in chosen if c is not fuller and c is not scored[0])][:max_sentences]
+    chosen = _items_asked(chosen, asked)
     quote = [(i, _asked(passages[i], q[0], asked)) for _, i, _, q in chosen]
     return _all_steps(quote, passages) if PROCEDURE.search(question) else quote
 
@@ -510,6 +511,27 @@ def _saying_more(
         if words < other:
             return candidate
     return None
+
+
+LABEL = re.compile(r"^([^:.,;]{2,40}):\s")  # a list item's label: "Express delivery: 1 to 2 ..."
+
+
+def _items_asked(
+    chosen: list[tuple[float, int, bool, list[str]]], asked: set[str]
+) -> list[tuple[float, int, bool, list[str]]]:
+    """The quoted items of a list ("Standard delivery: ...", "Express delivery: ...") that the
+    question names by the word that tells them apart, when it names the first one's: "how many
+    days does that one take (standard shipping)" is not also told the express line. Items the
+    question tells apart by no word (the "cheapest delivery option") are all kept."""
+    labels = [LABEL.match(c[3][0]) for c in chosen]
+    if len(chosen) < 2 or not all(labels):
+        return chosen
+    words = [content_words(m.group(1)) for m in labels if m]
+    shared = set.intersection(*words)
+    own = [w - shared for w in words]
+    if not own[0] & asked:
+        return chosen
+    return [c for c, w in zip(chosen, own, strict=True) if w & asked or not w]
 
 
 # what a reading of a reference adds to the message: "how much is it (Summit Down Sleeping Bag:

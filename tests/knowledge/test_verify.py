@@ -393,3 +393,21 @@ def test_an_answer_to_another_yes_or_no_question_gives_way_to_one_that_answers_o
     near = lambda question, texts: [0.7 if t.endswith("?") else 0.45 if "Phone:" in t else 0.2 for t in texts]  # noqa: E731
     quoted = extractive_answer("can i place an order over the phone", [by_phone, contact], scorer=near)
     assert quoted[0][0] == 0 and quoted[0][1].startswith("Can I order by phone? No, orders are placed online")
+
+
+def test_a_question_that_names_one_item_of_a_list_is_not_told_the_others():
+    prices = (
+        "Shipping > Delivery options\n\n"
+        "Standard delivery: 3 to 5 business days, $4.95. Express delivery: 1 to 2 business days, $14.95."
+    )
+
+    def scorer(question, texts):  # both lines read about as close to a question about days
+        return [0.6 if "Standard" in t else 0.55 if "Express" in t else 0.1 for t in texts]
+
+    quoted = extractive_answer(
+        "how many days does that one take (standard shipping)", [prices], scorer=scorer
+    )
+    assert [s for _, s in quoted] == ["Standard delivery: 3 to 5 business days, $4.95."]
+    # no item named: every close one
+    quoted = extractive_answer("how many days does delivery take", [prices], scorer=scorer)
+    assert len(quoted) == 2
