@@ -57,6 +57,13 @@ POINTS_BACK = re.compile(
     r"|\b(?:if|when|once|after) (?:i|we) (?:do|did)\W*$|\bif so\b",
     re.IGNORECASE,
 )
+# "does that apply to sale items too?": the question before, asked of another case
+APPLIES = re.compile(
+    r"^\W*(?:(?:and|but|so|ok(?:ay)?)\W+)*(?:does|do|would|will|is|are)\s+(?:that|this|it|the same)\s+"
+    r"(?:also\s+)?(?:apply|applies|go|count|hold|work|true|valid)\s+(?:to|for|with|on)\s+"
+    r"(?P<thing>.+?)(?:\s+(?:too|as well|also))?[\s?.!]*$",
+    re.IGNORECASE,
+)
 # a pronoun for what was said: a fragment with one ("warranty on that?") refers, it swaps nothing
 # ("the glass one" does swap: it names the one meant)
 POINTS_AT = re.compile(r"\b(it|its|it's|that|this|these|those|they|them)\b", re.IGNORECASE)
@@ -252,6 +259,10 @@ def _resolve(
     words = text.split()
     if names_record and _bare_record(text):
         return Resolved(f"{previous.rstrip()} {text}", "record", previous)
+    applies = APPLIES.match(text)
+    if applies and not names_record:
+        asked = re.sub(r"[\s?.!]+$", "", previous)
+        return Resolved(f"{asked} for {applies.group('thing')}?", "ellipsis", previous)
     thing = _fragment(text, names_record)
     if thing is not None:
         meant = referent(thing, [previous], context.names)

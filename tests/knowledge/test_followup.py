@@ -253,3 +253,13 @@ def test_a_question_that_leaves_out_the_verb_asked_before_gets_the_previous_topi
     assert resolve("do i still get the discount if so?", context).kind == "reference"
     # a verb of its own: nothing left out
     assert resolve("what happens to my orders if i do nothing", context).kind == "as_is"
+
+
+def test_a_question_whether_the_answer_applies_to_another_case_asks_the_question_before_of_it():
+    resolved = resolve("does that apply to sale items too?", Context(["return policy?"]))
+    assert resolved.kind == "ellipsis"
+    assert resolved.text == "return policy for sale items?"
+    resolved = resolve("and is it valid on outdoor gear", Context(["how much is the student discount"]))
+    assert resolved.text == "how much is the student discount for outdoor gear?"
+    # a question of its own about applying something
+    assert resolve("how do i apply a discount code", Context(["return policy?"])).kind == "as_is"
