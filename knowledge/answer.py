@@ -30,7 +30,7 @@ from knowledge.verify import (
 )
 
 Generator = Callable[[str, list[str], list[str], str], str]  # (question, passages, history, quote) -> answer
-VERSION = "extractive-26"  # part of the cache key: answers made another way are not reused
+VERSION = "extractive-27"  # part of the cache key: answers made another way are not reused
 MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace
 # share of the quote's words beyond the question's that a written answer keeps (the 101 written
 # answers of the QA benchmark keep 0.8 or more: the voice rewords its courtesy, not the answer)
@@ -362,9 +362,9 @@ def _off_the_quote(
     dropped = (content_words(question) & content_words(quoted)) - content_words(written)
     if dropped:
         problems.append(f"drops what was asked: {', '.join(sorted(dropped))}")
+    problems += slips(quoted, written)  # "cotton perlocale" for "cotton percale"
     # ... and what it says beyond the question, the answer itself: "If you are between sizes for
     # the hiking boots." keeps no word of "choose the larger one"
-    problems += slips(quoted, written)  # "cotton perlocale" for "cotton percale"
     beyond = content_words(quoted) - content_words(question)
     if beyond and len(beyond & content_words(written)) < MIN_KEPT * len(beyond):
         problems.append("says the question back without the quote's answer")
