@@ -35,9 +35,11 @@ def test_retrieval_scores_for_the_gate():
     assert RETRIEVAL.scores()["sparse_top"] == 9.0
 
 
-def generated(text: str):
-    """The answer when the model writes `text` for the return-window question."""
-    return answer("how long do I have to return an item", RETRIEVAL, 0.6, generator=lambda q, p, h, s: text)
+def generated(text: str, question: str = "how long do I have to return an item", hits=None):
+    """The answer when the model writes `text` for `question` (the return-window question),
+    from `hits` (the returns passage)."""
+    retrieval = RETRIEVAL if hits is None else Retrieval(question, hits)
+    return answer(question, retrieval, 0.6, generator=lambda q, p, h, s: text)
 
 
 def test_a_verified_generated_answer_is_sent_with_its_citations():
@@ -293,20 +295,10 @@ def test_a_written_answer_that_says_the_question_back_without_the_answer_is_not_
         )
     ]
     question = "i'm between sizes for the hiking boots"
-    echoed = answer(
-        question,
-        Retrieval(question, sizes),
-        0.6,
-        generator=lambda q, p, h, s: "Of course! If you are between sizes for the hiking boots.",
-    )
+    echoed = generated("Of course! If you are between sizes for the hiking boots.", question, sizes)
     assert echoed.mode == "extractive"
     assert echoed.rejected["problems"] == ["says the question back without the quote's answer"]
-    reworded = answer(
-        question,
-        Retrieval(question, sizes),
-        0.6,
-        generator=lambda q, p, h, s: "Of course! Between sizes, choose the larger one for hiking boots.",
-    )
+    reworded = generated("Of course! Between sizes, choose the larger one for hiking boots.", question, sizes)
     assert reworded.mode == "generated"
 
 
@@ -315,13 +307,8 @@ def test_a_written_answer_that_misspells_a_word_of_its_quote_is_not_sent():
         hit("home.md", "Home > Lantern Cotton Sheet Set\n\n400 thread count cotton percale.", dense=0.7)
     ]
     question = "thread count of the sheets"
-    slipped = answer(
-        question,
-        Retrieval(question, sheets),
-        0.6,
-        generator=lambda q, p, h, s: (
-            "Certainly! Lantern Cotton Sheet Set: 400 thread count cotton perlocale."
-        ),
+    slipped = generated(
+        "Certainly! Lantern Cotton Sheet Set: 400 thread count cotton perlocale.", question, sheets
     )
     assert slipped.mode == "extractive" and slipped.rejected["verification"]["ok"]
     assert slipped.rejected["problems"] == ["slipped 'percale' to 'perlocale'"]
