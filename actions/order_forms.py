@@ -62,6 +62,34 @@ def _intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
+# never a free-text answer (a new address, the item to return): they stop the form, hand over,
+# or are answered by the gate (the domain's not_intent for these slots before this check)
+NOT_AN_ANSWER = frozenset({STOP_INTENT, "deny", "contact_human_agent", "out_of_scope"})
+# intents whose messages no mid-form rule answers (bot/seed/rules.py): a question read as one
+# of these is still taken as the answer, or the form would wait without a reply
+NO_RULE = frozenset({"inform", "affirm", "greet", "thank"})
+ASKS = re.compile(
+    r"\?\W*$|^\W*(?:(?:wait|oh|hmm+|but|and|so|ok(?:ay)?|actually|sorry|um+)\W+)*"
+    r"(?:how|what|what's|whats|when|where|why|who|which|can|could|do|does|did|is|are|will|would|should|may)\b",
+    re.IGNORECASE,
+)
+
+
+def free_text_answer(tracker: Tracker, slot: str) -> dict[str, Any]:
+    """The message as the value of a free-text `slot` while the form asks for it, unless it
+    is a question: "wait, can i still change it after it ships?" asked for the new address
+    is not an address. Left unfilled, the form declines the turn and its mid-form rules
+    answer the question through the gate, then ask again (a value has a number in it, an
+    address or not, and is taken as it is)."""
+    if tracker.get_slot("requested_slot") != slot or _intent(tracker) in NOT_AN_ANSWER:
+        return {}
+    text = " ".join((tracker.latest_message.get("text") or "").split())
+    if not text or text.startswith("/"):
+        return {}
+    asked = ASKS.search(text) is not None and not re.search(r"\d", text)
+    return {} if asked and _intent(tracker) not in NO_RULE else {slot: text}
+
+
 def item_list(order: Order) -> str:
     return ", ".join(item.name for item in order.items)
 
@@ -218,6 +246,9 @@ class ValidateChangeAddressForm(OrderFormValidation):
         )
         return False
 
+    async def extract_new_address(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+        return free_text_answer(tracker, "new_address")
+
     def validate_new_address(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         address = " ".join(str(value or "").split())
         # a street number, a street and a town at least: "12 Oak Street, Portland ME 04101"
@@ -259,6 +290,9 @@ class ValidateReturnForm(OrderFormValidation):
         if item and reason and not tracker.get_slot("return_reason"):
             slots["return_reason"] = reason
         return slots
+
+    async def extract_return_item(self, dispatcher, tracker: Tracker, domain) -> dict[str, Any]:
+        return free_text_answer(tracker, "return_item")
 
     def validate_return_item(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         try:

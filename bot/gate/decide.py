@@ -215,10 +215,26 @@ def unanswered(
     )
 
 
+FORM_READINGS = 3  # a question is about the form under way when its intent is among these readings
+
+
+def about_form_under_way(evidence: Evidence, flows: Flows) -> bool:
+    """A question asked while a form waits for an answer, with the form's own intent among
+    its likeliest readings (the first `FORM_READINGS` of the gate's ranking)."""
+    if not evidence.question or not evidence.active_form:
+        return False
+    own = flows.intent_of_form(evidence.active_form)
+    return own is not None and any(intent == own for intent, _ in evidence.intent_ranking[:FORM_READINGS])
+
+
 def decide(evidence: Evidence, thresholds: Thresholds, flows: Flows, handoff_after: int) -> Decision:
     """The route for this turn. `flows`: the brand's flow and small-talk intents (flows.yml);
     `handoff_after`: failed turns in a row that hand over."""
     evidence = blend(evidence, thresholds)
+    if not evidence.on_topic and about_form_under_way(evidence, flows):
+        # "wait, can i still change it after it ships?" while the address form waits: the
+        # conversation's topic is what the form is doing, as it is a document just cited
+        evidence = replace(evidence, on_topic=True)
     flow_intents, chitchat = flows.intents, flows.chitchat_intents
     not_intents = NOT_INTENTS | flows.slot_intents
     intent = evidence.intent

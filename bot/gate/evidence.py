@@ -70,7 +70,9 @@ class Evidence:
     dense_margin: float | None = None  # to the best passage of another document
     sparse_top: float | None = None
     agree: bool = False  # dense and sparse search rank the same document first
-    on_topic: bool = False  # its best passage is in the document the answer just before cited
+    # its best passage is in the document the answer just before cited, or it asks about the form
+    # under way (decide.about_form_under_way): the conversation's topic
+    on_topic: bool = False
     top_sources: list[str] = field(default_factory=list)  # documents of the best passages
     top_titles: list[str] = field(default_factory=list)
     failed_turns: int = 0  # consecutive failed turns before this one

@@ -220,6 +220,23 @@ def test_a_message_on_the_document_just_cited_is_answered_from_a_lower_bar():
     assert route(ev(oos, dense_top=T.knowledge.min_dense_on_topic - 0.05, on_topic=True)) == "out_of_scope"
 
 
+def test_a_question_about_the_form_under_way_is_answered_from_the_on_topic_bar():
+    # "wait, can i still change it after it ships?" while the address form asks for the new
+    # address: the NLU hesitates between a fee question and the form's own intent
+    between = (T.knowledge.min_dense_on_topic + T.knowledge.min_dense) / 2
+    split = [("check_cancellation_fee", 0.44), ("change_shipping_address", 0.23), ("change_order", 0.11)]
+    asked = {"dense_top": between, "question": True}
+    assert route(ev(split, active_form="change_address_form", **asked)) == "knowledge"
+    assert route(ev(split, **asked)) != "knowledge"  # no form under way
+    assert route(ev(split, active_form="return_form", **asked)) != "knowledge"  # another form's
+    # not a question, or the form's intent not among the likeliest readings: no lower bar
+    assert route(ev(split, active_form="change_address_form", dense_top=between)) != "knowledge"
+    far = [*split[:1], ("change_order", 0.2), ("complaint", 0.15), ("change_shipping_address", 0.1)]
+    assert route(ev(far, active_form="change_address_form", **asked)) != "knowledge"
+    below = {**asked, "dense_top": T.knowledge.min_dense_on_topic - 0.05}
+    assert route(ev(split, active_form="change_address_form", **below)) != "knowledge"
+
+
 class _Found:  # knowledge.answer.Retrieval's face to the gate
     dense_top, dense_margin, sparse_top, agree = 0.48, 0.1, 5.0, False
 

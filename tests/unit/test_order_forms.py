@@ -124,6 +124,42 @@ def test_incomplete_address_is_refused(orders, dispatcher, domain):
     }
 
 
+def _asked_for(slot: str, text: str, intent: str) -> object:
+    return tracker_from_events(
+        [
+            {"event": "slot", "name": "requested_slot", "value": slot},
+            {"event": "user", "text": text, "parse_data": {"intent": {"name": intent, "confidence": 0.9}}},
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "taken"),
+    [
+        ("88 Harbour Road, Halifax, NS B3H 1A1", "inform", True),
+        ("Harbour Road Halifax", "set_up_shipping_address", True),  # incomplete: validation says so
+        # a question is not an address: the form declines the turn and its rules answer it
+        ("wait, can i still change it after it ships?", "check_cancellation_fee", False),
+        ("how long does that take", "delivery_period", False),
+        ("is 12 Oak Street ok?", "check_cancellation_fee", True),  # a number: an address asked about
+        ("what?", "inform", True),  # no rule answers "inform" mid-form: the form must reply
+        ("never mind", "stop", False),
+    ],
+)
+async def test_a_free_text_slot_takes_the_message_unless_it_is_a_question(
+    orders, dispatcher, domain, text, intent, taken
+):
+    form = ValidateChangeAddressForm()
+    got = await form.extract_new_address(dispatcher, _asked_for("new_address", text, intent), domain)
+    assert got == ({"new_address": text} if taken else {})
+    other = await form.extract_new_address(dispatcher, _asked_for("email", text, intent), domain)
+    assert other == {}  # only while the form asks for it
+    item = await ValidateReturnForm().extract_return_item(
+        dispatcher, _asked_for("return_item", text, intent), domain
+    )
+    assert item == ({"return_item": text} if taken else {})
+
+
 async def test_password_form_rejects_a_non_email(orders, dispatcher, domain):
     tracker = replay("password", "password_form", occurrence=2)  # "not an email"
     events = await ValidatePasswordForm().run(dispatcher, tracker, domain)
