@@ -48,7 +48,10 @@ WORD_NUMBERS = {
 } | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100}
 WORD_NUMBER = re.compile(r"\b(" + "|".join(sorted(WORD_NUMBERS, key=len, reverse=True)) + r")\b", re.I)
 # a sentence that says no or not ("We do not match prices", "A shipped order can no longer ...")
-NEGATION = re.compile(r"\b(?:no|not|never|cannot|none|nothing)\b|n't\b", re.IGNORECASE)
+NEGATION = re.compile(
+    r"\b(?:no|not|never|cannot|none|nothing)\b|n't\b|\b(?:has|had|is|was|does|did|do|have|are|were|wo|ca)nt\b",
+    re.IGNORECASE,
+)
 # the courtesy that says yes ("Certainly!"): wrong before a no or to a complaint (adapters.guards)
 YES_WORDS = r"sure|of course|certainly|absolutely|no problem(?: at all)?|no worries|understood"
 # a sentence of pure courtesy, which states nothing a passage could support or contradict
@@ -201,7 +204,11 @@ def sentences(text: str) -> list[str]:
 def _stem(word: str) -> str:
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
+            stem = word[: -len(suffix)]
+            # "shipped", "shipping" -> "ship", as "ships"; "called", "missed" keep their pair
+            if suffix != "s" and len(stem) >= 4 and stem[-1] == stem[-2] and stem[-1] not in "aeioulsz":
+                stem = stem[:-1]
+            return stem
     return word
 
 
@@ -286,6 +293,20 @@ UNASKED_NAME = 0.3
 # question (`close_question`) is not another question
 ANOTHER_QUESTION = 0.1
 SAME_WORDS = 0.15  # weight of the share of the question's content words a candidate has
+# a passage whose heading tells a case ("The order has already shipped") that the question asks
+# ("can i still change it after it ships?") and no other passage's heading says wins this much:
+# the general section above it ("Can I change the address of an order? Yes, while ...") is
+# otherwise as close to the question as the case's own answer
+ASKED_CASE = 0.15
+# a yes or no whose condition rules out the case the question asks ("Yes, while it has not
+# shipped" for "can u even cancel once its shipped?") loses this much: it answers the other case
+OTHER_CASE = 0.2
+# the case a question asks about: "after it ships", "once its shipped", "now that it's delivered"
+# ("when" only within the question: "when does the sale end" asks when)
+CONDITION = re.compile(
+    r"\b(?:after|once|(?<=\w )when|if|since|now that)\s+((?:[\w']+\s+){0,3}[\w']+)", re.IGNORECASE
+)
+NOT_THEN = re.compile(r"\b(?:not|never|no longer|before|until)\s+((?:\w+\s+){0,2}\w+)", re.IGNORECASE)
 NAME = re.compile(r"[A-Za-z][\w'-]*")
 
 
@@ -318,6 +339,35 @@ def _unasked(passage: str, question: str, own_names: Iterable[str]) -> bool:
         return False
     asked = content_words(question)
     return not names & asked and asked <= content_words(passage.partition("\n\n")[0].rsplit(">", 1)[-1])
+
+
+def _cases_asked(question: str, headings: Sequence[str], own_names: Iterable[str]) -> list[bool]:
+    """Per passage, whether its own heading tells the case the question asks about ("after it
+    ships"): a statement, not a question nor a name ("The order has already shipped", "My
+    order has already shipped"), with a word of the question's case that no other passage's
+    heading says ("how to update the shipping address" asks no case)."""
+    asked = {w for match in CONDITION.finditer(question) for w in content_words(match.group(1))} - ASKING
+    words = [content_words(h) for h in headings]
+    cases = []
+    for index, heading in enumerate(headings):
+        others = set().union(*(w for i, w in enumerate(words) if i != index))
+        told = bool(heading) and not heading.endswith("?") and not heading_names(f"{heading}\n\nx", own_names)
+        cases.append(told and bool((asked & words[index]) - others))
+    return cases
+
+
+def _opening(passage: str) -> str:
+    body = passage.partition("\n\n")[2] or passage
+    first = sentences(body)[:1]
+    return first[0] if first else ""
+
+
+def _rules_out(sentence: str, asked: set[str]) -> bool:
+    """Whether a section's opening yes or no sets a condition against a word of the question:
+    "Yes, while it has not shipped" against "shipped" (the section answers the other case)."""
+    return bool(POLARITY.match(sentence)) and any(
+        content_words(match.group(1)) & asked for match in NOT_THEN.finditer(sentence)
+    )
 
 
 def _normal(sentence: str) -> str:
@@ -383,6 +433,10 @@ def extractive_answer(
     # (passage index, is a section opening, quoted sentences, text to score)
     candidates: list[tuple[int, bool, list[str], str]] = []
     seen: set[str] = set()
+    headings = [own_heading(passage) for passage in passages]
+    # a question that says not ("if it hasn't shipped yet") asks the other case than the headings tell
+    negated = NEGATION.search(question) is not None or NOT_THEN.search(question) is not None
+    cases = [case and not negated for case in _cases_asked(question, headings, own_names)]
     for index, passage in enumerate(passages):
         heading, _, body = passage.partition("\n\n")
         if not body:
@@ -397,6 +451,8 @@ def extractive_answer(
             continue
         if faq or topic.endswith("?") or SITUATION.search(topic):
             candidates.append((index, True, section[:max_sentences], topic))
+        elif cases[index]:  # read as its first sentence is: the heading alone says no more than the case
+            candidates.append((index, True, section[:max_sentences], f"{topic}: {section[0]}"))
         if not faq:
             candidates += [
                 (index, False, [x], f"{topic}: {x}" if topic else x) for x in section if not _bare(x)
@@ -415,12 +471,12 @@ def extractive_answer(
         return []
     lexical = [overlap(text) for *_, text in candidates]
     set_back = [_unasked(passage, question, own_names) for passage in passages]
-    headings = [own_heading(passage) for passage in passages]
     rare = _rare_share(
         content_words(READ_WITH.sub("", question)) or asked,
         [" ".join([text, *quoted]) for _, _, quoted, text in candidates],
     )
     semantic = scorer(question, [text for *_, text in candidates]) if scorer else None
+    other_case = [not negated and _rules_out(_opening(passage), asked) for passage in passages]
     scored = []
     for number, (index, opening, quoted, _) in enumerate(candidates):
         words = lexical[number]
@@ -448,7 +504,8 @@ def extractive_answer(
             if not quoted:
                 continue
         unasked = UNASKED_NAME if set_back[index] else 0.0
-        scored.append((primary - 0.05 * index - unasked - another, index, opening, quoted))
+        case = (ASKED_CASE if cases[index] else 0.0) - (OTHER_CASE if other_case[index] else 0.0)
+        scored.append((primary - 0.05 * index - unasked - another + case, index, opening, quoted))
     if not scored:
         return []
     told = {_normal(x) for text in said for x in sentences(text)}
@@ -460,7 +517,12 @@ def extractive_answer(
     best_score, index, opening, quoted = scored[0]
     if opening:
         return [(index, _asked(passages[index], sentence, asked)) for sentence in quoted]
-    chosen = [c for c in scored if not c[2] and c[0] >= best_score - 0.1][:max_sentences]
+    # a section about the other case is not quoted beside the answer: it would read as a contradiction
+    chosen = [
+        c
+        for c in scored
+        if not c[2] and c[0] >= best_score - 0.1 and (c is scored[0] or not other_case[c[1]])
+    ][:max_sentences]
     fuller = _saying_more(quoted[0], [c for c in scored if not c[2]])
     if fuller is not None:
         chosen = [fuller, *(c for c in chosen if c is not fuller and c is not scored[0])][:max_sentences]

@@ -411,3 +411,62 @@ def test_a_question_that_names_one_item_of_a_list_is_not_told_the_others():
     # no item named: every close one
     quoted = extractive_answer("how many days does delivery take", [prices], scorer=scorer)
     assert len(quoted) == 2
+
+
+def test_a_question_about_a_case_gets_the_section_whose_heading_tells_that_case():
+    general = (
+        "Changing the delivery address > Can I change the address of an order?\n\n"
+        "Yes, while the order is pending. Ask the assistant or edit it under Orders."
+    )
+    shipped = (
+        "Changing the delivery address > The order has already shipped\n\n"
+        "We can no longer change the address. Use the carrier's tracking page to redirect the parcel."
+    )
+
+    def scorer(question, texts):  # MiniLM's order: the general heading reads closest
+        return [0.79 if t.startswith("Can I change") else 0.7 if "shipped" in t else 0.3 for t in texts]
+
+    for question in ("can i still change it after it ships?", "can you change the address after shipping"):
+        quoted = extractive_answer(question, [general, shipped], scorer=scorer)
+        assert [i for i, _ in quoted] == [1, 1], question
+        assert "carrier" in quoted[1][1]
+    # no case asked ("shipping address" is a noun), or the other case ("before", "hasnt")
+    for question in (
+        "how to update the shipping address on my order",
+        "can i change it before it ships?",
+        "can i change it if it hasnt shipped yet",
+    ):
+        quoted = extractive_answer(question, [general, shipped], scorer=scorer)
+        assert quoted[0][0] == 0, question
+
+
+def test_a_yes_whose_condition_rules_out_the_case_asked_gives_way():
+    general = (
+        "Cancelling an order > Can I cancel my order?\n\n"
+        "Yes, while it has not shipped: an order can be cancelled while it is pending. Use Cancel order."
+    )
+    fee = (
+        "Cancelling an order > Is there a cancellation fee?\n\nNo. Cancelling is free before the order ships."
+    )
+    shipped = (
+        "Cancelling an order > My order has already shipped\n\nA shipped order can no longer be cancelled."
+    )
+
+    def scorer(question, texts):
+        return [
+            0.86 if "Yes, while" in t or t.startswith("Can I") else 0.64 if "shipped order" in t else 0.3
+            for t in texts
+        ]
+
+    quoted = extractive_answer("can u even cancel once its shipped?", [general, fee, shipped], scorer=scorer)
+    assert quoted == [(2, "A shipped order can no longer be cancelled.")]
+    quoted = extractive_answer("can i cancel while it hasn't shipped", [general, fee, shipped], scorer=scorer)
+    assert quoted[0][0] == 0
+
+
+def test_a_doubled_consonant_before_ed_or_ing_is_one_word_with_the_plain_form():
+    from knowledge.verify import content_words
+
+    assert content_words("shipped shipping ships") == {"ship"}
+    assert content_words("dropped stopped") == {"drop", "stop"}
+    assert content_words("called missed added") == {"call", "miss", "add"}
