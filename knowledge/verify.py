@@ -449,10 +449,10 @@ def extractive_answer(
         seen.update(_normal(x) for x in section)
         if not section:
             continue
-        if faq or topic.endswith("?") or SITUATION.search(topic):
-            candidates.append((index, True, section[:max_sentences], topic))
-        elif cases[index]:  # read as its first sentence is: the heading alone says no more than the case
+        if cases[index]:  # read as its first sentence is: the heading alone says no more than the case
             candidates.append((index, True, section[:max_sentences], f"{topic}: {section[0]}"))
+        elif faq or topic.endswith("?") or SITUATION.search(topic):
+            candidates.append((index, True, section[:max_sentences], topic))
         if not faq:
             candidates += [
                 (index, False, [x], f"{topic}: {x}" if topic else x) for x in section if not _bare(x)
