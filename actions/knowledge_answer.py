@@ -149,7 +149,9 @@ def build_answer(
         # question before, so the reading keeps a close call and the message alone must win it
         lead = -CLEARLY_CLOSER if CONTINUES.match(typed) else CLEARLY_CLOSER
         if (retrieval.dense_top or 0.0) < (alone.dense_top or 0.0) + lead:
-            retrieval, question = alone, typed
+            # searched as typed; quoted for the products the reading named, and their kinds of
+            # product ("warranty on that?" after the glass kettle: the kitchen line of the list)
+            retrieval, question = Retrieval(with_products(typed, question), alone.hits), typed
     generic = without_products(question, current_brand().product_names())
     if generic == question:
         return retrieval, _answer(question, retrieval, history, min_support, None, said=said)
@@ -170,6 +172,20 @@ def build_answer(
         if other is not None and (found is None or _addresses(generic, other, found) > 0):
             return on_policy, other
     return retrieval, found
+
+
+def with_products(typed: str, reading: str) -> str:
+    """The message as typed, with the products its reading named and their categories after
+    it, the way a reading adds to a message ("warranty on that? (Harbor Glass Kettle,
+    kitchen)"); as typed when the reading named none, or the message names them itself."""
+    categories = current_brand().product_categories()
+    named = [
+        name for name in categories if name.lower() in reading.lower() and name.lower() not in typed.lower()
+    ]
+    if not named:
+        return typed
+    kinds = dict.fromkeys(categories[name] for name in named)
+    return f"{typed} ({', '.join([*named, *kinds])})"
 
 
 def _addresses(question: str, one: dict[str, Any], other: dict[str, Any]) -> float:

@@ -575,7 +575,8 @@ def _saying_more(
     return None
 
 
-LABEL = re.compile(r"^([^:.,;]{2,40}):\s")  # a list item's label: "Express delivery: 1 to 2 ..."
+# a list item's label: "Express delivery: 1 to 2 ...", "Outdoor gear (tents, packs): 3 years"
+LABEL = re.compile(r"^((?:[^:.,;()]|\([^()]*\)){2,80}):\s")
 
 
 def _items_asked(

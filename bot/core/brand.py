@@ -213,6 +213,10 @@ class Brand:
     def product_names(self) -> list[str]:
         return [p["name"] for p in self.products()]
 
+    def product_categories(self) -> dict[str, str]:
+        """Each product's category (products.yml `category`: "kitchen", "outdoor"), by name."""
+        return {p["name"]: str(p["category"]) for p in self.products() if p.get("category")}
+
     def own_names(self) -> list[str]:
         """The brand's own names (brand.yml `name`, `legal_name`): what "you" means to a customer."""
         facts = self.facts()

@@ -493,6 +493,34 @@ def test_a_policy_that_answers_only_the_question_said_with_item_is_quoted_for_it
     assert retrieval.query == question and retrieval.hits == [covered]
 
 
+def test_a_reference_answered_as_typed_is_quoted_for_the_products_its_reading_named(monkeypatch):
+    lines = passage(
+        "policies/warranty.md",
+        "Warranty > How long is the warranty?\n\n- Kitchen and home products: 2 years from delivery.\n"
+        "- Outdoor gear (tents, packs, stoves): 3 years from delivery.",
+        0.6,
+        "w1",
+    )
+    kettle = passage("catalogue/kitchen.md", "Kitchen > Harbor Glass Kettle\n\nPrice $45.00.", 0.3, "k1")
+
+    class ByQuery(FakeKB):  # the reading finds the kettle's entry, the message alone the warranty
+        def search(self, query, k=5, mode="hybrid"):
+            return [kettle] if "Kettle" in query else [lines]
+
+    monkeypatch.setattr(knowledge_answer, "_knowledge", lambda: ByQuery([]))
+    monkeypatch.setattr(knowledge_answer, "redis_client", lambda: MemoryRedis())
+    reading = "warranty on that? (Harbor Glass Kettle: much)"
+    retrieval, found = knowledge_answer.build_answer(
+        reading, [], 0.6, typed="warranty on that?", self_contained=0.5
+    )
+    assert retrieval.query == "warranty on that? (Harbor Glass Kettle, kitchen)"
+    assert found["text"].strip() == "Kitchen and home products: 2 years from delivery."
+    # a reading that named no product, or a message that names it itself: as typed
+    assert knowledge_answer.with_products("and the price?", "and the price? (warranty)") == "and the price?"
+    typed = "is the harbor glass kettle covered"
+    assert knowledge_answer.with_products(typed, f"{typed} (Harbor Glass Kettle)") == typed
+
+
 def readings_of(table, default):
     """A fake NLU: the ranking for each text in `table`, else `default`."""
 
