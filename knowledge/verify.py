@@ -345,14 +345,22 @@ def _cases_asked(question: str, headings: Sequence[str], own_names: Iterable[str
     """Per passage, whether its own heading tells the case the question asks about ("after it
     ships"): a statement, not a question nor a name ("The order has already shipped", "My
     order has already shipped"), with a word of the question's case that no other passage's
-    heading says ("how to update the shipping address" asks no case)."""
-    asked = {w for match in CONDITION.finditer(question) for w in content_words(match.group(1))} - ASKING
+    heading says ("how to update the shipping address" asks no case), said as the question
+    says it: "if they don't fit" is the case of "It doesn't fit", "if it hasn't shipped yet"
+    not the case of "My order has already shipped"."""
+    conditions = [
+        (content_words(match.group(1)) - ASKING, NEGATION.search(match.group(0)) is not None)
+        for match in CONDITION.finditer(question)
+    ]
     words = [content_words(h) for h in headings]
     cases = []
     for index, heading in enumerate(headings):
         others = set().union(*(w for i, w in enumerate(words) if i != index))
         told = bool(heading) and not heading.endswith("?") and not heading_names(f"{heading}\n\nx", own_names)
-        cases.append(told and bool((asked & words[index]) - others))
+        negated = NEGATION.search(heading) is not None
+        cases.append(
+            told and any((asked & words[index]) - others and said == negated for asked, said in conditions)
+        )
     return cases
 
 
@@ -434,9 +442,7 @@ def extractive_answer(
     candidates: list[tuple[int, bool, list[str], str]] = []
     seen: set[str] = set()
     headings = [own_heading(passage) for passage in passages]
-    # a question that says not ("if it hasn't shipped yet") asks the other case than the headings tell
-    negated = NEGATION.search(question) is not None or NOT_THEN.search(question) is not None
-    cases = [case and not negated for case in _cases_asked(question, headings, own_names)]
+    cases = _cases_asked(question, headings, own_names)
     for index, passage in enumerate(passages):
         heading, _, body = passage.partition("\n\n")
         if not body:
@@ -476,6 +482,8 @@ def extractive_answer(
         [" ".join([text, *quoted]) for _, _, quoted, text in candidates],
     )
     semantic = scorer(question, [text for *_, text in candidates]) if scorer else None
+    # a question that says not ("if it hasn't shipped yet") asks the case the opening allows
+    negated = NEGATION.search(question) is not None or NOT_THEN.search(question) is not None
     other_case = [not negated and _rules_out(_opening(passage), asked) for passage in passages]
     scored = []
     for number, (index, opening, quoted, _) in enumerate(candidates):

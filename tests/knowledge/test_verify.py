@@ -470,3 +470,16 @@ def test_a_doubled_consonant_before_ed_or_ing_is_one_word_with_the_plain_form():
     assert content_words("shipped shipping ships") == {"ship"}
     assert content_words("dropped stopped") == {"drop", "stop"}
     assert content_words("called missed added") == {"call", "miss", "add"}
+
+
+def test_a_case_said_with_not_is_the_case_of_a_heading_said_with_not():
+    sizes = "Size guide > Shoe sizes\n\nIf you are between sizes, choose the larger one for hiking boots."
+    no_fit = 'Size guide > It doesn\'t fit\n\nReturn it within 30 days with the reason "does not fit".'
+
+    def scorer(question, texts):  # the sizes read closer: the question is about boots' sizes
+        return [0.57 if "between sizes" in t else 0.5 if "30 days" in t else 0.2 for t in texts]
+
+    quoted = extractive_answer("and if the boots don't fit when they arrive?", [sizes, no_fit], scorer=scorer)
+    assert quoted[0] == (1, 'Return it within 30 days with the reason "does not fit".')
+    quoted = extractive_answer("and if the boots fit when they arrive?", [sizes, no_fit], scorer=scorer)
+    assert quoted[0][0] == 0
