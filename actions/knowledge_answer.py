@@ -149,9 +149,9 @@ def build_answer(
         # question before, so the reading keeps a close call and the message alone must win it
         lead = -CLEARLY_CLOSER if CONTINUES.match(typed) else CLEARLY_CLOSER
         if (retrieval.dense_top or 0.0) < (alone.dense_top or 0.0) + lead:
-            # searched as typed; quoted for the products the reading named, and their kinds of
-            # product ("warranty on that?" after the glass kettle: the kitchen line of the list)
-            retrieval, question = Retrieval(with_products(typed, question), alone.hits), typed
+            # as typed; the products the reading named, and their kinds, still tell the items
+            # of a list apart ("warranty on that?" after the glass kettle: the kitchen line)
+            retrieval, question = Retrieval(typed, alone.hits, products_read(typed, question)), typed
     generic = without_products(question, current_brand().product_names())
     if generic == question:
         return retrieval, _answer(question, retrieval, history, min_support, None, said=said)
@@ -174,18 +174,14 @@ def build_answer(
     return retrieval, found
 
 
-def with_products(typed: str, reading: str) -> str:
-    """The message as typed, with the products its reading named and their categories after
-    it, the way a reading adds to a message ("warranty on that? (Harbor Glass Kettle,
-    kitchen)"); as typed when the reading named none, or the message names them itself."""
+def products_read(typed: str, reading: str) -> tuple[str, ...]:
+    """The products a reading named that the message as typed does not, and their categories
+    (products.yml: "Harbor Glass Kettle", "kitchen")."""
     categories = current_brand().product_categories()
     named = [
         name for name in categories if name.lower() in reading.lower() and name.lower() not in typed.lower()
     ]
-    if not named:
-        return typed
-    kinds = dict.fromkeys(categories[name] for name in named)
-    return f"{typed} ({', '.join([*named, *kinds])})"
+    return (*named, *dict.fromkeys(categories[name] for name in named))
 
 
 def _addresses(question: str, one: dict[str, Any], other: dict[str, Any]) -> float:
@@ -232,7 +228,13 @@ def _answer(
     maker = f"voice-{voice.id}" if voice is not None else "no-generator"
     key = AnswerCache.key(
         retrieval.query,
-        [VERSION, maker, *(h.metadata.get("_id", "") for h in retrieval.hits[:3]), *(said or [])],
+        [
+            VERSION,
+            maker,
+            *(h.metadata.get("_id", "") for h in retrieval.hits[:3]),
+            *(said or []),
+            *retrieval.about,
+        ],
     )
     cached = cache.get(key)
     if cached is not None:

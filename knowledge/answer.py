@@ -60,6 +60,9 @@ FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|also|same for|for)\b", re
 class Retrieval:
     query: str
     hits: list[Hit]
+    # what the conversation is about beyond the query's words (the products a reading named and
+    # their kinds): it only tells apart the items of a list (knowledge.verify.extractive_answer)
+    about: tuple[str, ...] = ()
 
     @property
     def dense_top(self) -> float | None:
@@ -94,7 +97,7 @@ class Retrieval:
         if not title:
             return self
         hits = sorted(self.hits, key=lambda h: h.metadata.get("title", "") != title)
-        return Retrieval(self.query, hits)
+        return Retrieval(self.query, hits, self.about)
 
     def sources(self) -> list[str]:
         return list(dict.fromkeys(h.source for h in self.hits))
@@ -206,7 +209,7 @@ def answer(
         return None
     texts = [h.text for h in hits]
     similarity = (lambda sentence, candidates: max(scorer(sentence, candidates))) if scorer else None
-    quoted = quote(retrieval.query, texts, product_names, scorer, said, own_names)
+    quoted = quote(retrieval.query, texts, product_names, scorer, said, own_names, retrieval.about)
     if not quoted:
         return None  # no sentence answers: nothing is written either
     used = [hits[i] for i in dict.fromkeys(i for i, _ in quoted)]
@@ -235,12 +238,19 @@ def quote(
     scorer: Scorer | None = None,
     said: Sequence[str] = (),
     own_names: Sequence[str] = (),
+    about: Sequence[str] = (),
 ) -> list[tuple[int, str]]:
     """The passages' sentences that answer, as (passage index, sentence), as an extractive
     answer sends them (a product passage's first one led by the product's name); empty when
     none answers. The grounded training examples (bot/seed/grounded.py) reply with them too."""
     quoted = extractive_answer(
-        question, texts, scorer=scorer, said=said, product_names=product_names, own_names=own_names
+        question,
+        texts,
+        scorer=scorer,
+        said=said,
+        product_names=product_names,
+        own_names=own_names,
+        about=about,
     )
     return list(zip((i for i, _ in quoted), _named(quoted, texts, product_names), strict=True))
 

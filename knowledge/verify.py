@@ -394,6 +394,7 @@ def extractive_answer(
     said: Iterable[str] = (),
     product_names: Iterable[str] = (),
     own_names: Iterable[str] = (),
+    about: Iterable[str] = (),
 ) -> list[tuple[int, str]]:
     """The passage sentences that best answer `question`, as (passage index, sentence), best
     first; empty when none is close enough to it.
@@ -430,7 +431,11 @@ def extractive_answer(
     A passage whose own heading names a case (a place, a product: :func:`heading_names`;
     `own_names`: the brand's, which never restrict) loses `UNASKED_NAME` when the question
     asks the heading without it: "how long does delivery take" is answered by the delivery
-    options, not by "How long does delivery to Canada take?"."""
+    options, not by "How long does delivery to Canada take?".
+
+    `about`: what the conversation is about beyond the question's words (a product named
+    before and its kind: "kitchen"); it only tells the items of a list apart ("warranty on
+    that?" after the glass kettle: "Kitchen and home products: 2 years ...")."""
     asked = content_words(question)
     if not asked:
         return []
@@ -523,7 +528,11 @@ def extractive_answer(
     ]
     scored.sort(key=lambda c: (-c[0], c[1], not c[2]))
     best_score, index, opening, quoted = scored[0]
+    about_words = {w for text in about for w in content_words(text)}
     if opening:
+        quoted = [
+            q[3][0] for q in _items_asked([(0.0, index, False, [x]) for x in quoted], asked, about_words)
+        ]
         return [(index, _asked(passages[index], sentence, asked)) for sentence in quoted]
     # a section about the other case is not quoted beside the answer: it would read as a contradiction
     chosen = [
@@ -534,7 +543,7 @@ def extractive_answer(
     fuller = _saying_more(quoted[0], [c for c in scored if not c[2]])
     if fuller is not None:
         chosen = [fuller, *(c for c in chosen if c is not fuller and c is not scored[0])][:max_sentences]
-    chosen = _items_asked(chosen, asked)
+    chosen = _items_asked(chosen, asked, about_words)
     quote = [(i, _asked(passages[i], q[0], asked)) for _, i, _, q in chosen]
     return _all_steps(quote, passages) if PROCEDURE.search(question) else quote
 
@@ -588,21 +597,24 @@ LABEL = re.compile(r"^((?:[^:.,;()]|\([^()]*\)){2,80}):\s")
 
 
 def _items_asked(
-    chosen: list[tuple[float, int, bool, list[str]]], asked: set[str]
+    chosen: list[tuple[float, int, bool, list[str]]], asked: set[str], about: set[str] = frozenset()
 ) -> list[tuple[float, int, bool, list[str]]]:
     """The quoted items of a list ("Standard delivery: ...", "Express delivery: ...") that the
     question names by the word that tells them apart, when it names the first one's: "how many
     days does that one take (standard shipping)" is not also told the express line. Items the
-    question tells apart by no word (the "cheapest delivery option") are all kept."""
+    question tells apart by no word (the "cheapest delivery option") are all kept. `about`:
+    the words of what the conversation is about (a product's kind), which name an item
+    wherever it is in the list ("kitchen": "Kitchen and home products: ...")."""
     labels = [LABEL.match(c[3][0]) for c in chosen]
     if len(chosen) < 2 or not all(labels):
         return chosen
     words = [content_words(m.group(1)) for m in labels if m]
     shared = set.intersection(*words)
     own = [w - shared for w in words]
-    if not own[0] & asked:
+    named = asked if own[0] & asked else about if any(w & about for w in own) else set()
+    if not named:
         return chosen
-    return [c for c, w in zip(chosen, own, strict=True) if w & asked or not w]
+    return [c for c, w in zip(chosen, own, strict=True) if w & named or not w]
 
 
 # what a reading of a reference adds to the message: "how much is it (Summit Down Sleeping Bag:

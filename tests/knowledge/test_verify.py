@@ -483,3 +483,19 @@ def test_a_case_said_with_not_is_the_case_of_a_heading_said_with_not():
     assert quoted[0] == (1, 'Return it within 30 days with the reason "does not fit".')
     quoted = extractive_answer("and if the boots fit when they arrive?", [sizes, no_fit], scorer=scorer)
     assert quoted[0][0] == 0
+
+
+def test_what_the_conversation_is_about_tells_list_items_apart_wherever_they_are():
+    periods = (
+        "Warranty > Warranty periods\n\n- Outdoor gear (tents, packs, stoves): 3 years from delivery.\n"
+        "- Kitchen and home products: 2 years from delivery."
+    )
+
+    def scorer(question, texts):  # both lines about as close to "warranty on that?"
+        return [0.6 if "Outdoor" in t else 0.58 if "Kitchen" in t else 0.1 for t in texts]
+
+    assert len(extractive_answer("warranty on that?", [periods], scorer=scorer)) == 2
+    quoted = extractive_answer(
+        "warranty on that?", [periods], scorer=scorer, about=["Harbor Glass Kettle", "kitchen"]
+    )
+    assert quoted == [(0, "Kitchen and home products: 2 years from delivery.")]

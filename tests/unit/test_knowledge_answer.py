@@ -493,10 +493,10 @@ def test_a_policy_that_answers_only_the_question_said_with_item_is_quoted_for_it
     assert retrieval.query == question and retrieval.hits == [covered]
 
 
-def test_a_reference_answered_as_typed_is_quoted_for_the_products_its_reading_named(monkeypatch):
+def test_a_reference_answered_as_typed_tells_list_items_apart_by_the_products_its_reading_named(monkeypatch):
     lines = passage(
         "policies/warranty.md",
-        "Warranty > How long is the warranty?\n\n- Kitchen and home products: 2 years from delivery.\n"
+        "Warranty > Warranty periods\n\n- Kitchen and home products: 2 years from delivery.\n"
         "- Outdoor gear (tents, packs, stoves): 3 years from delivery.",
         0.6,
         "w1",
@@ -513,12 +513,13 @@ def test_a_reference_answered_as_typed_is_quoted_for_the_products_its_reading_na
     retrieval, found = knowledge_answer.build_answer(
         reading, [], 0.6, typed="warranty on that?", self_contained=0.5
     )
-    assert retrieval.query == "warranty on that? (Harbor Glass Kettle, kitchen)"
+    assert retrieval.query == "warranty on that?"
+    assert retrieval.about == ("Harbor Glass Kettle", "kitchen")
     assert found["text"].strip() == "Kitchen and home products: 2 years from delivery."
-    # a reading that named no product, or a message that names it itself: as typed
-    assert knowledge_answer.with_products("and the price?", "and the price? (warranty)") == "and the price?"
+    # a reading that named no product, or a message that names it itself: nothing more
+    assert knowledge_answer.products_read("and the price?", "and the price? (warranty)") == ()
     typed = "is the harbor glass kettle covered"
-    assert knowledge_answer.with_products(typed, f"{typed} (Harbor Glass Kettle)") == typed
+    assert knowledge_answer.products_read(typed, f"{typed} (Harbor Glass Kettle)") == ()
 
 
 def readings_of(table, default):
