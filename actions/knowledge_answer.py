@@ -29,7 +29,7 @@ from bot.core.settings import current_brand
 from bot.gate.decide import decide, unanswered
 from bot.gate.evidence import gather, names_record, nlu_ranking
 from bot.gate.thresholds import load_thresholds
-from knowledge.followup import CORRECTION, Resolved
+from knowledge.followup import CONTINUES, CORRECTION, Resolved
 from knowledge.outage import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,6 @@ def read_message(question: str, tracker: Tracker, names_record: bool) -> tuple[s
 # "yes please ...", "sure", "ok do that": agreeing to what the answer before offered
 AGREES = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|please|go ahead)\b", re.IGNORECASE)
 CLEARLY_CLOSER = 0.05  # cosine: a reading's best passage this much closer replaces the other's
-CONTINUES = re.compile(r"^\W*(?:and|also|so)\b", re.IGNORECASE)  # a message that goes on from the last
 
 
 def build_answer(

@@ -53,9 +53,6 @@ def embedding_scorer(embeddings: Any) -> Scorer:
     return score
 
 
-FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|also|same for|for)\b", re.IGNORECASE)
-
-
 @dataclass
 class Retrieval:
     query: str
@@ -147,17 +144,10 @@ class Answer:
         }
 
 
-def search_query(question: str, history: Sequence[str]) -> str:
-    """The question, with the previous question when it is a follow-up ("and for shoes?")."""
-    words = question.split()
-    if history and (FOLLOW_UP.match(question) or len(words) <= 3):
-        return f"{question} {history[0]}"
-    return question
-
-
-def retrieve(kb: Any, question: str, history: Sequence[str] = (), k: int = 5) -> Retrieval:
-    query = search_query(question, history)
-    return Retrieval(query, kb.search(query, k=k, mode="hybrid"))
+def retrieve(kb: Any, question: str, k: int = 5) -> Retrieval:
+    """The best passages for a standalone question: a follow-up is read against the
+    conversation first (knowledge.followup), not searched with the question before it."""
+    return Retrieval(question, kb.search(question, k=k, mode="hybrid"))
 
 
 def citation(hit: Hit) -> dict[str, str]:

@@ -37,9 +37,16 @@ Similarity = Callable[[str, list[str]], list[float]]
 # questions -> how closely the knowledge base answers each (its best passage's similarity)
 Plausibility = Callable[[list[str]], list[float]]
 
+# words a message opens with before what it asks ("ok and for a kettle?", "so does that apply to
+# ..."): passed over, whatever the rule
+OPENERS = r"(?:(?:ok(?:ay)?|and|but|also|so|hmm+)\W+)*"
+# a message that says it goes on from the one before ("and do i get anything for signing up?"):
+# its reading keeps a close call against the message alone (actions/knowledge_answer.py)
+CONTINUES = re.compile(r"^\W*(?:and|also|so)\b", re.IGNORECASE)
 ELLIPSIS = re.compile(
-    r"^\W*(?:(?:ok(?:ay)?|and|but|also|so|hmm+)\W+)*"
-    r"(?:what about|how about|what of|same (?:for|with)|and for|and on|and with|and in|and the|and|for|on|with)\s+"
+    r"^\W*"
+    + OPENERS
+    + r"(?:what about|how about|what of|same (?:for|with)|and for|and on|and with|and in|and the|and|for|on|with)\s+"
     r"(?P<thing>.+?)[\s?.!]*$",
     re.IGNORECASE,
 )
@@ -59,7 +66,7 @@ POINTS_BACK = re.compile(
 )
 # "does that apply to sale items too?": the question before, asked of another case
 APPLIES = re.compile(
-    r"^\W*(?:(?:and|but|so|ok(?:ay)?)\W+)*(?:does|do|would|will|is|are)\s+(?:that|this|it|the same)\s+"
+    r"^\W*" + OPENERS + r"(?:does|do|would|will|is|are)\s+(?:that|this|it|the same)\s+"
     r"(?:also\s+)?(?:apply|applies|go|count|hold|work|true|valid)\s+(?:to|for|with|on)\s+"
     r"(?P<thing>.+?)(?:\s+(?:too|as well|also))?[\s?.!]*$",
     re.IGNORECASE,

@@ -30,7 +30,7 @@ def collect(rows: list[dict[str, Any]], settings: Settings) -> list[Evidence]:
     """Evidence for each message from the running stack (Rasa NLU and the knowledge base),
     and the nearest NLU training example (computed here with the same embedding model)."""
     from bot.gate.neighbours import nlu_neighbours
-    from knowledge.answer import Retrieval, search_query
+    from knowledge.answer import Retrieval
     from knowledge.config import KnowledgeSettings
     from knowledge.embeddings import embedding_model
     from knowledge.store import Hit
@@ -49,7 +49,7 @@ def collect(rows: list[dict[str, Any]], settings: Settings) -> list[Evidence]:
             timeout=30,
         )
         parse.raise_for_status()
-        query = search_query(row["text"], [])
+        query = row["text"]
         found = requests.get(
             f"{settings.actions_url}/kb/search", params={"q": query, "k": 5}, headers=headers, timeout=30
         )

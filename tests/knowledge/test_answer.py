@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from knowledge.answer import Retrieval, answer, as_text, search_query
+from knowledge.answer import Retrieval, answer, as_text
 from knowledge.store import Hit
 from tests.fakes import MemoryRedis
 
@@ -151,11 +151,6 @@ def test_faq_passages_quote_the_answer_not_the_question():
     )
     result = answer("do you sell gift cards", Retrieval("do you sell gift cards", [faq]), 0.6)
     assert result.text == "Yes, from $10 to $500." and result.verdict.ok
-
-
-def test_follow_up_questions_carry_the_previous_question():
-    assert search_query("and for shoes?", ["what is the return window for jackets"]).endswith("jackets")
-    assert search_query("how do I reset my password", ["hi"]) == "how do I reset my password"
 
 
 def test_cached_answers_citing_a_changed_document_are_dropped():
