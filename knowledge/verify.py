@@ -317,9 +317,11 @@ def heading_names(passage: str, own_names: Iterable[str] = ()) -> set[str]:
     canada; "Ridge 4-Person Tent" -> person, tent; "Cast iron (Saltmarsh skillet)" ->
     none)."""
     heading, _, body = passage.partition("\n\n")
-    if not body:
-        return set()
-    topic = re.sub(r"\([^)]*\)", " ", heading.rsplit(">", 1)[-1])
+    return _names_in(heading.rsplit(">", 1)[-1], own_names) if body else set()
+
+
+def _names_in(heading: str, own_names: Iterable[str]) -> set[str]:
+    topic = re.sub(r"\([^)]*\)", " ", heading)
     own = {w.lower() for name in own_names for w in NAME.findall(name)}
     names = set()
     for part in re.split(r"[.?!:;]\s", topic):
@@ -356,7 +358,7 @@ def _cases_asked(question: str, headings: Sequence[str], own_names: Iterable[str
     cases = []
     for index, heading in enumerate(headings):
         others = set().union(*(w for i, w in enumerate(words) if i != index))
-        told = bool(heading) and not heading.endswith("?") and not heading_names(f"{heading}\n\nx", own_names)
+        told = bool(heading) and not heading.endswith("?") and not _names_in(heading, own_names)
         negated = NEGATION.search(heading) is not None
         cases.append(
             told and any((asked & words[index]) - others and said == negated for asked, said in conditions)
@@ -435,7 +437,12 @@ def extractive_answer(
 
     `about`: what the conversation is about beyond the question's words (a product named
     before and its kind: "kitchen"); it only tells the items of a list apart ("warranty on
-    that?" after the glass kettle: "Kitchen and home products: 2 years ...")."""
+    that?" after the glass kettle: "Kitchen and home products: 2 years ...").
+
+    A question that sets a case ("can i still change it after it ships?") is answered by the
+    section whose statement heading tells it ("The order has already shipped", `ASKED_CASE`),
+    quoted from its start, and not by a section whose opening yes or no rules the case out
+    ("Yes, while it has not shipped", `OTHER_CASE`), which is not quoted beside it either."""
     asked = content_words(question)
     if not asked:
         return []
@@ -530,10 +537,10 @@ def extractive_answer(
     best_score, index, opening, quoted = scored[0]
     about_words = {w for text in about for w in content_words(text)}
     if opening:
-        quoted = [
-            q[3][0] for q in _items_asked([(0.0, index, False, [x]) for x in quoted], asked, about_words)
+        kept = _items_named(quoted, asked, about_words)
+        return [
+            (index, _asked(passages[index], x, asked)) for x, keep in zip(quoted, kept, strict=True) if keep
         ]
-        return [(index, _asked(passages[index], sentence, asked)) for sentence in quoted]
     # a section about the other case is not quoted beside the answer: it would read as a contradiction
     chosen = [
         c
@@ -543,7 +550,8 @@ def extractive_answer(
     fuller = _saying_more(quoted[0], [c for c in scored if not c[2]])
     if fuller is not None:
         chosen = [fuller, *(c for c in chosen if c is not fuller and c is not scored[0])][:max_sentences]
-    chosen = _items_asked(chosen, asked, about_words)
+    kept = _items_named([c[3][0] for c in chosen], asked, about_words)
+    chosen = [c for c, keep in zip(chosen, kept, strict=True) if keep]
     quote = [(i, _asked(passages[i], q[0], asked)) for _, i, _, q in chosen]
     return _all_steps(quote, passages) if PROCEDURE.search(question) else quote
 
@@ -596,25 +604,21 @@ def _saying_more(
 LABEL = re.compile(r"^((?:[^:.,;()]|\([^()]*\)){2,80}):\s")
 
 
-def _items_asked(
-    chosen: list[tuple[float, int, bool, list[str]]], asked: set[str], about: set[str] = frozenset()
-) -> list[tuple[float, int, bool, list[str]]]:
-    """The quoted items of a list ("Standard delivery: ...", "Express delivery: ...") that the
-    question names by the word that tells them apart, when it names the first one's: "how many
-    days does that one take (standard shipping)" is not also told the express line. Items the
-    question tells apart by no word (the "cheapest delivery option") are all kept. `about`:
-    the words of what the conversation is about (a product's kind), which name an item
-    wherever it is in the list ("kitchen": "Kitchen and home products: ...")."""
-    labels = [LABEL.match(c[3][0]) for c in chosen]
-    if len(chosen) < 2 or not all(labels):
-        return chosen
+def _items_named(quoted: list[str], asked: set[str], about: set[str] = frozenset()) -> list[bool]:
+    """Which quoted items of a list ("Standard delivery: ...", "Express delivery: ...") to
+    keep: those the question names by the word that tells them apart, when it names the first
+    one's ("how many days does that one take (standard shipping)" is not also told the express
+    line). Items the question tells apart by no word (the "cheapest delivery option") are all
+    kept. `about`: the words of what the conversation is about (a product's kind), which name
+    an item wherever it is in the list ("kitchen": "Kitchen and home products: ...")."""
+    labels = [LABEL.match(x) for x in quoted]
+    if len(quoted) < 2 or not all(labels):
+        return [True] * len(quoted)
     words = [content_words(m.group(1)) for m in labels if m]
     shared = set.intersection(*words)
     own = [w - shared for w in words]
     named = asked if own[0] & asked else about if any(w & about for w in own) else set()
-    if not named:
-        return chosen
-    return [c for c, w in zip(chosen, own, strict=True) if w & named or not w]
+    return [not named or bool(w & named) or not w for w in own]
 
 
 # what a reading of a reference adds to the message: "how much is it (Summit Down Sleeping Bag:
