@@ -28,10 +28,16 @@ CODE = re.compile(r"\b[A-Z]{2,4}-\d{3,}\b")  # order, return and invoice numbers
 SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?=\s|$)")
 
 
+# a sentence the model ended with a semicolon before the next one ('... choose "Download
+# invoice"; Happy shopping!'): a full stop
+SEMICOLON_STOP = re.compile(r";\s+(?=[A-Z][a-z])")
+
+
 def whole_sentences(text: str) -> str:
     """The text without an unfinished last sentence (a reply cut by the token limit ends
-    "... Let me know if you"); empty when no sentence is finished."""
-    text = text.strip()
+    "... Let me know if you"), each sentence ended by a full stop rather than a semicolon
+    before the next one; empty when no sentence is finished."""
+    text = SEMICOLON_STOP.sub(". ", text.strip())
     ends = [m.end() for m in SENTENCE_END.finditer(text)]
     if ends and ends[-1] == len(text):
         return text

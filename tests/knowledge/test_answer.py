@@ -230,6 +230,13 @@ def test_a_written_answer_cut_by_the_token_limit_loses_its_unfinished_sentence()
     assert whole_sentences(cut) == "Express delivery: 1 to 2 business days, $14.95."
     assert whole_sentences('Choose "Return an item." You get') == 'Choose "Return an item."'
     assert whole_sentences("Sleeps 2; 1.9 kg") == ""  # no sentence finished: the quote is sent
+    # a sentence ended with a semicolon before the next one's capital: a full stop
+    said = 'Choose "Download invoice"; Happy shopping!'
+    assert whole_sentences(said) == 'Choose "Download invoice". Happy shopping!'
+    assert (
+        whole_sentences("Ships the same day; others the next day.")
+        == "Ships the same day; others the next day."
+    )
 
 
 def test_a_written_answer_says_no_yes_word_or_happy_shopping_to_a_complaint_and_no_yes_word_before_a_no():
