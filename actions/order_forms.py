@@ -24,6 +24,7 @@ from bot.core import policy
 from bot.core.brand import singular
 from bot.core.orders import Order, OrderBackendError, OrderRefused, find_email
 from bot.core.settings import current_brand
+from bot.gate.evidence import QUESTION
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +69,6 @@ NOT_AN_ANSWER = frozenset({STOP_INTENT, "deny", "contact_human_agent", "out_of_s
 # intents whose messages no mid-form rule answers (bot/seed/rules.py): a question read as one
 # of these is still taken as the answer, or the form would wait without a reply
 NO_RULE = frozenset({"inform", "affirm", "greet", "thank"})
-ASKS = re.compile(
-    r"\?\W*$|^\W*(?:(?:wait|oh|hmm+|but|and|so|ok(?:ay)?|actually|sorry|um+)\W+)*"
-    r"(?:how|what|what's|whats|when|where|why|who|which|can|could|do|does|did|is|are|will|would|should|may)\b",
-    re.IGNORECASE,
-)
 
 
 def free_text_answer(tracker: Tracker, slot: str) -> dict[str, Any]:
@@ -86,7 +82,7 @@ def free_text_answer(tracker: Tracker, slot: str) -> dict[str, Any]:
     text = " ".join((tracker.latest_message.get("text") or "").split())
     if not text or text.startswith("/"):
         return {}
-    asked = ASKS.search(text) is not None and not re.search(r"\d", text)
+    asked = QUESTION.search(text) is not None and not re.search(r"\d", text)
     return {} if asked and _intent(tracker) not in NO_RULE else {slot: text}
 
 
