@@ -358,15 +358,16 @@ def _off_the_quote(
     found = facts(written, product_names)
     have = {f.key for f in found}
     problems = [f"lost {f.text}" for f in facts(quoted, product_names) if f.key not in have]
+    asked, says, wrote = content_words(question), content_words(quoted), content_words(written)
     # the quote's words that answer what was asked ("soles" of "does that cover the soles")
-    dropped = (content_words(question) & content_words(quoted)) - content_words(written)
+    dropped = (asked & says) - wrote
     if dropped:
         problems.append(f"drops what was asked: {', '.join(sorted(dropped))}")
     problems += slips(quoted, written)  # "cotton perlocale" for "cotton percale"
     # ... and what it says beyond the question, the answer itself: "If you are between sizes for
     # the hiking boots." keeps no word of "choose the larger one"
-    beyond = content_words(quoted) - content_words(question)
-    if beyond and len(beyond & content_words(written)) < MIN_KEPT * len(beyond):
+    beyond = says - asked
+    if beyond and len(beyond & wrote) < MIN_KEPT * len(beyond):
         problems.append("says the question back without the quote's answer")
     # a fact the quote does not say answers something else: the tent's 3 years written with the
     # kettle's 2 for "how long is the warranty on a tent?" (then quoted again for "and for a kettle?")
