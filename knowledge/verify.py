@@ -553,7 +553,27 @@ def extractive_answer(
     kept = _items_named([c[3][0] for c in chosen], asked, about_words)
     chosen = [c for c, keep in zip(chosen, kept, strict=True) if keep]
     quote = [(i, _asked(passages[i], q[0], asked)) for _, i, _, q in chosen]
+    quote = _with_instead(quote, passages)
     return _all_steps(quote, passages) if PROCEDURE.search(question) else quote
+
+
+# a sentence that only forbids ("Never soak or put in the dishwasher."): it says no, not what to do
+PROHIBITION = re.compile(r"^\W*(?:never|do not|don't|avoid)\b", re.IGNORECASE)
+
+
+def _with_instead(quote: list[tuple[int, str]], passages: Sequence[str]) -> list[tuple[int, str]]:
+    """`quote`, a lone sentence that only forbids preceded by the sentence before it in its
+    paragraph, which says what to do instead ("can the skillet go in the dishwasher?": "Wash by
+    hand with hot water and a brush, ... Never soak or put in the dishwasher.")."""
+    if len(quote) != 1 or not PROHIBITION.match(quote[0][1]):
+        return quote
+    index, sentence = quote[0]
+    body = passages[index].partition("\n\n")[2] or passages[index]
+    for paragraph in re.split(r"\n\s*\n", body):
+        said = sentences(paragraph)
+        if sentence in said[1:] and not _bare(said[said.index(sentence) - 1]):
+            return [(index, said[said.index(sentence) - 1]), *quote]
+    return quote
 
 
 def _all_steps(quote: list[tuple[int, str]], passages: Sequence[str]) -> list[tuple[int, str]]:

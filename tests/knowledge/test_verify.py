@@ -499,3 +499,23 @@ def test_what_the_conversation_is_about_tells_list_items_apart_wherever_they_are
         "warranty on that?", [periods], scorer=scorer, about=["Harbor Glass Kettle", "kitchen"]
     )
     assert quoted == [(0, "Kitchen and home products: 2 years from delivery.")]
+
+
+def test_a_sentence_that_only_forbids_is_quoted_with_what_to_do_instead():
+    care = (
+        "Care guides > Cast iron\n\nWash by hand with hot water and a brush, then wipe with oil. "
+        "Never soak or put in the dishwasher.\n\nStore it dry."
+    )
+
+    def scorer(question, texts):  # only the prohibition is close to "can it go in the dishwasher?"
+        return [0.7 if "dishwasher" in t else 0.2 for t in texts]
+
+    assert extractive_answer("can the skillet go in the dishwasher?", [care], scorer=scorer) == [
+        (0, "Wash by hand with hot water and a brush, then wipe with oil."),
+        (0, "Never soak or put in the dishwasher."),
+    ]
+    # a prohibition that opens its paragraph has nothing before it to add
+    alone = "Care guides > Tents\n\nStore it dry.\n\nNever machine wash."
+    assert extractive_answer("can i machine wash the tent?", [alone], scorer=scorer) == [
+        (0, "Never machine wash.")
+    ]
