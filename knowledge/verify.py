@@ -301,6 +301,9 @@ ASKED_CASE = 0.15
 # a yes or no whose condition rules out the case the question asks ("Yes, while it has not
 # shipped" for "can u even cancel once its shipped?") loses this much: it answers the other case
 OTHER_CASE = 0.2
+# set back: a step of the numbered list the answer just before showed whole ("one of the poles is
+# missing from the box" after the set-up steps is not answered with "Assemble the two poles ...")
+SHOWN_STEP = 0.15
 # the case a question asks about: "after it ships", "once its shipped", "now that it's delivered"
 # ("when" only within the question: "when does the sale end" asks when)
 CONDITION = re.compile(
@@ -424,7 +427,8 @@ def extractive_answer(
     that has others: a follow-up asks for something more ("and for a kettle?" after the
     tent's warranty gets the kitchen line of the list, not the outdoor line again). A quote
     of them alone stays as it is: it may be the answer again ("can I swap it for cash?"
-    after "... cannot be exchanged for cash").
+    after "... cannot be exchanged for cash"). A step of a numbered list `said` showed whole loses
+    `SHOWN_STEP` and is not quoted beside another sentence.
 
     `product_names`: the brand's products. When the question names some, a sentence that
     names (or whose heading names) only other products is not quoted (the Down bag's price
@@ -497,6 +501,9 @@ def extractive_answer(
     # a question that says not ("if it hasn't shipped yet") asks the case the opening allows
     negated = NEGATION.search(question) is not None or NOT_THEN.search(question) is not None
     other_case = [not negated and _rules_out(_opening(passage), asked) for passage in passages]
+    told = {_normal(x) for text in said for x in sentences(text)}
+    # the steps of a list the customer was just shown: one of them again is not what they ask next
+    shown = [{_normal(step.split(" ", 1)[1]) for step in _steps(p)} & told for p in passages]
     scored = []
     for number, (index, opening, quoted, _) in enumerate(candidates):
         words = lexical[number]
@@ -525,10 +532,10 @@ def extractive_answer(
                 continue
         unasked = UNASKED_NAME if set_back[index] else 0.0
         case = (ASKED_CASE if cases[index] else 0.0) - (OTHER_CASE if other_case[index] else 0.0)
-        scored.append((primary - 0.05 * index - unasked - another + case, index, opening, quoted))
+        again = SHOWN_STEP if not opening and _normal(quoted[0]) in shown[index] else 0.0
+        scored.append((primary - 0.05 * index - unasked - another + case - again, index, opening, quoted))
     if not scored:
         return []
-    told = {_normal(x) for text in said for x in sentences(text)}
     scored = [
         (score, index, opening, [x for x in quoted if _normal(x) not in told] or quoted)
         for score, index, opening, quoted in scored
@@ -545,7 +552,9 @@ def extractive_answer(
     chosen = [
         c
         for c in scored
-        if not c[2] and c[0] >= best_score - 0.1 and (c is scored[0] or not other_case[c[1]])
+        if not c[2]
+        and c[0] >= best_score - 0.1
+        and (c is scored[0] or not (other_case[c[1]] or _normal(c[3][0]) in shown[c[1]]))
     ][:max_sentences]
     fuller = _saying_more(quoted[0], [c for c in scored if not c[2]])
     if fuller is not None:

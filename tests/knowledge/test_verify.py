@@ -519,3 +519,23 @@ def test_a_sentence_that_only_forbids_is_quoted_with_what_to_do_instead():
     assert extractive_answer("can i machine wash the tent?", [alone], scorer=scorer) == [
         (0, "Never machine wash.")
     ]
+
+
+def test_a_step_of_the_list_just_shown_gives_way_to_what_else_the_passage_says():
+    guide = (
+        "Tent guide\n\n1. Lay the footprint on flat ground.\n2. Assemble the two poles and clip the tent.\n"
+        "3. Peg out the corners.\nMissing or broken parts are covered by the 3-year warranty."
+    )
+    shown = "1. Lay the footprint on flat ground.\n2. Assemble the two poles and clip the tent.\n3. Peg out the corners."
+
+    def scorer(question, texts):  # the step names the poles, the warranty line the missing part
+        return [0.6 if "poles" in t else 0.5 if "Missing" in t else 0.1 for t in texts]
+
+    question = "one of the poles is missing from the box"
+    assert extractive_answer(question, [guide], scorer=scorer)[0] == (
+        0,
+        "Assemble the two poles and clip the tent.",
+    )
+    assert extractive_answer(question, [guide], scorer=scorer, said=[shown]) == [
+        (0, "Missing or broken parts are covered by the 3-year warranty.")
+    ]
