@@ -30,7 +30,7 @@ from knowledge.verify import (
 )
 
 Generator = Callable[[str, list[str], list[str], str], str]  # (question, passages, history, quote) -> answer
-VERSION = "extractive-30"  # part of the cache key: answers made another way are not reused
+VERSION = "extractive-31"  # part of the cache key: answers made another way are not reused
 MIN_AGREEMENT = 0.6  # MiniLM cosine between a written answer and the quote it may replace
 # share of the quote's words beyond the question's that a written answer keeps (the 101 written
 # answers of the QA benchmark keep 0.8 or more: the voice rewords its courtesy, not the answer)

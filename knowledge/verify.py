@@ -369,9 +369,22 @@ def _cases_asked(question: str, headings: Sequence[str], own_names: Iterable[str
     return cases
 
 
+FAQ = re.compile(r"Q:\s*(.+?)\nA:\s*(.+)", re.DOTALL)
+
+
+def _section(passage: str) -> tuple[str, str, bool]:
+    """A passage's heading (its path, or an FAQ entry's question), its body (the answer) and
+    whether it is an FAQ entry."""
+    heading, _, body = passage.partition("\n\n")
+    if not body:
+        heading, body = "", passage
+    faq = FAQ.match(body)
+    return (faq.group(1), faq.group(2), True) if faq else (heading, body, False)
+
+
 def _opening(passage: str) -> str:
-    body = passage.partition("\n\n")[2] or passage
-    first = sentences(body)[:1]
+    """The first sentence of a passage's answer."""
+    first = sentences(_section(passage)[1])[:1]
     return first[0] if first else ""
 
 
@@ -460,12 +473,7 @@ def extractive_answer(
     headings = [own_heading(passage) for passage in passages]
     cases = _cases_asked(question, headings, own_names)
     for index, passage in enumerate(passages):
-        heading, _, body = passage.partition("\n\n")
-        if not body:
-            heading, body = "", passage
-        faq = re.match(r"Q:\s*(.+?)\nA:\s*(.+)", body, re.DOTALL)
-        if faq:
-            heading, body = faq.group(1), faq.group(2)
+        heading, body, faq = _section(passage)
         topic = heading.rsplit(">", 1)[-1].strip()
         section = [x for x in sentences(body) if _normal(x) not in seen]
         seen.update(_normal(x) for x in section)
@@ -690,10 +698,7 @@ def _asked(passage: str, sentence: str, asked: set[str]) -> str:
     question heading and leans on it for its subject ("When is my card charged? When your
     order ships."), unless the customer's question (its content words: `asked`) said as much;
     else as it is."""
-    heading, _, body = passage.partition("\n\n")
-    faq = re.match(r"Q:\s*(.+?)\nA:\s*(.+)", body, re.DOTALL)
-    if faq:
-        heading, body = faq.group(1), faq.group(2)
+    heading, body, _ = _section(passage)
     topic = heading.rsplit(">", 1)[-1].strip()
     first = sentences(body)[:1]
     if not topic.endswith("?") or first != [sentence] or not LEANS_ON_QUESTION.match(sentence):

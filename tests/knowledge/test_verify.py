@@ -462,6 +462,14 @@ def test_a_yes_whose_condition_rules_out_the_case_asked_gives_way():
     assert quoted == [(2, "A shipped order can no longer be cancelled.")]
     quoted = extractive_answer("can i cancel while it hasn't shipped", [general, fee, shipped], scorer=scorer)
     assert quoted[0][0] == 0
+    # the same answer as an FAQ entry ("Q: ...\nA: ...") is read the same way
+    faq = "Help > Can I cancel my order?\n\nQ: Can I cancel my order?\nA: " + general.split("\n\n")[1]
+
+    def faq_scorer(question, texts):  # the entry's question close to the customer's, not the same
+        return [0.8 if t.startswith("Can I") else 0.64 if "shipped order" in t else 0.3 for t in texts]
+
+    quoted = extractive_answer("can u even cancel once its shipped?", [faq, fee, shipped], scorer=faq_scorer)
+    assert quoted == [(2, "A shipped order can no longer be cancelled.")]
 
 
 def test_a_doubled_consonant_before_ed_or_ing_is_one_word_with_the_plain_form():
