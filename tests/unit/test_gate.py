@@ -287,5 +287,7 @@ def test_a_complaint_nothing_answers_gets_the_complaint_answer_not_out_of_scope(
     assert unhappy.complains
     decision = decide(replace(unhappy, dense_top=0.2), T, 2)
     assert (decision.route, decision.intent) == ("flow", gate.COMPLAINT)
+    # a defect the customer insists on, after a return was refused
+    assert gather("but they're falling apart, that's a defect surely", []).complains
     calm = gather("what's the capital of peru", [("out_of_scope", 0.95), ("inform", 0.02)])
     assert not calm.complains and route(replace(calm, dense_top=0.2)) == "out_of_scope"
