@@ -14,16 +14,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from knowledge.followup import COMPLAINS
+from knowledge.followup import COMPLAINS, OPENERS
 
+# a question, also after words it opens with ("ok which cards do u take then", "and is it free?")
 QUESTION = re.compile(
-    r"\?\s*$|^\W*(how|what|whats|when|where|which|who|why|is|are|am|do|does|did|can|could|will|"
-    r"would|should|may|must|have|has|any)\b|\b(do|does|can|will|must|should) (i|we)\b",
+    r"\?\s*$|^\W*" + OPENERS + r"(how|what|whats|when|where|which|who|why|is|are|am|do|does|did|can|could|"
+    r"will|would|should|may|must|have|has|any)\b|\b(do|does|can|will|must|should) (i|we)\b",
     re.IGNORECASE,
 )
 # "can you cancel it?" asks the assistant to act, unless a condition makes it a question about
 # the rules ("can you cancel it if it was mispriced?")
-REQUEST = re.compile(r"^\W*(can|could|would) (you|u)\b|\butell\b", re.IGNORECASE)
+REQUEST = re.compile(r"^\W*" + OPENERS + r"(can|could|would) (you|u)\b|\butell\b", re.IGNORECASE)
 CONDITION = re.compile(r"\b(if|after|once|before|unless|whether)\b", re.IGNORECASE)
 # "i want to return some towels", "i'd like to cancel it": asking to act, whatever it names
 ASKS_TO_ACT = re.compile(

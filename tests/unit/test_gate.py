@@ -108,6 +108,9 @@ def q(text, ranking=(), **kwargs) -> Evidence:
         ("I want to return my jacket", False),
         ("cancel order BB-100002", False),
         ("my order hasn't arrived yet", False),
+        ("ok which cards do you take then", True),  # after the words it opens with
+        ("and is gift wrap free", True),
+        ("ok can you cancel it", False),  # asks the assistant to act
     ],
 )
 def test_a_question_is_told_from_a_request(text, question):
