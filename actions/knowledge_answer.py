@@ -67,6 +67,19 @@ def _voice_for_answers():
     return voice
 
 
+def said_similarity(question: str, said: list[str]) -> float | None:
+    """The cosine similarity of `question` to the closest sentence the answer just before said
+    (its courtesy left out), or None without a sentence model; blocking."""
+    from knowledge.answer import embedding_scorer
+    from knowledge.verify import sentences, without_courtesy
+
+    embeddings = getattr(_knowledge(), "embeddings", None)
+    lines = [x for text in said for x in sentences(without_courtesy(text))]
+    if embeddings is None or not lines:
+        return None
+    return max(embedding_scorer(embeddings)(question, lines))
+
+
 def embedding_opinion(question: str):
     """The nearest NLU training example and the embedding classifier's ranking
     (bot/gate/neighbours.py), or None without a sentence model; blocking."""
@@ -334,6 +347,10 @@ class ActionAnswerFromKnowledge(Action):
         )
         if elsewhere:  # the embedding classifier read the whole message: not what was read
             evidence.clf_ranking = []
+        if evidence.on_topic and resolved.said:
+            evidence.said_similarity = await loop.run_in_executor(
+                None, said_similarity, question, resolved.said
+            )
         handoff_after = int(policy.load_policy()["handoff"]["failed_turns_before_handoff"])
         decision = decide(evidence, thresholds, flows, handoff_after)
         if store_down is not None and decision.route not in ("flow", "handoff"):

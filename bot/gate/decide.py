@@ -63,8 +63,10 @@ def knowledge_supported(evidence: Evidence, thresholds: Thresholds) -> bool:
             return True
     if evidence.on_topic and knowledge.min_dense_on_topic is not None:
         # "do you have a shop in portland i could visit instead" after the FAQ's "Can I order
-        # by phone?": the conversation's topic, where the NLU's out-of-scope examples are far
-        if evidence.dense_top >= knowledge.min_dense_on_topic:
+        # by phone?": the conversation's topic, where the NLU's out-of-scope examples are far;
+        # "what time are you open on saturday" after the phone line: close to what was just said
+        closest = max(evidence.dense_top, evidence.said_similarity or 0.0)
+        if closest >= knowledge.min_dense_on_topic:
             return True
     return evidence.agree and evidence.dense_top >= knowledge.min_dense_agreeing
 

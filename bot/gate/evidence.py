@@ -74,6 +74,9 @@ class Evidence:
     # its best passage is in the document the answer just before cited, or it asks about the form
     # under way (decide.about_form_under_way): the conversation's topic
     on_topic: bool = False
+    # cosine similarity to the closest sentence of the answer just before (on topic only): a
+    # question about one line of a list reads far from the whole list's passage
+    said_similarity: float | None = None
     top_sources: list[str] = field(default_factory=list)  # documents of the best passages
     top_titles: list[str] = field(default_factory=list)
     failed_turns: int = 0  # consecutive failed turns before this one

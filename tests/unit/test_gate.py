@@ -221,6 +221,13 @@ def test_a_message_on_the_document_just_cited_is_answered_from_a_lower_bar():
     assert route(ev(oos, dense_top=between, on_topic=True)) == "knowledge"
     assert route(ev(oos, dense_top=between, on_topic=False)) == "out_of_scope"
     assert route(ev(oos, dense_top=T.knowledge.min_dense_on_topic - 0.05, on_topic=True)) == "out_of_scope"
+    # "what time are you open on saturday" after the phone line: far from the whole contact
+    # list's passage, close to the line just said
+    far = T.knowledge.min_dense_on_topic - 0.15
+    close = T.knowledge.min_dense_on_topic + 0.05
+    assert route(ev(oos, dense_top=far, on_topic=True, said_similarity=close)) == "knowledge"
+    assert route(ev(oos, dense_top=far, on_topic=False, said_similarity=close)) == "out_of_scope"
+    assert route(ev(oos, dense_top=far, on_topic=True, said_similarity=far)) == "out_of_scope"
 
 
 def test_a_question_about_the_form_under_way_is_answered_from_the_on_topic_bar():
