@@ -90,7 +90,8 @@ REJECTS = re.compile(
 # (the gate, bot/gate/evidence.py, and a written answer's courtesy, adapters/guards.py)
 COMPLAINS = re.compile(
     r"\b(?:broken|broke|snapped|cracked|smashed|shattered|damaged|dented|torn|ripped|faulty|"
-    r"defective|defects?|(?:falling|fell|coming|came) apart|leak(?:s|ing|ed)?|soaked|ruined|empty|missing|stolen|lost|late|wrong|worst|"
+    r"defective|defects?|(?:falling|fell|coming|came) apart|leak(?:s|ing|ed)?|soaked|ruined|empty|"
+    r"missing|stolen|lost|late|wrong|worst|"
     r"terrible|awful|horrible|ridiculous|unacceptable|disappointed|disappointing|angry|furious|"
     r"complain|complaint|scam|rip ?off|never (?:arrived|came|received|got)|"
     r"(?:didn't|didnt|did not|hasn't|hasnt|has not|haven't|havent) (?:arrive|arrived|come|came|get|got)|"

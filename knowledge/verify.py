@@ -511,7 +511,7 @@ def extractive_answer(
     other_case = [not negated and _rules_out(_opening(passage), asked) for passage in passages]
     told = {_normal(x) for text in said for x in sentences(text)}
     # the steps of a list the customer was just shown: one of them again is not what they ask next
-    shown = [{_normal(step.split(" ", 1)[1]) for step in _steps(p)} & told for p in passages]
+    shown = [_step_texts(p) & told if told else set() for p in passages]
     scored = []
     for number, (index, opening, quoted, _) in enumerate(candidates):
         words = lexical[number]
@@ -599,7 +599,7 @@ def _all_steps(quote: list[tuple[int, str]], passages: Sequence[str]) -> list[tu
     out: list[tuple[int, str]] = []
     for index, sentence in quote:
         steps = _steps(passages[index])
-        if any(_normal(step.split(" ", 1)[1]) == _normal(sentence) for step in steps):
+        if _normal(sentence) in _step_texts(passages[index]):
             out += [(index, step) for step in steps if (index, step) not in out]
         else:
             out.append((index, sentence))
@@ -612,6 +612,11 @@ PROCEDURE = re.compile(
 )
 STEP = re.compile(r"^\s*(\d{1,2})[.)]\s+(\S.*?)\s*$", re.MULTILINE)
 MIN_STEPS = 3
+
+
+def _step_texts(passage: str) -> set[str]:
+    """The passage's numbered steps without their numbers, as :func:`_normal` writes them."""
+    return {_normal(step.split(" ", 1)[1]) for step in _steps(passage)}
 
 
 def _steps(passage: str) -> list[str]:

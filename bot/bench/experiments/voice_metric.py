@@ -33,9 +33,10 @@ SENTENCE = re.compile(r"(?<=[.!?])\s+")
 MAX_CLOSING = 6
 
 
-def commonest(replies: list[str]) -> tuple[list[str], list[str]]:
-    """The brand replies' commonest first and last sentences without a fact (a number, an
-    address: knowledge.verify.facts), most frequent first."""
+def commonest(replies: list[str]) -> tuple[str, list[str]]:
+    """The brand replies' commonest first sentence, and their commonest last sentences (most
+    frequent first), of replies whose first and last sentences state no fact (a number, an
+    address: knowledge.verify.facts)."""
     from knowledge.verify import facts
 
     first, last = collections.Counter(), collections.Counter()
@@ -44,7 +45,7 @@ def commonest(replies: list[str]) -> tuple[list[str], list[str]]:
         if len(said) > 1 and not facts(said[0]) and not facts(said[-1]):
             first[said[0]] += 1
             last[said[-1]] += 1
-    return [s for s, _ in first.most_common(3)], [s for s, _ in last.most_common(MAX_CLOSING)]
+    return first.most_common(1)[0][0], [s for s, _ in last.most_common(MAX_CLOSING)]
 
 
 def variants(quotes: list[str], written: list[str], opening: str, closing: list[str]) -> dict[str, list[str]]:
@@ -61,10 +62,10 @@ def variants(quotes: list[str], written: list[str], opening: str, closing: list[
 def measure(
     quotes: list[str], written: list[str], train: list[str], embed, held_out: list[str]
 ) -> dict[str, Any]:
-    openings, closing = commonest(train)
+    opening, closing = commonest(train)
     base = statistics.mean(voice_scores(embed, quotes, held_out))
     rows = []
-    for name, texts in variants(quotes, written, openings[0], closing).items():
+    for name, texts in variants(quotes, written, opening, closing).items():
         score = statistics.mean(voice_scores(embed, texts, held_out))
         rows.append(
             {
@@ -78,7 +79,7 @@ def measure(
         "questions": len(quotes),
         "held_out_replies": len(held_out),
         "held_out_mean_words": round(statistics.mean(len(r.split()) for r in held_out), 1),
-        "opening": openings[0],
+        "opening": opening,
         "closing": closing,
         "target_gain": TARGET_GAIN,
         "rows": rows,
